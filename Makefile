@@ -1,0 +1,68 @@
+# modelship — developer and CI entry points. Every target works on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+CLUSTER_PY  := PYTHONPATH=e2e $(PY) -m modelship_testing.cluster
+export MODELSHIP_CACHE ?= $(HOME)/.cache/modelship
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+.PHONY: setup
+setup: $(VENV)/.installed system-deps ## install Python dependencies and system packages
+
+.PHONY: system-deps
+system-deps: ## install the Debian packages the tests need (Prometheus, openssl)
+	@bash hack/system-deps.sh
+
+.PHONY: cluster-bin
+cluster-bin: ## build etcd, kube-apiserver, controller-manager, scheduler and kwok from Go modules (cached)
+	bash e2e/cluster/build.sh
+
+.PHONY: cluster-up
+cluster-up: setup cluster-bin ## start the local control plane, KWOK nodes and Prometheus (idempotent)
+	$(CLUSTER_PY) up
+
+.PHONY: cluster-down
+cluster-down: ## stop every local cluster process and remove its state
+	@if [ -x $(PY) ]; then $(CLUSTER_PY) down; else echo "no virtualenv: nothing to stop"; fi
+
+.PHONY: cluster-status
+cluster-status: ## show the local cluster's processes and endpoints
+	$(CLUSTER_PY) status
+
+.PHONY: crds
+crds: $(VENV)/.installed ## regenerate crds/ and the chart's CRDs from the API models
+	$(PY) -m modelship.cli crds --out crds --chart charts/modelship/crds
+
+.PHONY: lint
+lint: $(VENV)/.installed ## ruff and mypy
+	$(VENV)/bin/ruff check operator tests e2e bench
+	$(VENV)/bin/ruff format --check operator tests e2e bench
+	$(VENV)/bin/mypy
+
+.PHONY: fmt
+fmt: $(VENV)/.installed ## format the code
+	$(VENV)/bin/ruff check --fix operator tests e2e bench
+	$(VENV)/bin/ruff format operator tests e2e bench
+
+.PHONY: test-unit
+test-unit: $(VENV)/.installed ## unit tests only: no cluster, no Prometheus
+	$(PY) -m pytest tests/unit -q
+
+.PHONY: test
+test: setup cluster-bin ## everything: lint, unit, integration and end-to-end tests on the local cluster
+	$(MAKE) lint
+	$(CLUSTER_PY) up
+	$(PY) -m pytest -q -p no:cacheprovider; status=$$?; \
+	  [ "$$MODELSHIP_KEEP_CLUSTER" = 1 ] || $(CLUSTER_PY) down; exit $$status

@@ -1,0 +1,208 @@
+"""pytest fixtures for tests that use the real control plane, Prometheus and the operator.
+
+Loaded by the repository's root conftest.py. By default they use the local cluster
+(`make cluster-up`, started on demand here too); with MODELSHIP_EXTERNAL_CLUSTER=1 they use
+whatever cluster KUBECONFIG points at (kind, k3d, a cloud cluster) and only start Prometheus.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+from kubernetes import client, config
+
+from modelship_testing.cluster import REPO, LocalCluster, binary, free_port
+from modelship_testing.prometheus import PrometheusHandle
+from modelship_testing.waiters import diagnostic, wait_for
+
+EXTERNAL = os.environ.get("MODELSHIP_EXTERNAL_CLUSTER") == "1"
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> Iterator[LocalCluster]:
+    """The local control plane (reused when already up), or a Prometheus-only harness."""
+    if EXTERNAL:
+        harness = LocalCluster(Path(tempfile.mkdtemp(prefix="modelship-prom-")))
+        yield harness
+        harness.down()
+        return
+    cluster = LocalCluster()
+    cluster.up()
+    yield cluster
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(local_cluster: LocalCluster) -> str:
+    if EXTERNAL:
+        path = os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config"))
+        return path.split(os.pathsep)[0]
+    return str(local_cluster.kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def k8s_api(kubeconfig: str) -> client.ApiClient:
+    api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=kubeconfig
+    )
+    return api
+
+
+def kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> str:
+    """Run kubectl against the test cluster; raise with its stderr when it fails."""
+    result = subprocess.run(
+        [str(binary("kubectl")), f"--kubeconfig={kubeconfig}", *args],
+        input=stdin, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise subprocess.CalledProcessError(result.returncode, args, result.stdout, result.stderr)
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def crds(kubeconfig: str) -> list[str]:
+    """Install modelship's CRDs (crds/*.yaml) and wait until the API server serves them."""
+    files = sorted((REPO / "crds").glob("*.yaml"))
+    if not files:
+        pytest.fail("crds/ holds no CRDs: run `make crds`")
+    names = []
+    for path in files:
+        kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(path))
+        names.append(json.loads(kubectl(kubeconfig, "create", "--dry-run=client", "-o", "json",
+                                        "-f", str(path)))["metadata"]["name"])  # fmt: skip
+    for name in names:
+        kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
+    return names
+
+
+def _events(api: client.ApiClient, namespace: str) -> str:
+    events = client.CoreV1Api(api).list_namespaced_event(namespace).items
+    events.sort(key=lambda e: str(e.last_timestamp or e.event_time or e.metadata.creation_timestamp))
+    return "\n".join(
+        f"{e.type:<8} {e.reason:<20} {e.involved_object.kind}/{e.involved_object.name}: {e.message}"
+        for e in events[-40:]
+    )
+
+
+@pytest.fixture
+def namespace(k8s_api: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards; its Events join any wait's report."""
+    stem = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
+    name = f"t-{stem}-{uuid.uuid4().hex[:6]}"
+    core = client.CoreV1Api(k8s_api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+        name=name, labels={"modelship.io/test": "true"})))  # fmt: skip
+    # Pods are admitted only once the namespace's default ServiceAccount exists.
+    wait_for(lambda: core.read_namespaced_service_account("default", name), timeout=30,
+             describe=f"the default ServiceAccount in {name}")  # fmt: skip
+    with diagnostic(f"events in {name}", lambda: _events(k8s_api, name)):
+        yield name
+    core.delete_namespace(name, propagation_policy="Background")
+
+
+class OperatorProcess:
+    """`modelship operator` running as a subprocess against the test cluster."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.argv, self.env, self.log_path = argv, env, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, cwd=REPO,
+            )  # fmt: skip
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 20) -> None:
+        """Graceful stop (SIGTERM), then SIGKILL if it lingers."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """Crash it: SIGKILL, no chance to clean up."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class OperatorFactory(Protocol):
+    def __call__(
+        self, namespaces: list[str] | None = None, extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> OperatorProcess: ...  # fmt: skip
+
+
+@pytest.fixture
+def operator(
+    kubeconfig: str, tmp_path: Path, local_cluster: LocalCluster
+) -> Iterator[OperatorFactory]:
+    """Factory: start `modelship operator` for the given namespaces; stopped after the test."""
+    started: list[OperatorProcess] = []
+    with ExitStack() as stack:
+
+        def run(
+            namespaces: list[str] | None = None, extra_args: list[str] | None = None,
+            env: dict[str, str] | None = None,
+        ) -> OperatorProcess:  # fmt: skip
+            argv = [sys.executable, "-m", "modelship.cli", "operator", "--standalone"]
+            for ns in namespaces or []:
+                argv += ["--namespace", ns]
+            argv += extra_args or []
+            full_env = {**os.environ, "KUBECONFIG": kubeconfig, "PYTHONUNBUFFERED": "1"}
+            if "prometheus" in local_cluster.state.ports:
+                full_env.setdefault("MODELSHIP_PROMETHEUS_URL", local_cluster.prometheus_url)
+            full_env.update(env or {})
+            handle = OperatorProcess(argv, full_env, tmp_path / f"operator-{len(started)}.log")
+            started.append(handle)
+            stack.enter_context(diagnostic(f"operator log (pid {handle.pid})", handle.log_tail))
+            return handle
+
+        try:
+            yield run
+        finally:
+            for handle in started:
+                handle.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(local_cluster: LocalCluster) -> PrometheusHandle:
+    """The real Prometheus, scraping targets that tests add with `add_target`."""
+    if EXTERNAL:
+        local_cluster.dir.mkdir(parents=True, exist_ok=True)
+        local_cluster.state.ports.setdefault("prometheus", free_port())
+        local_cluster.start("prometheus")
+    return PrometheusHandle(local_cluster)
