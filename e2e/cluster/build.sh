@@ -10,6 +10,7 @@ modver() { (cd "$here/$1" && go list -mod=mod -m -f '{{.Version}}' "$2"); }
 kube_version="$(modver kubernetes k8s.io/kubernetes)"
 etcd_version="$(modver etcd go.etcd.io/etcd/server/v3)"
 kwok_version="$(modver kwok sigs.k8s.io/kwok)"
+helm_version="$(modver helm helm.sh/helm/v3)"
 
 export GOFLAGS="${GOFLAGS:-} -mod=mod -trimpath"
 export CGO_ENABLED=0
@@ -53,6 +54,9 @@ build kwok "$cache/kwok-$kwok_version" \
   "-X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$kube_version" \
   sigs.k8s.io/kwok/cmd/kwok
 build kubernetes "$cache/kubernetes-$kube_version" "$kube_ldflags" "${kube_pkgs[@]}"
+# helm renders and lints the chart, and installs it into the local cluster in tests.
+build helm "$cache/helm-$helm_version" "-X helm.sh/helm/v3/internal/version.version=$helm_version" \
+  helm.sh/helm/v3/cmd/helm
 
 # KWOK's stage definitions (how fake nodes and pods move through their lifecycle) ship in its
 # module source; keep the ones the local cluster uses beside the binary.

@@ -1,0 +1,86 @@
+"""The rollout planner's bookkeeping, kept in a ModelDeployment's status between reconciles.
+
+Everything the planner needs to resume after an operator restart lives here, so a restarted
+operator picks up at the same step without creating anything twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from modelship.api.base import KubeModel
+
+Token = Annotated[str, StringConstraints(max_length=253)]
+RevisionName = Annotated[str, StringConstraints(max_length=63)]
+
+
+class RolloutStage(StrEnum):
+    """Where the rollout of the canary revision stands."""
+
+    ROLLING = "Rolling"
+    SHADOW = "Shadow"
+    CANARY = "Canary"
+    PREVIEW = "Preview"
+    """Blue-green: the new revision runs behind the preview Service."""
+    SWITCHED = "Switched"
+    """Blue-green: the stable Service points at the new revision; post-promotion analysis."""
+    ROLLBACK = "Rollback"
+    """Returning to a revision from history."""
+
+
+class HandledControls(KubeModel):
+    """The value of each control annotation the operator has already acted on.
+
+    A control annotation acts once per new value (`kubectl annotate ... --overwrite` with a
+    fresh value, e.g. a timestamp), so the operator never edits a user's metadata to consume it.
+    """
+
+    promote: Token | None = None
+    promote_full: Token | None = None
+    abort: Token | None = None
+    retry: Token | None = None
+    rollback_to: Token | None = None
+
+
+class ScaleDown(KubeModel):
+    """A revision kept up after it stopped serving, until `at` (blue-green scale-down delay)."""
+
+    revision: RevisionName
+    at: datetime
+
+
+class RollbackTarget(KubeModel):
+    """A rollback to a revision from history, in force while the spec still asks for
+    `specRevision` (a new spec ends it)."""
+
+    revision: RevisionName
+    spec_revision: RevisionName
+
+
+class RolloutState(KubeModel):
+    """Bookkeeping of the rollout in progress (operator-owned)."""
+
+    stage: RolloutStage | None = None
+    """The stage of the rollout in progress."""
+    started_at: datetime | None = None
+    """When the rollout of the canary revision started."""
+    stage_started_at: datetime | None = None
+    """When the current stage started (shadow duration, preview readiness)."""
+    preview_ready_at: datetime | None = None
+    """Blue-green: when the preview became fully available."""
+    held_revision: RevisionName | None = None
+    """A revision that is not rolled out again until the spec changes or a retry."""
+    held_reason: Annotated[str, StringConstraints(max_length=1024)] = ""
+    """Why the held revision stopped."""
+    held_dropped: bool = False
+    """The held revision finished a shadow-only evaluation (not a failure)."""
+    scale_downs: list[ScaleDown] = Field(default_factory=list, max_length=20)
+    """Revisions that stopped serving but keep their pods for a while."""
+    rollback: RollbackTarget | None = None
+    """A rollback to a revision from history, while it is in force."""
+    handled: HandledControls = Field(default_factory=HandledControls)
+    """Control annotations already acted on."""

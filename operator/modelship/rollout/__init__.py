@@ -1,0 +1,1 @@
+"""Rollouts of a ModelDeployment: revisions, replica arithmetic, the step planner."""

@@ -1,0 +1,269 @@
+"""The planner's working copy: what a plan decides so far, and the moves shared by strategies.
+
+Strategy modules (rolling, canary, bluegreen, shadow) read the input and change a `Draft`;
+`Draft.finish()` turns it into an immutable `RolloutPlan`.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from modelship.api.analysis import AnalysisGate
+from modelship.api.modeldeployment import (
+    HistoryEntry,
+    ModelDeploymentPhase,
+    RolloutOutcome,
+)
+from modelship.api.rolloutstate import RolloutStage, RolloutState, ScaleDown
+from modelship.api.strategy import Router
+from modelship.api.types import parse_duration
+from modelship.rollout.types import (
+    GateResult,
+    PlannedEvent,
+    RevisionObserved,
+    RolloutInput,
+    RolloutPlan,
+    Traffic,
+    Verdict,
+)
+
+Phase = ModelDeploymentPhase
+
+
+class Draft:
+    def __init__(self, inp: RolloutInput) -> None:
+        self.inp = inp
+        self.now = inp.now
+        self.spec = inp.spec
+        self.replicas: dict[str, int | None] = {}
+        self.delete: list[str] = []
+        self.events: list[PlannedEvent] = []
+        self.gates: dict[str, AnalysisGate] = {}
+        self.requeue: list[float] = []
+        self.state: RolloutState = inp.state
+        self.status: dict[str, Any] = {}
+        self.traffic: Traffic = Traffic(service_revision=None, stable_revision=None)
+        self.phase: Phase = inp.status.phase
+        self.message: str = inp.status.message
+        self.stable: str | None = inp.status.stable_revision
+        self.canary: str | None = inp.status.canary_revision
+        self.history: list[HistoryEntry] = list(inp.status.history or [])
+
+    # --- reading ------------------------------------------------------------------------
+    def observed(self, revision: str | None) -> RevisionObserved:
+        """The revision's Deployment, or an empty one when it does not exist (yet)."""
+        if revision is not None and revision in self.inp.revisions:
+            return self.inp.revisions[revision]
+        return RevisionObserved(revision=revision or "", replicas=0)
+
+    @property
+    def total(self) -> int:
+        """Pods the serving revision should run: the spec's count or the autoscaler's."""
+        autoscaling = self.spec.serving.autoscaling
+        if autoscaling is None:
+            return self.spec.serving.replicas
+        current = self.inp.autoscaled_replicas
+        if current is None or current < autoscaling.min_replicas:
+            return autoscaling.min_replicas
+        return min(current, autoscaling.max_replicas)
+
+    @property
+    def router(self) -> Router:
+        strategy = self.spec.strategy
+        routing = None
+        if strategy.canary is not None:
+            routing = strategy.canary.traffic
+        elif strategy.shadow is not None:
+            routing = strategy.shadow.traffic
+        return routing.router if routing is not None else Router.REPLICAS
+
+    @property
+    def service_selects_revision(self) -> bool:
+        """Whether the main Service selects one revision; otherwise it selects all serving
+        pods and the replica ratio splits traffic."""
+        kind = self.spec.strategy.kind
+        return kind in ("blueGreen", "shadow") or self.router != Router.REPLICAS
+
+    def current(self, name: str) -> Any:
+        """A status field as this plan has it so far (decided here, else as observed)."""
+        return self.status[name] if name in self.status else getattr(self.inp.status, name)
+
+    def gate(self, key: str) -> GateResult:
+        return self.inp.gates.get(key, GateResult(Verdict.RUNNING))
+
+    # --- deciding -----------------------------------------------------------------------
+    def event(
+        self, reason: str, message: str, type_: Literal["Normal", "Warning"] = "Normal"
+    ) -> None:
+        self.events.append(PlannedEvent(type_, reason, message))
+
+    def set_phase(self, phase: Phase, message: str) -> None:
+        self.phase, self.message = phase, message
+
+    def requeue_at(self, when: datetime) -> None:
+        self.requeue.append(max((when - self.now).total_seconds(), 0.5))
+
+    def update_state(self, **changes: Any) -> None:
+        self.state = self.state.model_copy(update=changes)
+
+    def request_gate(self, key: str, gate: AnalysisGate) -> None:
+        self.gates[key] = gate
+
+    def duration(self, text: str) -> timedelta:
+        return parse_duration(text)
+
+    # --- history ------------------------------------------------------------------------
+    def record(self, revision: str, outcome: RolloutOutcome, reason: str,
+               result: GateResult | None = None) -> None:  # fmt: skip
+        """Add a history entry for the rollout of `revision`, newest first, bounded."""
+        obs = self.observed(revision)
+        from_spec = revision == self.inp.spec_revision
+        model = self.spec.model
+        entry = HistoryEntry(
+            revision=revision,
+            model_version=model.version if from_spec else (obs.model_version or "unknown"),
+            model_uri=model.uri if from_spec else obs.model_uri,
+            image=(self.spec.serving.image or "") if from_spec else obs.image,
+            started_at=self.state.started_at or self.now,
+            finished_at=self.now,
+            outcome=outcome,
+            reason=reason[:1024],
+            measurements=list(result.measurements) if result and result.measurements else None,
+        )
+        limit = max(self.spec.rollback.revision_history_limit, 1)
+        self.history = [entry, *self.history][:limit]
+
+    # --- common moves -------------------------------------------------------------------
+    def clear_rollout(self) -> None:
+        self.canary = None
+        self.status.update(current_step=None, current_step_started_at=None, canary_weight=None,
+                           paused_at=None)  # fmt: skip
+        self.update_state(stage=None, started_at=None, stage_started_at=None,
+                          preview_ready_at=None)  # fmt: skip
+
+    def start(self, revision: str, stage: RolloutStage, reason: str) -> None:
+        self.canary = revision
+        self.status.update(current_step=0 if stage is RolloutStage.CANARY else None,
+                           current_step_started_at=self.now, canary_weight=0,
+                           paused_at=None)  # fmt: skip
+        self.update_state(stage=stage, started_at=self.now, stage_started_at=self.now,
+                          preview_ready_at=None)  # fmt: skip
+        self.event("RolloutStarted", f"{reason}: {stage.value.lower()} of revision {revision} "
+                   f"(model version {self.spec.model.version})")  # fmt: skip
+
+    def schedule_scale_down(self, revision: str, delay: timedelta) -> None:
+        rest = [s for s in self.state.scale_downs if s.revision != revision]
+        self.update_state(scale_downs=[*rest, ScaleDown(revision=revision, at=self.now + delay)])
+
+    def promote(self, revision: str, reason: str, keep_old_for: timedelta = timedelta(0)) -> None:
+        """`revision` becomes stable; the old stable stops serving (after `keep_old_for`)."""
+        old = self.stable
+        self.record(revision, RolloutOutcome.PROMOTED, reason)
+        self.stable = revision
+        self.clear_rollout()
+        if old and old != revision:
+            if keep_old_for > timedelta(0):
+                self.schedule_scale_down(old, keep_old_for)
+            else:
+                self.replicas[old] = 0
+        self.event("Promoted", f"revision {revision} (model version "
+                   f"{self.history[0].model_version}) is stable: {reason}")  # fmt: skip
+
+    def abort(self, outcome: RolloutOutcome, reason: str, result: GateResult | None = None,
+              dropped: bool = False) -> None:  # fmt: skip
+        """All traffic back to stable, the canary scaled down, the revision held."""
+        canary = self.canary
+        if canary is None:
+            return
+        self.record(canary, outcome, reason, result)
+        self.replicas[canary] = 0
+        self.update_state(held_revision=canary, held_reason=reason, held_dropped=dropped)
+        self.clear_rollout()
+        if dropped:
+            self.event("ShadowDropped", f"revision {canary}: {reason}")
+        else:
+            self.event("RolledBack" if outcome is RolloutOutcome.ROLLED_BACK else "Aborted",
+                       f"revision {canary}: {reason}; all traffic back to stable "
+                       f"{self.stable}", "Warning")  # fmt: skip
+
+    def supersede(self, reason: str) -> None:
+        canary = self.canary
+        if canary is None:
+            return
+        self.record(canary, RolloutOutcome.SUPERSEDED, reason)
+        self.replicas[canary] = 0
+        self.clear_rollout()
+        self.event("Superseded", f"revision {canary}: {reason}")
+
+    # --- finishing ----------------------------------------------------------------------
+    def stable_traffic(self) -> Traffic:
+        selects = self.service_selects_revision
+        return Traffic(service_revision=self.stable if selects else None,
+                       stable_revision=self.stable)  # fmt: skip
+
+    def settle_others(self) -> None:
+        """Revisions that neither serve nor wait for their scale-down delay go to zero, and
+        those beyond the history limit are deleted."""
+        keep_up: dict[str, datetime] = {}
+        pending = []
+        for scale_down in self.state.scale_downs:
+            if scale_down.revision in (self.stable, self.canary):
+                continue
+            if scale_down.at > self.now and scale_down.revision in self.inp.revisions:
+                keep_up[scale_down.revision] = scale_down.at
+                pending.append(scale_down)
+                self.requeue_at(scale_down.at)
+        if len(pending) != len(self.state.scale_downs):
+            self.update_state(scale_downs=pending)
+        rollback = self.state.rollback.revision if self.state.rollback else None
+        idle = []
+        for revision, obs in self.inp.revisions.items():
+            if revision in (self.stable, self.canary) or revision in keep_up:
+                continue
+            self.replicas.setdefault(revision, 0)
+            if revision != rollback:
+                idle.append(obs)
+        idle.sort(key=lambda o: (o.created_at or datetime.min.replace(tzinfo=self.now.tzinfo)),
+                  reverse=True)  # fmt: skip
+        limit = self.spec.rollback.revision_history_limit
+        for obs in idle[limit:]:
+            self.replicas.pop(obs.revision, None)
+            self.delete.append(obs.revision)
+
+    def finish(self) -> RolloutPlan:
+        self.settle_others()
+        observed = self.inp.revisions.values()
+        status = self.inp.status.model_copy(
+            update={
+                **self.status,
+                "phase": self.phase,
+                "message": self.message[:1024],
+                "stable_revision": self.stable,
+                "canary_revision": self.canary,
+                "history": self.history or None,
+                "replicas": sum(o.replicas for o in observed),
+                "ready_replicas": sum(o.ready for o in observed),
+            }
+        )
+        return RolloutPlan(
+            replicas=self.replicas,
+            delete=self.delete,
+            traffic=self.traffic,
+            status=status,
+            state=self.state,
+            events=self.events,
+            gates=self.gates,
+            requeue_after=min(self.requeue) if self.requeue else None,
+        )
+
+
+def resolve_int_or_percent(value: int | str, total: int, round_up: bool) -> int:
+    """`25%` of `total` (rounded up for surge, down for unavailable, as Deployments do)."""
+    if isinstance(value, int):
+        return value
+    if value.endswith("%"):
+        exact = total * int(value[:-1]) / 100
+        return math.ceil(exact) if round_up else math.floor(exact)
+    return int(value)

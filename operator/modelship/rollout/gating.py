@@ -1,0 +1,63 @@
+"""Moves every strategy shares when a gate or a person stops a rollout."""
+
+from __future__ import annotations
+
+from modelship.api.analysis import AnalysisGate
+from modelship.api.modeldeployment import RolloutOutcome
+from modelship.rollout.draft import Draft, Phase
+from modelship.rollout.types import GateResult, Verdict
+
+
+def pause(d: Draft, message: str) -> None:
+    """Stop progressing until time passes or a person acts; the stop is recorded once."""
+    was_paused = d.inp.status.phase is Phase.PAUSED
+    if not was_paused:
+        d.event("Paused", message)
+    d.status["paused_at"] = (d.inp.status.paused_at if was_paused else None) or d.now
+    d.set_phase(Phase.PAUSED, message)
+
+
+def run_gate(d: Draft, key: str, gate: AnalysisGate | None, label: str) -> bool:
+    """Ask the analysis for gate `key`; True when it passed. A failure rolls back (see
+    `fail`), an inconclusive result pauses, a running one reports progress; `d.canary` is
+    None afterwards when the rollout was stopped for good."""
+    if gate is None:
+        return True
+    result = d.gate(key)
+    if result.verdict is Verdict.SUCCESSFUL:
+        return True
+    d.request_gate(key, gate)
+    detail = f": {result.message}" if result.message else ""
+    if result.verdict is Verdict.FAILED:
+        fail(d, f"{label} failed{detail}", result)
+    elif result.verdict is Verdict.INCONCLUSIVE:
+        pause(d, f"{label} inconclusive{detail}; promote to skip it, or abort")
+    else:
+        d.set_phase(Phase.PROGRESSING, f"{label}: analysing{detail}")
+    return False
+
+
+def fail(d: Draft, reason: str, result: GateResult) -> None:
+    """A failed analysis: roll back, or stop and wait for a person when rollback is manual."""
+    if d.spec.rollback.automatic:
+        d.abort(RolloutOutcome.ROLLED_BACK, reason, result)
+        d.set_phase(Phase.ROLLED_BACK, reason)
+        d.traffic = d.stable_traffic()
+        if d.stable:
+            d.replicas[d.stable] = None if d.spec.serving.autoscaling else d.total
+    else:
+        d.set_phase(Phase.DEGRADED, f"{reason}; automatic rollback is off: abort or promote")
+
+
+def background_analysis_failed(d: Draft) -> bool:
+    """While the new revision runs, spec.analysis measures it continuously; True when that
+    failed and the rollout was stopped."""
+    analysis = d.spec.analysis
+    if analysis is None or not analysis.background:
+        return False
+    d.request_gate("background", AnalysisGate())
+    result = d.gate("background")
+    if result.verdict is Verdict.FAILED:
+        fail(d, f"background analysis failed: {result.message}", result)
+        return True
+    return False

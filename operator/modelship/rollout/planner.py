@@ -1,0 +1,177 @@
+"""The rollout planner: (spec, status, observed revisions, controls, analysis verdicts, now)
+-> the replicas, traffic, status and events a ModelDeployment should have. No I/O.
+
+The shape follows Argo Rollouts: this module decides which revision is stable and which is
+rolling out; the strategy modules decide how the rollout moves.
+"""
+
+from __future__ import annotations
+
+from modelship.api.modeldeployment import RolloutOutcome
+from modelship.api.rolloutstate import RollbackTarget, RolloutStage
+from modelship.api.strategy import RollingStrategy
+from modelship.rollout.bluegreen import plan_blue_green
+from modelship.rollout.canary import plan_canary
+from modelship.rollout.draft import Draft, Phase
+from modelship.rollout.rolling import plan_rolling
+from modelship.rollout.shadow import plan_shadow
+from modelship.rollout.types import RolloutInput, RolloutPlan
+
+
+def plan_rollout(inp: RolloutInput) -> RolloutPlan:
+    d = Draft(inp)
+    target = _target_revision(d)
+    _handle_retry_and_holds(d, target)
+
+    if d.stable is None or (d.stable not in inp.revisions and d.stable == target):
+        _first_revision(d, target)
+        return d.finish()
+    if d.stable not in inp.revisions:
+        # The stable Deployment was deleted from under us and its pod template is gone with
+        # it: the spec's revision takes over directly.
+        d.event("StableMissing", f"the Deployment of stable revision {d.stable} is gone; "
+                f"serving revision {target} directly", "Warning")  # fmt: skip
+        d.supersede("the stable revision's Deployment was deleted")
+        d.stable = None
+        _first_revision(d, target)
+        return d.finish()
+
+    if target == d.stable:
+        if d.canary is not None:
+            d.supersede("the spec returned to the stable revision")
+        _steady(d)
+        return d.finish()
+    if d.state.held_revision == target:
+        _steady(d)
+        return d.finish()
+
+    if d.canary != target:
+        if d.canary is not None:
+            d.supersede(f"superseded by revision {target}")
+        d.start(target, _stage_for(d), _start_reason(d))
+    elif inp.control.abort:
+        d.abort(RolloutOutcome.ABORTED, "aborted by the modelship.io/abort annotation")
+        _steady(d)
+        return d.finish()
+
+    _progress(d)
+    if d.canary is None and d.phase not in (Phase.ROLLED_BACK, Phase.DEGRADED):
+        _steady(d)
+    return d.finish()
+
+
+def _target_revision(d: Draft) -> str:
+    """The spec's revision, unless a rollback to a revision from history is in force."""
+    inp = d.inp
+    rollback = d.state.rollback
+    if rollback is not None and rollback.spec_revision != inp.spec_revision:
+        rollback = None  # a new spec ends a rollback
+        d.update_state(rollback=None)
+    wanted = inp.control.rollback_to
+    current = rollback.revision if rollback is not None else inp.spec_revision
+    if wanted is not None and wanted != current:
+        if wanted == inp.spec_revision:
+            rollback = None
+            d.update_state(rollback=None)
+            d.event("RollbackEnded", f"returning to the spec's revision {wanted}")
+        elif wanted not in inp.revisions:
+            d.event("RollbackFailed", f"revision {wanted} is not in history (kept revisions: "
+                    f"{', '.join(sorted(inp.revisions)) or 'none'})", "Warning")  # fmt: skip
+        else:
+            rollback = RollbackTarget(revision=wanted, spec_revision=inp.spec_revision)
+            d.update_state(rollback=rollback, held_revision=None, held_reason="")
+            d.event("RollbackRequested", f"rolling back to revision {wanted}")
+    return rollback.revision if rollback is not None else inp.spec_revision
+
+
+def _handle_retry_and_holds(d: Draft, target: str) -> None:
+    held = d.state.held_revision
+    if held is None:
+        return
+    if held != target:
+        d.update_state(held_revision=None, held_reason="", held_dropped=False)
+    elif d.inp.control.retry:
+        d.update_state(held_revision=None, held_reason="", held_dropped=False)
+        d.event("RetryRequested", f"retrying the rollout of revision {held}")
+
+
+def _stage_for(d: Draft) -> RolloutStage:
+    if d.state.rollback is not None:
+        return RolloutStage.ROLLBACK
+    kind = d.spec.strategy.kind
+    return {
+        "canary": RolloutStage.CANARY,
+        "blueGreen": RolloutStage.PREVIEW,
+        "shadow": RolloutStage.SHADOW,
+    }.get(kind, RolloutStage.ROLLING)
+
+
+def _start_reason(d: Draft) -> str:
+    if d.state.rollback is not None:
+        return "rollback requested"
+    return "spec changed"
+
+
+def _progress(d: Draft) -> None:
+    strategy = d.spec.strategy
+    stage = d.state.stage
+    if stage is RolloutStage.ROLLBACK:
+        plan_rolling(d, RollingStrategy(max_surge="100%"), reason="rollback")
+    elif strategy.canary is not None:
+        plan_canary(d, strategy.canary)
+    elif strategy.blue_green is not None:
+        plan_blue_green(d, strategy.blue_green)
+    elif strategy.shadow is not None:
+        plan_shadow(d, strategy.shadow)
+    else:
+        plan_rolling(d, strategy.rolling or RollingStrategy())
+
+
+def _first_revision(d: Draft, target: str) -> None:
+    """Nothing serves yet: the first revision goes straight to all traffic (no canary of
+    nothing), like the first rollout of an Argo Rollout."""
+    if d.stable is None:
+        d.stable = target
+        d.update_state(started_at=d.now)
+        d.event("Deploying", f"first revision {target} (model version {d.spec.model.version})")
+    _steady(d)
+
+
+def _steady(d: Draft) -> None:
+    """The stable revision serves everything; report how healthy it is."""
+    assert d.stable is not None
+    stable = d.observed(d.stable)
+    total = d.total
+    keep_to_hpa = d.spec.serving.autoscaling is not None and stable.replicas > 0
+    d.replicas[d.stable] = None if keep_to_hpa else total
+    if d.canary is None:
+        d.traffic = d.stable_traffic()
+    if d.phase in (Phase.ROLLED_BACK, Phase.DEGRADED) and d.canary is None and \
+            d.inp.status.phase is not d.phase:  # fmt: skip
+        return  # decided by this very plan (a failed gate)
+    held = d.state.held_revision
+    first = d.canary is None and d.state.started_at is not None
+    if stable.available >= total and stable.current:
+        if held is not None and not d.state.held_dropped:
+            d.set_phase(Phase.ROLLED_BACK, f"revision {held} stopped: {d.state.held_reason}; "
+                        "stable serves all traffic (change the spec or retry)")  # fmt: skip
+        else:
+            if d.phase is not Phase.HEALTHY and d.inp.status.phase is not Phase.HEALTHY:
+                d.event("Healthy", f"revision {d.stable} serves with {total} ready pods")
+            d.set_phase(Phase.HEALTHY, f"revision {d.stable} (model version "
+                        f"{_version_of(d, d.stable)}) serves all traffic")  # fmt: skip
+        if d.state.started_at is not None and d.canary is None and first:
+            d.record(d.stable, RolloutOutcome.PROMOTED, "first revision")
+            d.update_state(started_at=None)
+    elif first or not stable.current or stable.replicas != total:
+        d.set_phase(Phase.PROGRESSING, f"revision {d.stable}: {stable.available}/{total} pods "
+                    "available")  # fmt: skip
+    else:
+        d.set_phase(Phase.DEGRADED, f"revision {d.stable}: only {stable.available}/{total} pods "
+                    "available")  # fmt: skip
+
+
+def _version_of(d: Draft, revision: str) -> str:
+    if revision == d.inp.spec_revision:
+        return d.spec.model.version
+    return d.observed(revision).model_version or "unknown"

@@ -1,0 +1,30 @@
+"""Rolling: bring the new revision up and the old one down within maxSurge and
+maxUnavailable, as a Deployment does, with no gates."""
+
+from __future__ import annotations
+
+from modelship.api.strategy import RollingStrategy
+from modelship.rollout.draft import Draft, Phase, resolve_int_or_percent
+
+
+def plan_rolling(d: Draft, rolling: RollingStrategy, reason: str = "rolling update") -> None:
+    assert d.canary is not None and d.stable is not None
+    total = d.total
+    surge = resolve_int_or_percent(rolling.max_surge, total, round_up=True)
+    unavailable = resolve_int_or_percent(rolling.max_unavailable, total, round_up=False)
+    if surge == 0 and unavailable == 0:
+        surge = 1  # both zero could never make progress
+    new, old = d.observed(d.canary), d.observed(d.stable)
+    # Up to `total + surge` pods in all; at least `total - unavailable` ready ones.
+    new_replicas = min(total, max(new.replicas, total + surge - old.replicas))
+    old_replicas = min(old.replicas, max(total - unavailable - new.ready, 0))
+    d.replicas[d.canary] = new_replicas
+    d.replicas[d.stable] = old_replicas
+    d.traffic = d.stable_traffic()
+    if new.available >= total:
+        d.promote(d.canary, reason)
+        d.replicas[d.stable] = None if d.spec.serving.autoscaling else total
+        d.traffic = d.stable_traffic()
+        return
+    d.set_phase(Phase.PROGRESSING, f"{reason}: {new.available}/{total} new pods available, "
+                f"{old.replicas} old pods left")  # fmt: skip
