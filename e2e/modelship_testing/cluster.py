@@ -162,22 +162,60 @@ def make_pki(pki: Path) -> None:
         return
     pki.mkdir(parents=True, exist_ok=True)
     days = "3650"
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", days,
-             "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"),
-             "-subj", "/CN=modelship-local-ca")  # fmt: skip
-    sans = "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes," \
-           "DNS:kubernetes.default,DNS:kubernetes.default.svc"  # fmt: skip
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        days,
+        "-keyout",
+        str(pki / "ca.key"),
+        "-out",
+        str(pki / "ca.crt"),
+        "-subj",
+        "/CN=modelship-local-ca",
+    )
+    sans = (
+        "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,"
+        "DNS:kubernetes.default,DNS:kubernetes.default.svc"
+    )
     for name, subject, ext in (
         ("apiserver", "/CN=kube-apiserver", sans),
         ("admin", "/O=system:masters/CN=modelship-admin", "extendedKeyUsage=clientAuth"),
     ):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(pki / f"{name}.key"),
-                 "-out", str(pki / f"{name}.csr"), "-subj", subject)  # fmt: skip
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(pki / f"{name}.key"),
+            "-out",
+            str(pki / f"{name}.csr"),
+            "-subj",
+            subject,
+        )
         extfile = pki / f"{name}.ext"
         extfile.write_text(ext + "\n")
-        _openssl("x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(pki / "ca.crt"),
-                 "-CAkey", str(pki / "ca.key"), "-CAcreateserial", "-days", days,
-                 "-out", str(pki / f"{name}.crt"), "-extfile", str(extfile))  # fmt: skip
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(pki / f"{name}.csr"),
+            "-CA",
+            str(pki / "ca.crt"),
+            "-CAkey",
+            str(pki / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            days,
+            "-out",
+            str(pki / f"{name}.crt"),
+            "-extfile",
+            str(extfile),
+        )
     _openssl("genrsa", "-out", str(pki / "sa.key"), "2048")
     _openssl("rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
 
@@ -189,15 +227,29 @@ def write_kubeconfig(path: Path, pki: Path, server: str) -> None:
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "modelship-local",
-                      "cluster": {"server": server, "certificate-authority-data": b64("ca.crt")}}],
-        "users": [{"name": "modelship-admin",
-                   "user": {"client-certificate-data": b64("admin.crt"),
-                            "client-key-data": b64("admin.key")}}],
-        "contexts": [{"name": "modelship-local",
-                      "context": {"cluster": "modelship-local", "user": "modelship-admin"}}],
+        "clusters": [
+            {
+                "name": "modelship-local",
+                "cluster": {"server": server, "certificate-authority-data": b64("ca.crt")},
+            }
+        ],
+        "users": [
+            {
+                "name": "modelship-admin",
+                "user": {
+                    "client-certificate-data": b64("admin.crt"),
+                    "client-key-data": b64("admin.key"),
+                },
+            }
+        ],
+        "contexts": [
+            {
+                "name": "modelship-local",
+                "context": {"cluster": "modelship-local", "user": "modelship-admin"},
+            }
+        ],
         "current-context": "modelship-local",
-    }  # fmt: skip
+    }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(config, indent=2))  # JSON is valid YAML
     tmp.chmod(0o600)
@@ -250,8 +302,15 @@ class LocalCluster:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
         make_pki(self.pki)
-        for name in ("etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager",
-                     "kube-scheduler", "kwok", "prometheus"):  # fmt: skip
+        for name in (
+            "etcd",
+            "etcd-peer",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "kwok",
+            "prometheus",
+        ):
             self.state.ports.setdefault(name, free_port())
         self.state.save()
         write_kubeconfig(self.kubeconfig, self.pki, self.apiserver_url)
@@ -278,9 +337,13 @@ class LocalCluster:
         argv = self._argv(name)
         log = self.log_path(name).open("ab")
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=self.dir,
-        )  # fmt: skip
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.dir,
+        )
         log.close()
         self.state.pids[name] = proc.pid
         self.state.save()
@@ -309,54 +372,97 @@ class LocalCluster:
         exe = str(binary(name))
         if name == "etcd":
             client, peer = f"http://127.0.0.1:{p['etcd']}", f"http://127.0.0.1:{p['etcd-peer']}"
-            return [exe, "--name=modelship", f"--data-dir={self.dir / 'etcd'}",
-                    f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-                    f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-                    f"--initial-cluster=modelship={peer}", "--unsafe-no-fsync",
-                    "--quota-backend-bytes=8589934592", "--log-level=warn"]  # fmt: skip
+            return [
+                exe,
+                "--name=modelship",
+                f"--data-dir={self.dir / 'etcd'}",
+                f"--listen-client-urls={client}",
+                f"--advertise-client-urls={client}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=modelship={peer}",
+                "--unsafe-no-fsync",
+                "--quota-backend-bytes=8589934592",
+                "--log-level=warn",
+            ]
         if name == "kube-apiserver":
-            return [exe, f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
-                    "--bind-address=127.0.0.1", f"--secure-port={p['kube-apiserver']}",
-                    "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
-                    f"--tls-cert-file={pki / 'apiserver.crt'}",
-                    f"--tls-private-key-file={pki / 'apiserver.key'}",
-                    f"--client-ca-file={pki / 'ca.crt'}",
-                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                    f"--service-account-key-file={pki / 'sa.pub'}",
-                    f"--service-account-signing-key-file={pki / 'sa.key'}",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}",
-                    "--authorization-mode=RBAC", "--allow-privileged=true",
-                    "--max-requests-inflight=2000", "--max-mutating-requests-inflight=1000",
-                    "--profiling=false", "--v=1"]  # fmt: skip
+            return [
+                exe,
+                f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={p['kube-apiserver']}",
+                "--advertise-address=127.0.0.1",
+                "--endpoint-reconciler-type=none",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--authorization-mode=RBAC",
+                "--allow-privileged=true",
+                "--max-requests-inflight=2000",
+                "--max-mutating-requests-inflight=1000",
+                "--profiling=false",
+                "--v=1",
+            ]
         if name == "kube-controller-manager":
-            return [exe, f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}",
-                    f"--authorization-kubeconfig={kc}", "--bind-address=127.0.0.1",
-                    f"--secure-port={p['kube-controller-manager']}", "--leader-elect=false",
-                    f"--service-account-private-key-file={pki / 'sa.key'}",
-                    f"--root-ca-file={pki / 'ca.crt'}", "--use-service-account-credentials=false",
-                    "--kube-api-qps=500", "--kube-api-burst=1000",
-                    "--concurrent-deployment-syncs=20", "--concurrent-replicaset-syncs=20",
-                    "--profiling=false", "--v=1"]  # fmt: skip
+            return [
+                exe,
+                f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}",
+                f"--authorization-kubeconfig={kc}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={p['kube-controller-manager']}",
+                "--leader-elect=false",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={pki / 'ca.crt'}",
+                "--use-service-account-credentials=false",
+                "--kube-api-qps=500",
+                "--kube-api-burst=1000",
+                "--concurrent-deployment-syncs=20",
+                "--concurrent-replicaset-syncs=20",
+                "--profiling=false",
+                "--v=1",
+            ]
         if name == "kube-scheduler":
-            return [exe, f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}",
-                    f"--authorization-kubeconfig={kc}", "--bind-address=127.0.0.1",
-                    f"--secure-port={p['kube-scheduler']}", "--leader-elect=false",
-                    "--kube-api-qps=500", "--kube-api-burst=1000", "--profiling=false",
-                    "--v=1"]  # fmt: skip
+            return [
+                exe,
+                f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}",
+                f"--authorization-kubeconfig={kc}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={p['kube-scheduler']}",
+                "--leader-elect=false",
+                "--kube-api-qps=500",
+                "--kube-api-burst=1000",
+                "--profiling=false",
+                "--v=1",
+            ]
         if name == "kwok":
-            return [exe, f"--kubeconfig={kc}", f"--config={kwok_stages()}",
-                    "--manage-all-nodes=false",
-                    "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                    "--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
-                    f"--cidr={POD_CIDR}", "--node-ip=127.0.0.1",
-                    "--node-lease-duration-seconds=40",
-                    f"--server-address=127.0.0.1:{p['kwok']}"]  # fmt: skip
+            return [
+                exe,
+                f"--kubeconfig={kc}",
+                f"--config={kwok_stages()}",
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                "--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
+                f"--cidr={POD_CIDR}",
+                "--node-ip=127.0.0.1",
+                "--node-lease-duration-seconds=40",
+                f"--server-address=127.0.0.1:{p['kwok']}",
+            ]
         if name == "prometheus":
             config = self._prometheus_config()
-            return [exe, f"--config.file={config}",
-                    f"--web.listen-address=127.0.0.1:{p['prometheus']}",
-                    f"--storage.tsdb.path={self.dir / 'prometheus' / 'data'}",
-                    "--web.enable-lifecycle", "--log.level=warn"]  # fmt: skip
+            return [
+                exe,
+                f"--config.file={config}",
+                f"--web.listen-address=127.0.0.1:{p['prometheus']}",
+                f"--storage.tsdb.path={self.dir / 'prometheus' / 'data'}",
+                "--web.enable-lifecycle",
+                "--log.level=warn",
+            ]
         raise ClusterError(f"unknown component {name}")
 
     def _prometheus_config(self) -> Path:
@@ -412,8 +518,9 @@ class LocalCluster:
             return True
 
         if name == "etcd":
-            return lambda: alive() and self._get(
-                f"http://127.0.0.1:{self.state.ports['etcd']}/health") == 200  # fmt: skip
+            return lambda: (
+                alive() and self._get(f"http://127.0.0.1:{self.state.ports['etcd']}/health") == 200
+            )
         if name == "kube-apiserver":
             return lambda: alive() and self._apiserver_ready()
         if name == "prometheus":
@@ -427,16 +534,23 @@ class LocalCluster:
     def kubectl(self, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run(
             [str(binary("kubectl")), f"--kubeconfig={self.kubeconfig}", *args],
-            input=stdin, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             raise ClusterError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
         return result.stdout
 
     def _create_nodes(self) -> None:
         nodes = [self._node_manifest(i) for i in range(NODE_COUNT)]
-        self.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                             "items": nodes}))  # fmt: skip
+        self.kubectl(
+            "apply",
+            "-f",
+            "-",
+            stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}),
+        )
 
     @staticmethod
     def _node_manifest(index: int) -> dict[str, object]:
@@ -448,12 +562,16 @@ class LocalCluster:
             "metadata": {
                 "name": name,
                 "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                "labels": {"type": "kwok", "kubernetes.io/hostname": name,
-                           "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-                           "topology.kubernetes.io/zone": f"zone-{index % 3}"},
+                "labels": {
+                    "type": "kwok",
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "topology.kubernetes.io/zone": f"zone-{index % 3}",
+                },
             },
             "status": {"allocatable": resources, "capacity": resources},
-        }  # fmt: skip
+        }
 
     def _ready_node_count(self) -> int:
         out = json.loads(self.kubectl("get", "nodes", "-o", "json"))
@@ -465,8 +583,12 @@ class LocalCluster:
         return ready
 
     def _wait_nodes_ready(self) -> None:
-        wait_until(lambda: self._ready_node_count() >= NODE_COUNT, 60,
-                   f"{NODE_COUNT} Ready KWOK nodes", self.log_path("kwok"))  # fmt: skip
+        wait_until(
+            lambda: self._ready_node_count() >= NODE_COUNT,
+            60,
+            f"{NODE_COUNT} Ready KWOK nodes",
+            self.log_path("kwok"),
+        )
 
     def _default_service_account_exists(self) -> bool:
         self.kubectl("get", "serviceaccount", "default", "-n", "default")

@@ -62,8 +62,11 @@ def kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> str:
     """Run kubectl against the test cluster; raise with its stderr when it fails."""
     result = subprocess.run(
         [str(binary("kubectl")), f"--kubeconfig={kubeconfig}", *args],
-        input=stdin, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise subprocess.CalledProcessError(result.returncode, args, result.stdout, result.stderr)
     return result.stdout
@@ -78,8 +81,11 @@ def crds(kubeconfig: str) -> list[str]:
     names = []
     for path in files:
         kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(path))
-        names.append(json.loads(kubectl(kubeconfig, "create", "--dry-run=client", "-o", "json",
-                                        "-f", str(path)))["metadata"]["name"])  # fmt: skip
+        names.append(
+            json.loads(
+                kubectl(kubeconfig, "create", "--dry-run=client", "-o", "json", "-f", str(path))
+            )["metadata"]["name"]
+        )
     for name in names:
         kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
     return names
@@ -87,7 +93,9 @@ def crds(kubeconfig: str) -> list[str]:
 
 def _events(api: client.ApiClient, namespace: str) -> str:
     events = client.CoreV1Api(api).list_namespaced_event(namespace).items
-    events.sort(key=lambda e: str(e.last_timestamp or e.event_time or e.metadata.creation_timestamp))
+    events.sort(
+        key=lambda e: str(e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
+    )
     return "\n".join(
         f"{e.type:<8} {e.reason:<20} {e.involved_object.kind}/{e.involved_object.name}: {e.message}"
         for e in events[-40:]
@@ -100,11 +108,17 @@ def namespace(k8s_api: client.ApiClient, request: pytest.FixtureRequest) -> Iter
     stem = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
     name = f"t-{stem}-{uuid.uuid4().hex[:6]}"
     core = client.CoreV1Api(k8s_api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
-        name=name, labels={"modelship.io/test": "true"})))  # fmt: skip
+    core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=name, labels={"modelship.io/test": "true"})
+        )
+    )
     # Pods are admitted only once the namespace's default ServiceAccount exists.
-    wait_for(lambda: core.read_namespaced_service_account("default", name), timeout=30,
-             describe=f"the default ServiceAccount in {name}")  # fmt: skip
+    wait_for(
+        lambda: core.read_namespaced_service_account("default", name),
+        timeout=30,
+        describe=f"the default ServiceAccount in {name}",
+    )
     with diagnostic(f"events in {name}", lambda: _events(k8s_api, name)):
         yield name
     core.delete_namespace(name, propagation_policy="Background")
@@ -126,9 +140,13 @@ class OperatorProcess:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=REPO,
-            )  # fmt: skip
+                self.argv,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=REPO,
+            )
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -161,9 +179,11 @@ class OperatorProcess:
 
 class OperatorFactory(Protocol):
     def __call__(
-        self, namespaces: list[str] | None = None, extra_args: list[str] | None = None,
+        self,
+        namespaces: list[str] | None = None,
+        extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
-    ) -> OperatorProcess: ...  # fmt: skip
+    ) -> OperatorProcess: ...
 
 
 @pytest.fixture
@@ -175,9 +195,10 @@ def operator(
     with ExitStack() as stack:
 
         def run(
-            namespaces: list[str] | None = None, extra_args: list[str] | None = None,
+            namespaces: list[str] | None = None,
+            extra_args: list[str] | None = None,
             env: dict[str, str] | None = None,
-        ) -> OperatorProcess:  # fmt: skip
+        ) -> OperatorProcess:
             argv = [sys.executable, "-m", "modelship.cli", "operator", "--standalone"]
             for ns in namespaces or []:
                 argv += ["--namespace", ns]

@@ -51,8 +51,11 @@ class PrometheusHandle:
         return float(result[0]["value"][1]) if result else None
 
     def wait_for_target_up(self, job: str, timeout: float = 30) -> None:
-        wait_for(lambda: self.value(f'up{{job="{job}"}}') == 1.0, timeout=timeout,
-                 describe=f"Prometheus to scrape job {job}")  # fmt: skip
+        wait_for(
+            lambda: self.value(f'up{{job="{job}"}}') == 1.0,
+            timeout=timeout,
+            describe=f"Prometheus to scrape job {job}",
+        )
 
     def stop(self) -> None:
         """Stop Prometheus (to test an outage); `start` brings it back with its data."""

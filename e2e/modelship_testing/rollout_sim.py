@@ -54,12 +54,17 @@ class Cluster:
     def plan(self) -> RolloutPlan:
         return plan_rollout(
             RolloutInput(
-                spec=self.spec, status=self.status, state=self.state,
-                spec_revision=self.spec_revision, revisions=dict(self.revisions),
-                now=self.now, control=self.control, gates=dict(self.gates),
+                spec=self.spec,
+                status=self.status,
+                state=self.state,
+                spec_revision=self.spec_revision,
+                revisions=dict(self.revisions),
+                now=self.now,
+                control=self.control,
+                gates=dict(self.gates),
                 autoscaled_replicas=self.autoscaled,
             )
-        )  # fmt: skip
+        )
 
     def apply(self, plan: RolloutPlan) -> None:
         for revision, replicas in plan.replicas.items():
@@ -68,9 +73,12 @@ class Cluster:
                 assert revision == self.spec_revision, f"no template for revision {revision}"
                 self.created += 1
                 obs = RevisionObserved(
-                    revision=revision, replicas=0, model_version=self.spec.model.version,
-                    model_uri=self.spec.model.uri, created_at=self.now,
-                )  # fmt: skip
+                    revision=revision,
+                    replicas=0,
+                    model_version=self.spec.model.version,
+                    model_uri=self.spec.model.uri,
+                    created_at=self.now,
+                )
             count = obs.replicas if replicas is None else replicas
             if replicas is None and obs.replicas == 0:
                 count = self.autoscaled or self.spec.serving.replicas

@@ -106,12 +106,14 @@ def widget_crd(k8s_api: client.ApiClient) -> Iterator[str]:
                     "max": {"type": "integer"},
                 },
                 "x-kubernetes-validations": [
-                    {"rule": "!has(self.min) || !has(self.max) || self.min <= self.max",
-                     "message": "spec.min must not exceed spec.max"}
+                    {
+                        "rule": "!has(self.min) || !has(self.max) || self.min <= self.max",
+                        "message": "spec.min must not exceed spec.max",
+                    }
                 ],
             }
         },
-    }  # fmt: skip
+    }
     name = f"widgets.{group}"
     ext.create_custom_resource_definition(
         {
@@ -151,16 +153,23 @@ def test_structural_crd_rejects_invalid_objects(
     custom = client.CustomObjectsApi(k8s_api)
 
     def create(spec: dict[str, int], dry_run: str | None = None) -> object:
-        body = {"apiVersion": f"{widget_crd}/v1", "kind": "Widget",
-                "metadata": {"generateName": "w-"}, "spec": spec}  # fmt: skip
+        body = {
+            "apiVersion": f"{widget_crd}/v1",
+            "kind": "Widget",
+            "metadata": {"generateName": "w-"},
+            "spec": spec,
+        }
         kwargs = {"dry_run": dry_run} if dry_run else {}
         return custom.create_namespaced_custom_object(
             widget_crd, "v1", namespace, "widgets", body, **kwargs
         )
 
     # Serving can lag the Established condition by a moment.
-    wait_for(lambda: create({"replicas": 1}, dry_run="All"), timeout=15,
-             describe="the Widget API to be served")  # fmt: skip
+    wait_for(
+        lambda: create({"replicas": 1}, dry_run="All"),
+        timeout=15,
+        describe="the Widget API to be served",
+    )
     assert create({"replicas": 3, "min": 1, "max": 2})
     with pytest.raises(ApiException) as too_many:
         create({"replicas": 11})

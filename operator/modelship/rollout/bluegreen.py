@@ -23,8 +23,9 @@ def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> None:
     preview = d.observed(d.canary)
     d.replicas[d.stable] = None if d.spec.serving.autoscaling else total
     d.replicas[d.canary] = preview_replicas
-    d.traffic = Traffic(service_revision=d.stable, stable_revision=d.stable,
-                        canary_revision=d.canary, preview=True)  # fmt: skip
+    d.traffic = Traffic(
+        service_revision=d.stable, stable_revision=d.stable, canary_revision=d.canary, preview=True
+    )
     if preview.ready < preview_replicas:
         d.set_phase(Phase.PROGRESSING, f"preview: {preview.ready}/{preview_replicas} pods ready")
         return
@@ -35,8 +36,9 @@ def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> None:
         return
     control = d.inp.control
     promote = control.promote is not None
-    if not promote and not run_gate(d, "prePromotion", bg.pre_promotion_analysis,
-                                    "pre-promotion analysis"):  # fmt: skip
+    if not promote and not run_gate(
+        d, "prePromotion", bg.pre_promotion_analysis, "pre-promotion analysis"
+    ):
         return
     if control.paused:
         pause(d, "preview: paused by the modelship.io/paused annotation")
@@ -48,8 +50,11 @@ def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> None:
         ready_at = d.state.preview_ready_at or d.now
         promote_at = ready_at + timedelta(seconds=bg.auto_promotion_seconds or 0)
         if d.now < promote_at:
-            d.set_phase(Phase.PROGRESSING, "preview ready: promoting automatically at "
-                        + promote_at.isoformat(timespec="seconds"))  # fmt: skip
+            d.set_phase(
+                Phase.PROGRESSING,
+                "preview ready: promoting automatically at "
+                + promote_at.isoformat(timespec="seconds"),
+            )
             d.requeue_at(promote_at)
             return
     # Promotion: the new revision gets full capacity before the Service switches to it.
@@ -58,8 +63,11 @@ def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> None:
         d.set_phase(Phase.PROGRESSING, f"promoting: {preview.ready}/{total} pods ready")
         return
     d.update_state(stage=RolloutStage.SWITCHED, stage_started_at=d.now)
-    d.event("Switched", f"the Service now sends all traffic to revision {d.canary}; revision "
-            f"{d.stable} stays up for rollback")  # fmt: skip
+    d.event(
+        "Switched",
+        f"the Service now sends all traffic to revision {d.canary}; revision "
+        f"{d.stable} stays up for rollback",
+    )
     _switched(d, bg)
 
 
@@ -69,8 +77,9 @@ def _switched(d: Draft, bg: BlueGreenStrategy) -> None:
     old, new = d.stable, d.canary
     d.replicas[new] = d.total
     d.replicas[old] = d.observed(old).replicas  # keep the old pods up: instant rollback
-    d.traffic = Traffic(service_revision=new, stable_revision=new, canary_revision=new,
-                        preview=True)  # fmt: skip
+    d.traffic = Traffic(
+        service_revision=new, stable_revision=new, canary_revision=new, preview=True
+    )
     if not d.inp.control.promote and not run_gate(
         d, "postPromotion", bg.post_promotion_analysis, "post-promotion analysis"
     ):

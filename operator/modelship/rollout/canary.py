@@ -30,8 +30,12 @@ def apply_weight(d: Draft, weight: int) -> bool:
         stable_replicas = guarded_scale_down(split.stable, stable.replicas, total, canary.ready)
         d.replicas[d.canary] = split.canary
         d.replicas[d.stable] = stable_replicas
-        d.traffic = Traffic(service_revision=None, stable_revision=d.stable,
-                            canary_revision=d.canary, canary_weight=weight)  # fmt: skip
+        d.traffic = Traffic(
+            service_revision=None,
+            stable_revision=d.stable,
+            canary_revision=d.canary,
+            canary_weight=weight,
+        )
         return canary.ready >= split.canary and stable.replicas <= split.stable
     # A proxy splits traffic by weight: the stable keeps full capacity, the canary gets pods
     # for its share and traffic only once they are ready.
@@ -41,8 +45,12 @@ def apply_weight(d: Draft, weight: int) -> bool:
     reached = canary.ready >= d.replicas[d.canary]  # type: ignore[operator]
     routed = weight if reached else (d.current("canary_weight") or 0)
     d.status["canary_weight"] = routed
-    d.traffic = Traffic(service_revision=d.stable, stable_revision=d.stable,
-                        canary_revision=d.canary, canary_weight=routed)  # fmt: skip
+    d.traffic = Traffic(
+        service_revision=d.stable,
+        stable_revision=d.stable,
+        canary_revision=d.canary,
+        canary_weight=routed,
+    )
     return reached
 
 
@@ -67,8 +75,11 @@ def plan_canary(d: Draft, canary: CanaryStrategy) -> None:
             weight = step.set_weight
             if not apply_weight(d, weight):
                 canary_obs = d.observed(d.canary)
-                d.set_phase(Phase.PROGRESSING, f"{label}: setting canary weight to {weight}% "
-                            f"({canary_obs.ready} canary pods ready)")  # fmt: skip
+                d.set_phase(
+                    Phase.PROGRESSING,
+                    f"{label}: setting canary weight to {weight}% "
+                    f"({canary_obs.ready} canary pods ready)",
+                )
                 break
         else:
             apply_weight(d, weight)
@@ -81,13 +92,15 @@ def plan_canary(d: Draft, canary: CanaryStrategy) -> None:
                 elif step.pause.duration is not None:
                     ends = step_started + d.duration(step.pause.duration)
                     if d.now < ends:
-                        pause(d, f"{label}: paused for {step.pause.duration} until "
-                               f"{ends.isoformat(timespec='seconds')}")  # fmt: skip
+                        pause(
+                            d,
+                            f"{label}: paused for {step.pause.duration} until "
+                            f"{ends.isoformat(timespec='seconds')}",
+                        )
                         d.requeue_at(ends)
                         break
                 else:
-                    pause(d, f"{label}: paused until promoted "
-                           "(annotate modelship.io/promote)")  # fmt: skip
+                    pause(d, f"{label}: paused until promoted (annotate modelship.io/promote)")
                     break
             elif step.analysis is not None:
                 if promote_step:
@@ -105,8 +118,11 @@ def plan_canary(d: Draft, canary: CanaryStrategy) -> None:
             d.event("StepCompleted", f"{label} done; {_describe(steps, index)}")
 
     if control.paused:
-        pause(d, f"step {min(index, len(steps)) + 1}/{len(steps)}: paused by the "
-               "modelship.io/paused annotation")  # fmt: skip
+        pause(
+            d,
+            f"step {min(index, len(steps)) + 1}/{len(steps)}: paused by the "
+            "modelship.io/paused annotation",
+        )
     if index != first_index:
         d.status["current_step_started_at"] = step_started
     d.status["current_step"] = index

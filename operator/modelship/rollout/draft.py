@@ -115,8 +115,9 @@ class Draft:
         return parse_duration(text)
 
     # --- history ------------------------------------------------------------------------
-    def record(self, revision: str, outcome: RolloutOutcome, reason: str,
-               result: GateResult | None = None) -> None:  # fmt: skip
+    def record(
+        self, revision: str, outcome: RolloutOutcome, reason: str, result: GateResult | None = None
+    ) -> None:
         """Add a history entry for the rollout of `revision`, newest first, bounded."""
         obs = self.observed(revision)
         from_spec = revision == self.inp.spec_revision
@@ -138,20 +139,27 @@ class Draft:
     # --- common moves -------------------------------------------------------------------
     def clear_rollout(self) -> None:
         self.canary = None
-        self.status.update(current_step=None, current_step_started_at=None, canary_weight=None,
-                           paused_at=None)  # fmt: skip
-        self.update_state(stage=None, started_at=None, stage_started_at=None,
-                          preview_ready_at=None)  # fmt: skip
+        self.status.update(
+            current_step=None, current_step_started_at=None, canary_weight=None, paused_at=None
+        )
+        self.update_state(stage=None, started_at=None, stage_started_at=None, preview_ready_at=None)
 
     def start(self, revision: str, stage: RolloutStage, reason: str) -> None:
         self.canary = revision
-        self.status.update(current_step=0 if stage is RolloutStage.CANARY else None,
-                           current_step_started_at=self.now, canary_weight=0,
-                           paused_at=None)  # fmt: skip
-        self.update_state(stage=stage, started_at=self.now, stage_started_at=self.now,
-                          preview_ready_at=None)  # fmt: skip
-        self.event("RolloutStarted", f"{reason}: {stage.value.lower()} of revision {revision} "
-                   f"(model version {self.spec.model.version})")  # fmt: skip
+        self.status.update(
+            current_step=0 if stage is RolloutStage.CANARY else None,
+            current_step_started_at=self.now,
+            canary_weight=0,
+            paused_at=None,
+        )
+        self.update_state(
+            stage=stage, started_at=self.now, stage_started_at=self.now, preview_ready_at=None
+        )
+        self.event(
+            "RolloutStarted",
+            f"{reason}: {stage.value.lower()} of revision {revision} "
+            f"(model version {self.spec.model.version})",
+        )
 
     def schedule_scale_down(self, revision: str, delay: timedelta) -> None:
         rest = [s for s in self.state.scale_downs if s.revision != revision]
@@ -168,11 +176,19 @@ class Draft:
                 self.schedule_scale_down(old, keep_old_for)
             else:
                 self.replicas[old] = 0
-        self.event("Promoted", f"revision {revision} (model version "
-                   f"{self.history[0].model_version}) is stable: {reason}")  # fmt: skip
+        self.event(
+            "Promoted",
+            f"revision {revision} (model version "
+            f"{self.history[0].model_version}) is stable: {reason}",
+        )
 
-    def abort(self, outcome: RolloutOutcome, reason: str, result: GateResult | None = None,
-              dropped: bool = False) -> None:  # fmt: skip
+    def abort(
+        self,
+        outcome: RolloutOutcome,
+        reason: str,
+        result: GateResult | None = None,
+        dropped: bool = False,
+    ) -> None:
         """All traffic back to stable, the canary scaled down, the revision held."""
         canary = self.canary
         if canary is None:
@@ -184,9 +200,11 @@ class Draft:
         if dropped:
             self.event("ShadowDropped", f"revision {canary}: {reason}")
         else:
-            self.event("RolledBack" if outcome is RolloutOutcome.ROLLED_BACK else "Aborted",
-                       f"revision {canary}: {reason}; all traffic back to stable "
-                       f"{self.stable}", "Warning")  # fmt: skip
+            self.event(
+                "RolledBack" if outcome is RolloutOutcome.ROLLED_BACK else "Aborted",
+                f"revision {canary}: {reason}; all traffic back to stable {self.stable}",
+                "Warning",
+            )
 
     def supersede(self, reason: str) -> None:
         canary = self.canary
@@ -200,8 +218,9 @@ class Draft:
     # --- finishing ----------------------------------------------------------------------
     def stable_traffic(self) -> Traffic:
         selects = self.service_selects_revision
-        return Traffic(service_revision=self.stable if selects else None,
-                       stable_revision=self.stable)  # fmt: skip
+        return Traffic(
+            service_revision=self.stable if selects else None, stable_revision=self.stable
+        )
 
     def settle_others(self) -> None:
         """Revisions that neither serve nor wait for their scale-down delay go to zero, and
@@ -225,8 +244,9 @@ class Draft:
             self.replicas.setdefault(revision, 0)
             if revision != rollback:
                 idle.append(obs)
-        idle.sort(key=lambda o: (o.created_at or datetime.min.replace(tzinfo=self.now.tzinfo)),
-                  reverse=True)  # fmt: skip
+        idle.sort(
+            key=lambda o: o.created_at or datetime.min.replace(tzinfo=self.now.tzinfo), reverse=True
+        )
         limit = self.spec.rollback.revision_history_limit
         for obs in idle[limit:]:
             self.replicas.pop(obs.revision, None)

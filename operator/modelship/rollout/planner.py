@@ -29,8 +29,12 @@ def plan_rollout(inp: RolloutInput) -> RolloutPlan:
     if d.stable not in inp.revisions:
         # The stable Deployment was deleted from under us and its pod template is gone with
         # it: the spec's revision takes over directly.
-        d.event("StableMissing", f"the Deployment of stable revision {d.stable} is gone; "
-                f"serving revision {target} directly", "Warning")  # fmt: skip
+        d.event(
+            "StableMissing",
+            f"the Deployment of stable revision {d.stable} is gone; "
+            f"serving revision {target} directly",
+            "Warning",
+        )
         d.supersede("the stable revision's Deployment was deleted")
         d.stable = None
         _first_revision(d, target)
@@ -75,8 +79,12 @@ def _target_revision(d: Draft) -> str:
             d.update_state(rollback=None)
             d.event("RollbackEnded", f"returning to the spec's revision {wanted}")
         elif wanted not in inp.revisions:
-            d.event("RollbackFailed", f"revision {wanted} is not in history (kept revisions: "
-                    f"{', '.join(sorted(inp.revisions)) or 'none'})", "Warning")  # fmt: skip
+            d.event(
+                "RollbackFailed",
+                f"revision {wanted} is not in history (kept revisions: "
+                f"{', '.join(sorted(inp.revisions)) or 'none'})",
+                "Warning",
+            )
         else:
             rollback = RollbackTarget(revision=wanted, spec_revision=inp.spec_revision)
             d.update_state(rollback=rollback, held_revision=None, held_reason="")
@@ -146,29 +154,40 @@ def _steady(d: Draft) -> None:
     d.replicas[d.stable] = None if keep_to_hpa else total
     if d.canary is None:
         d.traffic = d.stable_traffic()
-    if d.phase in (Phase.ROLLED_BACK, Phase.DEGRADED) and d.canary is None and \
-            d.inp.status.phase is not d.phase:  # fmt: skip
+    if (
+        d.phase in (Phase.ROLLED_BACK, Phase.DEGRADED)
+        and d.canary is None
+        and d.inp.status.phase is not d.phase
+    ):
         return  # decided by this very plan (a failed gate)
     held = d.state.held_revision
     first = d.canary is None and d.state.started_at is not None
     if stable.available >= total and stable.current:
         if held is not None and not d.state.held_dropped:
-            d.set_phase(Phase.ROLLED_BACK, f"revision {held} stopped: {d.state.held_reason}; "
-                        "stable serves all traffic (change the spec or retry)")  # fmt: skip
+            d.set_phase(
+                Phase.ROLLED_BACK,
+                f"revision {held} stopped: {d.state.held_reason}; "
+                "stable serves all traffic (change the spec or retry)",
+            )
         else:
             if d.phase is not Phase.HEALTHY and d.inp.status.phase is not Phase.HEALTHY:
                 d.event("Healthy", f"revision {d.stable} serves with {total} ready pods")
-            d.set_phase(Phase.HEALTHY, f"revision {d.stable} (model version "
-                        f"{_version_of(d, d.stable)}) serves all traffic")  # fmt: skip
+            d.set_phase(
+                Phase.HEALTHY,
+                f"revision {d.stable} (model version "
+                f"{_version_of(d, d.stable)}) serves all traffic",
+            )
         if d.state.started_at is not None and d.canary is None and first:
             d.record(d.stable, RolloutOutcome.PROMOTED, "first revision")
             d.update_state(started_at=None)
     elif first or not stable.current or stable.replicas != total:
-        d.set_phase(Phase.PROGRESSING, f"revision {d.stable}: {stable.available}/{total} pods "
-                    "available")  # fmt: skip
+        d.set_phase(
+            Phase.PROGRESSING, f"revision {d.stable}: {stable.available}/{total} pods available"
+        )
     else:
-        d.set_phase(Phase.DEGRADED, f"revision {d.stable}: only {stable.available}/{total} pods "
-                    "available")  # fmt: skip
+        d.set_phase(
+            Phase.DEGRADED, f"revision {d.stable}: only {stable.available}/{total} pods available"
+        )
 
 
 def _version_of(d: Draft, revision: str) -> str:

@@ -26,5 +26,7 @@ def plan_rolling(d: Draft, rolling: RollingStrategy, reason: str = "rolling upda
         d.replicas[d.stable] = None if d.spec.serving.autoscaling else total
         d.traffic = d.stable_traffic()
         return
-    d.set_phase(Phase.PROGRESSING, f"{reason}: {new.available}/{total} new pods available, "
-                f"{old.replicas} old pods left")  # fmt: skip
+    d.set_phase(
+        Phase.PROGRESSING,
+        f"{reason}: {new.available}/{total} new pods available, {old.replicas} old pods left",
+    )

@@ -26,9 +26,12 @@ def plan_shadow(d: Draft, shadow: ShadowStrategy) -> None:
     d.replicas[d.stable] = None if d.spec.serving.autoscaling else total
     d.replicas[d.canary] = replicas
     ready = obs.ready >= replicas
-    d.traffic = Traffic(service_revision=d.stable, stable_revision=d.stable,
-                        canary_revision=d.canary,
-                        mirror_percent=shadow.mirror_percentage if ready else 0)  # fmt: skip
+    d.traffic = Traffic(
+        service_revision=d.stable,
+        stable_revision=d.stable,
+        canary_revision=d.canary,
+        mirror_percent=shadow.mirror_percentage if ready else 0,
+    )
     d.status["canary_weight"] = 0
     if not ready:
         d.set_phase(Phase.PROGRESSING, f"shadow: {obs.ready}/{replicas} pods ready")
@@ -38,17 +41,24 @@ def plan_shadow(d: Draft, shadow: ShadowStrategy) -> None:
     started = d.state.stage_started_at or d.now
     ends = started + d.duration(shadow.duration)
     if d.now < ends and d.inp.control.promote is None:
-        d.set_phase(Phase.PROGRESSING, f"shadow: mirroring {shadow.mirror_percentage}% of "
-                    f"requests until {ends.isoformat(timespec='seconds')}")  # fmt: skip
+        d.set_phase(
+            Phase.PROGRESSING,
+            f"shadow: mirroring {shadow.mirror_percentage}% of "
+            f"requests until {ends.isoformat(timespec='seconds')}",
+        )
         d.requeue_at(ends)
         return
-    if d.inp.control.promote is None and not run_gate(d, "shadow", shadow.analysis,
-                                                      "shadow analysis"):  # fmt: skip
+    if d.inp.control.promote is None and not run_gate(
+        d, "shadow", shadow.analysis, "shadow analysis"
+    ):
         return
     if shadow.then == "drop" or shadow.canary is None:
         d.abort(RolloutOutcome.DROPPED, "shadow evaluation finished", dropped=True)
-        d.set_phase(Phase.HEALTHY, f"shadow evaluation of revision {d.inp.status.canary_revision} "
-                    "finished; it was dropped as configured")  # fmt: skip
+        d.set_phase(
+            Phase.HEALTHY,
+            f"shadow evaluation of revision {d.inp.status.canary_revision} "
+            "finished; it was dropped as configured",
+        )
         d.traffic = d.stable_traffic()
         return
     d.update_state(stage=RolloutStage.CANARY, stage_started_at=d.now)

@@ -141,8 +141,9 @@ def test_failed_analysis_rolls_back_and_holds_the_revision() -> None:
 
 
 def test_inconclusive_analysis_pauses_and_never_rolls_back() -> None:
-    cluster = deployed(strategy={"canary": {"steps": [{"setWeight": 50}, {"analysis": {}}]}},
-                       analysis=ANALYSIS)  # fmt: skip
+    cluster = deployed(
+        strategy={"canary": {"steps": [{"setWeight": 50}, {"analysis": {}}]}}, analysis=ANALYSIS
+    )
     old, new = new_version(cluster)
     cluster.gates = {"step-1": GateResult(Verdict.INCONCLUSIVE, "Prometheus unreachable")}
     plan = cluster.converge()
@@ -167,8 +168,11 @@ def test_background_analysis_failure_aborts_at_any_step() -> None:
 
 
 def test_manual_rollback_setting_waits_for_a_person() -> None:
-    cluster = deployed(strategy={"canary": {"steps": [{"setWeight": 50}, {"analysis": {}}]}},
-                       analysis=ANALYSIS, rollback={"automatic": False})  # fmt: skip
+    cluster = deployed(
+        strategy={"canary": {"steps": [{"setWeight": 50}, {"analysis": {}}]}},
+        analysis=ANALYSIS,
+        rollback={"automatic": False},
+    )
     old, new = new_version(cluster)
     cluster.gates = {"step-1": GateResult(Verdict.FAILED, "too many errors")}
     cluster.converge()
@@ -249,10 +253,12 @@ def test_stable_keeps_capacity_until_canary_pods_are_ready() -> None:
 
 
 def test_gateway_router_weights_keep_full_stable_capacity() -> None:
-    steps = {"canary": {
-        "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "web"}}},
-        "steps": [{"setWeight": 20}, {"pause": {}}],
-    }}  # fmt: skip
+    steps = {
+        "canary": {
+            "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "web"}}},
+            "steps": [{"setWeight": 20}, {"pause": {}}],
+        }
+    }
     cluster = deployed(strategy=steps, replicas=5)
     old, new = new_version(cluster)
     plan = cluster.step()
@@ -275,8 +281,9 @@ def test_paused_annotation_holds_progress() -> None:
     assert cluster.status.current_step == 1  # the strategy's own pause
 
 
-BLUE_GREEN: dict[str, Any] = {"blueGreen": {"autoPromotionEnabled": False,
-                                            "scaleDownDelaySeconds": 60}}  # fmt: skip
+BLUE_GREEN: dict[str, Any] = {
+    "blueGreen": {"autoPromotionEnabled": False, "scaleDownDelaySeconds": 60}
+}
 
 
 def test_blue_green_switches_only_on_promotion_and_keeps_old_pods_for_the_delay() -> None:
@@ -394,11 +401,14 @@ def test_old_revisions_beyond_the_history_limit_are_deleted() -> None:
 
 
 def test_shadow_then_canary() -> None:
-    strategy = {"shadow": {
-        "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "web"}}},
-        "mirrorPercentage": 50, "duration": "10m",
-        "canary": {"steps": [{"setWeight": 50}, {"pause": {}}]},
-    }}  # fmt: skip
+    strategy = {
+        "shadow": {
+            "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "web"}}},
+            "mirrorPercentage": 50,
+            "duration": "10m",
+            "canary": {"steps": [{"setWeight": 50}, {"pause": {}}]},
+        }
+    }
     cluster = deployed(strategy=strategy)
     old, new = new_version(cluster)
     plan = cluster.converge()
@@ -412,10 +422,13 @@ def test_shadow_then_canary() -> None:
 
 
 def test_shadow_drop_records_the_evaluation_and_stays_healthy() -> None:
-    strategy = {"shadow": {
-        "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "web"}}},
-        "duration": "1m", "then": "drop",
-    }}  # fmt: skip
+    strategy = {
+        "shadow": {
+            "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "web"}}},
+            "duration": "1m",
+            "then": "drop",
+        }
+    }
     cluster = deployed(strategy=strategy)
     old, new = new_version(cluster)
     cluster.converge()

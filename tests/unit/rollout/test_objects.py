@@ -1,0 +1,160 @@
+"""Child manifests of a ModelDeployment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelship.rollout.objects import ANNOTATION_HASH, LABEL_MD, LABEL_REVISION, ChildBuilder
+from modelship.rollout.types import Traffic
+from modelship_testing.rollout_sim import spec
+
+MD = {
+    "apiVersion": "modelship.io/v1alpha1",
+    "kind": "ModelDeployment",
+    "metadata": {"name": "fraud", "namespace": "ml", "uid": "u-1"},
+}
+GATEWAY = {
+    "canary": {
+        "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "web"}}},
+        "steps": [{"setWeight": 10}],
+    }
+}
+
+
+def builder(**fields: Any) -> ChildBuilder:
+    return ChildBuilder(MD, spec(**fields), default_image="modelship/server:1")
+
+
+def container(manifest: dict[str, Any]) -> dict[str, Any]:
+    spec_: dict[str, Any] = manifest["spec"]["template"]["spec"]["containers"][0]
+    return spec_
+
+
+def test_deployment_carries_the_metrics_contract_labels_and_runs_locked_down() -> None:
+    manifest = builder().deployment("abc123", replicas=4)
+    assert manifest["metadata"]["name"] == "fraud-abc123"
+    assert manifest["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    assert manifest["spec"]["replicas"] == 4
+    labels = manifest["spec"]["template"]["metadata"]["labels"]
+    assert labels[LABEL_MD] == "fraud"
+    assert labels[LABEL_REVISION] == "abc123"
+    assert (labels["model"], labels["version"]) == ("fraud", "1")
+    env = {e["name"]: e.get("value") for e in container(manifest)["env"]}
+    assert env["MODELSHIP_REVISION"] == "abc123"
+    assert env["MODELSHIP_MODEL_URI"] == "s3://models/fraud/1/"
+    security = container(manifest)["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["runAsNonRoot"] is True
+    assert container(manifest)["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+
+
+def test_autoscaled_deployment_leaves_replicas_out() -> None:
+    assert "replicas" not in builder().deployment("abc", replicas=None)["spec"]
+
+
+def test_pvc_uri_mounts_the_claim_read_only() -> None:
+    md = builder(model={"name": "fraud", "version": "1", "uri": "pvc://models/fraud/1"})
+    manifest = md.deployment("abc", 1)
+    volumes = {v["name"]: v for v in manifest["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["model-pvc"]["persistentVolumeClaim"] == {
+        "claimName": "models",
+        "readOnly": True,
+    }
+    env = {e["name"]: e.get("value") for e in container(manifest)["env"]}
+    assert env["MODELSHIP_MODEL_URI"] == "file:///mnt/models/fraud/1"
+
+
+def test_pod_template_overrides_merge_by_name() -> None:
+    template = {
+        "spec": {
+            "tolerations": [{"key": "gpu", "operator": "Exists"}],
+            "containers": [
+                {
+                    "name": "server",
+                    "resources": {"limits": {"nvidia.com/gpu": 1}},
+                    "env": [{"name": "EXTRA", "value": "1"}],
+                }
+            ],
+        }
+    }
+    manifest = builder(serving={"replicas": 1, "template": template}).deployment("abc", 1)
+    pod = manifest["spec"]["template"]["spec"]
+    assert pod["tolerations"] == [{"key": "gpu", "operator": "Exists"}]
+    assert len(pod["containers"]) == 1
+    assert container(manifest)["resources"]["limits"] == {"nvidia.com/gpu": 1}
+    names = [e["name"] for e in container(manifest)["env"]]
+    assert "EXTRA" in names
+    assert "MODELSHIP_REVISION" in names
+
+
+def test_hash_changes_with_content_only() -> None:
+    md = builder()
+    one, same, other = md.deployment("a", 1), md.deployment("a", 1), md.deployment("a", 2)
+    assert (
+        one["metadata"]["annotations"][ANNOTATION_HASH]
+        == same["metadata"]["annotations"][ANNOTATION_HASH]
+    )
+    assert (
+        one["metadata"]["annotations"][ANNOTATION_HASH]
+        != other["metadata"]["annotations"][ANNOTATION_HASH]
+    )
+
+
+def test_services_per_strategy() -> None:
+    traffic = Traffic(service_revision=None, stable_revision="s", canary_revision="c")
+    canary = builder(strategy={"canary": {"steps": [{"setWeight": 10}]}}).services(traffic)
+    selectors = {s["metadata"]["name"]: s["spec"]["selector"] for s in canary}
+    assert selectors["fraud"] == {LABEL_MD: "fraud"}  # every revision: replicas router
+    assert selectors["fraud-canary"][LABEL_REVISION] == "c"
+    assert selectors["fraud-stable"][LABEL_REVISION] == "s"
+
+    bg = builder(strategy={"blueGreen": {}}).services(
+        Traffic(service_revision="s", stable_revision="s", canary_revision="c", preview=True)
+    )
+    selectors = {s["metadata"]["name"]: s["spec"]["selector"] for s in bg}
+    assert selectors["fraud"][LABEL_REVISION] == "s"
+    assert selectors["fraud-preview"][LABEL_REVISION] == "c"
+
+
+def test_http_route_weights_and_mirror() -> None:
+    md = builder(strategy=GATEWAY)
+    route = md.http_route(
+        Traffic(service_revision="s", stable_revision="s", canary_revision="c", canary_weight=30)
+    )
+    assert route is not None
+    backends = route["spec"]["rules"][0]["backendRefs"]
+    assert [(b["name"], b["weight"]) for b in backends] == [
+        ("fraud-stable", 70),
+        ("fraud-canary", 30),
+    ]
+    assert route["spec"]["parentRefs"] == [{"name": "web", "namespace": "ml"}]
+    mirrored = md.http_route(
+        Traffic(service_revision="s", stable_revision="s", canary_revision="c", mirror_percent=25)
+    )
+    assert mirrored is not None
+    mirror = mirrored["spec"]["rules"][0]["filters"][0]
+    assert mirror["requestMirror"]["percent"] == 25
+    assert builder().http_route(Traffic(service_revision=None, stable_revision="s")) is None
+
+
+def test_hpa_targets_the_stable_revision() -> None:
+    md = builder(serving={"replicas": 2, "autoscaling": {"minReplicas": 2, "maxReplicas": 8}})
+    hpa = md.hpa("s1")
+    assert hpa is not None
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "fraud-s1"
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 8)
+    assert builder().hpa("s1") is None
+
+
+def test_network_policy_admits_listed_peers_and_own_pods() -> None:
+    security = {
+        "networkPolicy": {
+            "allowFrom": [{"namespaceSelector": {"matchLabels": {"team": "checkout"}}}]
+        }
+    }
+    policy = builder(security=security).network_policy()
+    assert policy is not None
+    peers = policy["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"team": "checkout"}}} in peers
+    assert {"podSelector": {"matchLabels": {LABEL_MD: "fraud"}}} in peers
+    assert builder().network_policy() is None
