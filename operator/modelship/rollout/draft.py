@@ -126,7 +126,7 @@ class Draft:
             revision=revision,
             model_version=model.version if from_spec else (obs.model_version or "unknown"),
             model_uri=model.uri if from_spec else obs.model_uri,
-            image=(self.spec.serving.image or "") if from_spec else obs.image,
+            image=(self.spec.serving.image or self.inp.image) if from_spec else obs.image,
             started_at=self.state.started_at or self.now,
             finished_at=self.now,
             outcome=outcome,

@@ -74,6 +74,8 @@ class RolloutInput:
     """Verdicts of the analysis gates requested by the previous plan, by gate key."""
     autoscaled_replicas: int | None = None
     """The HorizontalPodAutoscaler's current desired count, when autoscaling is set."""
+    image: str = ""
+    """The server image the spec's revision runs (the operator's default when unset)."""
 
 
 @dataclass(frozen=True)

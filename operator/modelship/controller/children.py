@@ -1,0 +1,257 @@
+"""The Kubernetes adapter for a ModelDeployment's children: read them, write what differs.
+
+No decisions here: the planner says which replicas and manifests are wanted; this module
+compares each manifest's content hash with the live object's and writes only when they
+differ, so a converged ModelDeployment costs reads only when something wakes it, and no
+writes at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from modelship.rollout.objects import (
+    ANNOTATION_HASH,
+    ANNOTATION_IMAGE,
+    ANNOTATION_URI,
+    ANNOTATION_VERSION,
+    LABEL_MD,
+    LABEL_REVISION,
+)
+from modelship.rollout.types import PlannedEvent, RevisionObserved
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclass(frozen=True)
+class KindAccess:
+    """How to reach one kind of child through the generic API client."""
+
+    api_version: str
+    plural: str
+
+    @property
+    def base(self) -> str:
+        prefix = "/api" if self.api_version == "v1" else "/apis"
+        return f"{prefix}/{self.api_version}"
+
+
+KINDS: dict[str, KindAccess] = {
+    "Deployment": KindAccess("apps/v1", "deployments"),
+    "Service": KindAccess("v1", "services"),
+    "HorizontalPodAutoscaler": KindAccess("autoscaling/v2", "horizontalpodautoscalers"),
+    "PodDisruptionBudget": KindAccess("policy/v1", "poddisruptionbudgets"),
+    "NetworkPolicy": KindAccess("networking.k8s.io/v1", "networkpolicies"),
+    "HTTPRoute": KindAccess("gateway.networking.k8s.io/v1", "httproutes"),
+}
+
+
+class ChildrenAdapter:
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.writes = 0
+        """API writes made (for the operator's metrics and tests)."""
+
+    # --- generic REST -------------------------------------------------------------------
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str | None = None,
+    ) -> Any:
+        """One request with the client's credentials; the decoded JSON answer."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        method, url, headers, payload, post = self.api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.api.call_api(
+            method, url, header_params=headers, body=payload, post_params=post, _request_timeout=30
+        )
+        response.read()  # type: ignore[no-untyped-call]
+        if response.status >= 400:
+            raise ApiException(http_resp=response)
+        return json.loads(response.data) if response.data else None
+
+    def _path(self, kind: str, namespace: str, name: str | None = None) -> str:
+        access = KINDS[kind]
+        path = f"{access.base}/namespaces/{namespace}/{access.plural}"
+        return f"{path}/{name}" if name else path
+
+    # --- reading ------------------------------------------------------------------------
+    def revisions(self, namespace: str, md_name: str) -> dict[str, RevisionObserved]:
+        """Every revision Deployment of the ModelDeployment, by revision."""
+        listed = self.call(
+            "GET",
+            self._path("Deployment", namespace),
+            query=[("labelSelector", f"{LABEL_MD}={md_name}")],
+        )
+        out = {}
+        for dep in listed.get("items", []):
+            meta, status = dep["metadata"], dep.get("status") or {}
+            revision = (meta.get("labels") or {}).get(LABEL_REVISION)
+            if not revision:
+                continue
+            annotations = meta.get("annotations") or {}
+            created = meta.get("creationTimestamp")
+            out[revision] = RevisionObserved(
+                revision=revision,
+                replicas=int(dep["spec"].get("replicas") or 0),
+                ready=int(status.get("readyReplicas") or 0),
+                available=int(status.get("availableReplicas") or 0),
+                current=int(status.get("observedGeneration") or 0)
+                >= int(meta.get("generation") or 0),
+                model_version=annotations.get(ANNOTATION_VERSION, ""),
+                model_uri=annotations.get(ANNOTATION_URI, ""),
+                image=annotations.get(ANNOTATION_IMAGE, ""),
+                created_at=datetime.fromisoformat(created) if created else None,
+            )
+        return out
+
+    def autoscaled_replicas(self, namespace: str, name: str) -> int | None:
+        try:
+            hpa = self.call("GET", self._path("HorizontalPodAutoscaler", namespace, name))
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        desired = (hpa.get("status") or {}).get("desiredReplicas")
+        return int(desired) if desired is not None else None
+
+    # --- Deployments --------------------------------------------------------------------
+    def create_deployment(self, manifest: Mapping[str, Any]) -> None:
+        self.writes += 1
+        try:
+            self.call(
+                "POST",
+                self._path("Deployment", manifest["metadata"]["namespace"]),
+                body=dict(manifest),
+            )
+        except ApiException as err:
+            if err.status != 409:  # already there: a restart raced a watch event
+                raise
+
+    def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
+        self.writes += 1
+        self.call(
+            "PATCH",
+            self._path("Deployment", namespace, name),
+            body={"spec": {"replicas": replicas}},
+            content_type=MERGE_PATCH,
+        )
+
+    def delete_deployment(self, namespace: str, name: str) -> None:
+        self.writes += 1
+        try:
+            self.call("DELETE", self._path("Deployment", namespace, name))
+        except ApiException as err:
+            if err.status != 404:
+                raise
+
+    # --- other children -----------------------------------------------------------------
+    def ensure(self, manifest: Mapping[str, Any]) -> bool:
+        """Create the object, or update it when its content hash differs; True if written."""
+        meta = manifest["metadata"]
+        kind, namespace, name = manifest["kind"], meta["namespace"], meta["name"]
+        try:
+            live = self.call("GET", self._path(kind, namespace, name))
+        except ApiException as err:
+            if err.status != 404:
+                raise
+            self.writes += 1
+            self.call("POST", self._path(kind, namespace), body=dict(manifest))
+            return True
+        live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_HASH)
+        if live_hash == meta["annotations"][ANNOTATION_HASH]:
+            return False
+        patch = {
+            "metadata": {
+                "labels": meta.get("labels"),
+                "annotations": meta.get("annotations"),
+                "ownerReferences": meta.get("ownerReferences"),
+            },
+            "spec": manifest["spec"],
+        }
+        self.writes += 1
+        self.call("PATCH", self._path(kind, namespace, name), body=patch, content_type=MERGE_PATCH)
+        return True
+
+    def remove_stale(
+        self,
+        namespace: str,
+        md_name: str,
+        wanted: Iterable[Mapping[str, Any]],
+        kinds: Iterable[str],
+    ) -> None:
+        """Delete children of these kinds that the plan no longer wants (e.g. an HPA after
+        autoscaling was removed)."""
+        keep = {(m["kind"], m["metadata"]["name"]) for m in wanted}
+        for kind in kinds:
+            try:
+                listed = self.call(
+                    "GET",
+                    self._path(kind, namespace),
+                    query=[("labelSelector", f"{LABEL_MD}={md_name}")],
+                )
+            except ApiException as err:
+                if err.status == 404:  # the kind is not installed (e.g. no Gateway API)
+                    continue
+                raise
+            for item in listed.get("items", []):
+                name = item["metadata"]["name"]
+                if (kind, name) not in keep:
+                    self.writes += 1
+                    self.call("DELETE", self._path(kind, namespace, name))
+
+    # --- the ModelDeployment itself ------------------------------------------------------
+    def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        self.writes += 1
+        self.call(
+            "PATCH",
+            f"/apis/modelship.io/v1alpha1/namespaces/{namespace}/modeldeployments/{name}/status",
+            body={"status": dict(status)},
+            content_type=MERGE_PATCH,
+        )
+
+    def post_event(self, md: Mapping[str, Any], event: PlannedEvent) -> None:
+        meta = md["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.writes += 1
+        self.call(
+            "POST",
+            f"/api/v1/namespaces/{meta['namespace']}/events",
+            body={
+                "metadata": {"generateName": f"{meta['name']}."},
+                "involvedObject": {
+                    "apiVersion": md.get("apiVersion"),
+                    "kind": md.get("kind"),
+                    "name": meta["name"],
+                    "namespace": meta["namespace"],
+                    "uid": meta.get("uid"),
+                },
+                "reason": event.reason,
+                "message": event.message[:1024],
+                "type": event.type,
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+                "source": {"component": "modelship"},
+                "reportingComponent": "modelship",
+                "reportingInstance": "modelship",
+            },
+        )

@@ -1,0 +1,280 @@
+"""Reconcile a ModelDeployment's rollout: read, plan, apply, patch status. Thin.
+
+The decisions live in `modelship.rollout` (planner, manifests, controls); the writes in
+`modelship.controller.children`. A `RolloutDriver` runs one worker per ModelDeployment, so
+reconciles of one object never overlap; the worker wakes on a change of the object or of one
+of its Deployments, and when the plan's own clock says so (a timed pause ends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import dataclasses
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from modelship.api.analysis import AnalysisGate
+from modelship.api.common import ConditionStatus
+from modelship.api.modeldeployment import (
+    ModelDeploymentPhase,
+    ModelDeploymentSpec,
+    ModelDeploymentStatus,
+)
+from modelship.api.resources import MODEL_DEPLOYMENT
+from modelship.api.rolloutstate import RolloutState
+from modelship.api.validation import InvalidObjectError, parse_spec
+from modelship.controller import metrics
+from modelship.controller.children import ChildrenAdapter
+from modelship.logging import object_logger
+from modelship.planners.assessment import RolloutProgress, assess_model_deployment
+from modelship.planners.status import ConditionType, DesiredCondition, plan_status
+from modelship.rollout.controls import read_controls
+from modelship.rollout.objects import ChildBuilder
+from modelship.rollout.planner import plan_rollout
+from modelship.rollout.revision import revision_of
+from modelship.rollout.types import GateResult, PlannedEvent, RolloutInput, RolloutPlan
+
+Body = Mapping[str, Any]
+# A converged object is re-read this often even when nothing wakes it (a missed watch event
+# must not leave it stale forever). Reads only: an unchanged plan writes nothing.
+RESYNC_SECONDS = 600.0
+CHILD_KINDS = ("Service", "HorizontalPodAutoscaler", "NetworkPolicy", "HTTPRoute")
+
+# Status fields the rollout owns, as (python name, wire name).
+ROLLOUT_FIELDS = (
+    ("stable_revision", "stableRevision"),
+    ("canary_revision", "canaryRevision"),
+    ("current_step", "currentStep"),
+    ("current_step_started_at", "currentStepStartedAt"),
+    ("canary_weight", "canaryWeight"),
+    ("paused_at", "pausedAt"),
+    ("replicas", "replicas"),
+    ("ready_replicas", "readyReplicas"),
+    ("history", "history"),
+)
+
+
+class GateEvaluator(Protocol):
+    """The seam to analysis: verdicts for the gates a rollout asked for."""
+
+    def results(
+        self,
+        md: Body,
+        spec: ModelDeploymentSpec,
+        status: ModelDeploymentStatus,
+        gates: Mapping[str, AnalysisGate],
+        now: datetime,
+    ) -> dict[str, GateResult]: ...
+
+
+class NoAnalysis:
+    """No analysis component: every gate stays Running (a rollout waits at its gates)."""
+
+    def results(
+        self,
+        md: Body,
+        spec: ModelDeploymentSpec,
+        status: ModelDeploymentStatus,
+        gates: Mapping[str, AnalysisGate],
+        now: datetime,
+    ) -> dict[str, GateResult]:
+        return {}
+
+
+def _status_model(raw: Mapping[str, Any]) -> ModelDeploymentStatus:
+    """The observed status, leniently: fields this version does not know are ignored."""
+    known = {f.alias or name for name, f in ModelDeploymentStatus.model_fields.items()} | set(
+        ModelDeploymentStatus.model_fields
+    )
+    try:
+        return ModelDeploymentStatus.model_validate({k: v for k, v in raw.items() if k in known})
+    except ValueError:
+        return ModelDeploymentStatus()
+
+
+def _progress_conditions(plan: RolloutPlan) -> DesiredCondition:
+    phase = plan.status.phase
+    moving = phase in (ModelDeploymentPhase.PROGRESSING, ModelDeploymentPhase.PAUSED)
+    return DesiredCondition(
+        ConditionType.PROGRESSING,
+        ConditionStatus.TRUE if moving else ConditionStatus.FALSE,
+        str(phase),
+        plan.status.message if moving else "",
+    )
+
+
+def rollout_status_fields(plan: RolloutPlan, builder: ChildBuilder) -> dict[str, Any]:
+    dumped = plan.status.model_dump(by_alias=True, mode="json", exclude_none=True)
+    extra: dict[str, Any] = {wire: dumped.get(wire) for _, wire in ROLLOUT_FIELDS}
+    extra["inferenceURL"] = builder.inference_url()
+    extra["selector"] = f"modelship.io/model-deployment={builder.name}"
+    extra["rollout"] = plan.state.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return extra
+
+
+def with_deletions(current: Any, desired: Any) -> Any:
+    """A JSON merge patch from `current` to `desired`: nested keys that disappeared become
+    null (merge patches otherwise keep them); lists are replaced whole."""
+    if not isinstance(current, Mapping) or not isinstance(desired, Mapping):
+        return desired
+    patch = {key: with_deletions(current.get(key), value) for key, value in desired.items()}
+    patch.update({key: None for key in current if key not in desired})
+    return patch
+
+
+class RolloutReconciler:
+    def __init__(
+        self, adapter: ChildrenAdapter, evaluator: GateEvaluator, default_image: str
+    ) -> None:
+        self.adapter = adapter
+        self.evaluator = evaluator
+        self.default_image = default_image
+
+    def reconcile(self, body: Body, now: datetime | None = None) -> float | None:
+        """One pass; returns seconds until the plan wants another look (None: only on change)."""
+        started = time.perf_counter()
+        now = (now or datetime.now(UTC)).replace(microsecond=0)
+        meta = body["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        generation = int(meta.get("generation") or 0)
+        log = object_logger(body, MODEL_DEPLOYMENT.kind)
+        raw_status: Mapping[str, Any] = body.get("status") or {}
+        try:
+            spec = parse_spec(MODEL_DEPLOYMENT, body)
+        except InvalidObjectError as err:
+            assessment = assess_model_deployment(err)
+            status_plan = plan_status(raw_status, assessment, generation, now)
+            if status_plan.patch:
+                self.adapter.patch_status(namespace, name, status_plan.patch)
+                for transition in status_plan.transitions:
+                    self.adapter.post_event(
+                        body, PlannedEvent(transition.type, transition.reason, transition.message)
+                    )
+                log.warning("invalid spec", error=str(err))
+            return None
+        assert isinstance(spec, ModelDeploymentSpec)
+
+        status = _status_model(raw_status)
+        state = RolloutState.model_validate(raw_status.get("rollout") or {})
+        control, handled = read_controls(meta.get("annotations") or {}, state.handled)
+        state = state.model_copy(update={"handled": handled})
+        spec_revision = revision_of(spec, self.default_image)
+        revisions = self.adapter.revisions(namespace, name)
+        autoscaled = (
+            self.adapter.autoscaled_replicas(namespace, name) if spec.serving.autoscaling else None
+        )
+        inp = RolloutInput(
+            image=spec.serving.image or self.default_image,
+            spec=spec,
+            status=status,
+            state=state,
+            spec_revision=spec_revision,
+            revisions=revisions,
+            now=now,
+            control=control,
+            autoscaled_replicas=autoscaled,
+        )
+        # The planner is pure and cheap: a first pass finds the gates the rollout stands at,
+        # the analysis answers for those, the second pass decides with the verdicts.
+        wanted = plan_rollout(inp).gates
+        gates = self.evaluator.results(body, spec, status, wanted, now) if wanted else {}
+        plan = plan_rollout(dataclasses.replace(inp, gates=gates)) if gates else plan_rollout(inp)
+        builder = ChildBuilder(body, spec, self.default_image)
+        self._apply(plan, builder, spec_revision, revisions)
+
+        progress = RolloutProgress(plan.status.phase, str(plan.status.phase), plan.status.message)
+        assessment = assess_model_deployment(spec, progress)
+        assessment = dataclasses.replace(
+            assessment,
+            conditions=(*assessment.conditions, _progress_conditions(plan)),
+            extra=rollout_status_fields(plan, builder),
+        )
+        status_plan = plan_status(raw_status, assessment, generation, now)
+        if status_plan.patch:
+            patch = {k: with_deletions(raw_status.get(k), v) for k, v in status_plan.patch.items()}
+            self.adapter.patch_status(namespace, name, patch)
+            metrics.STATUS_WRITES.labels(MODEL_DEPLOYMENT.kind).inc()
+        for event in plan.events:
+            self.adapter.post_event(body, event)
+            log.info("rollout event", reason=event.reason, message=event.message)
+        metrics.RECONCILE_SECONDS.labels(MODEL_DEPLOYMENT.kind).observe(
+            time.perf_counter() - started
+        )
+        metrics.RECONCILES.labels(MODEL_DEPLOYMENT.kind, str(plan.status.phase)).inc()
+        if status_plan.patch:
+            log.info(
+                "status changed",
+                phase=str(plan.status.phase),
+                message=plan.status.message,
+                fields=sorted(status_plan.patch),
+            )
+        return plan.requeue_after
+
+    def _apply(
+        self,
+        plan: RolloutPlan,
+        builder: ChildBuilder,
+        spec_revision: str,
+        revisions: Mapping[str, Any],
+    ) -> None:
+        namespace = builder.namespace
+        for revision, replicas in plan.replicas.items():
+            observed = revisions.get(revision)
+            if observed is None:
+                if revision == spec_revision:
+                    count = replicas if replicas is not None else plan.status.replicas or 1
+                    self.adapter.create_deployment(builder.deployment(revision, max(count, 0)))
+                continue
+            if replicas is not None and observed.replicas != replicas:
+                self.adapter.scale_deployment(
+                    namespace, builder.deployment_name(revision), replicas
+                )
+        for revision in plan.delete:
+            self.adapter.delete_deployment(namespace, builder.deployment_name(revision))
+        children = builder.children(plan, spec_revision)
+        for manifest in children:
+            self.adapter.ensure(manifest)
+        self.adapter.remove_stale(namespace, builder.name, children, CHILD_KINDS)
+
+
+class RolloutDriver:
+    """One asyncio worker per ModelDeployment, woken by events or by the plan's clock."""
+
+    def __init__(self, reconciler: RolloutReconciler) -> None:
+        self.reconciler = reconciler
+        self.wakeups: dict[tuple[str, str], asyncio.Event] = {}
+
+    def wake(self, namespace: str, name: str) -> None:
+        event = self.wakeups.get((namespace, name))
+        if event is not None:
+            event.set()
+
+    async def run(self, body: Body, stopped: Any) -> None:
+        """The worker: reconcile, then sleep until woken or until the plan's next moment."""
+        meta = body["metadata"]
+        key = (meta["namespace"], meta["name"])
+        wakeup = self.wakeups.setdefault(key, asyncio.Event())
+        log = object_logger(body, MODEL_DEPLOYMENT.kind)
+        try:
+            while not stopped:
+                wakeup.clear()
+                try:
+                    snapshot = _snapshot(body)
+                    delay = await asyncio.to_thread(self.reconciler.reconcile, snapshot)
+                except Exception as err:
+                    log.exception("reconcile failed", error=str(err))
+                    delay = 10.0
+                timeout = RESYNC_SECONDS if delay is None else min(delay, RESYNC_SECONDS)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), timeout=timeout)
+        finally:
+            self.wakeups.pop(key, None)
+
+
+def _snapshot(body: Body) -> dict[str, Any]:
+    """A plain copy of kopf's live body, stable for the length of one reconcile."""
+    return copy.deepcopy(dict(body))
