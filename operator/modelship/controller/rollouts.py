@@ -28,6 +28,7 @@ from modelship.api.resources import MODEL_DEPLOYMENT
 from modelship.api.rolloutstate import RolloutState
 from modelship.api.validation import InvalidObjectError, parse_spec
 from modelship.controller import metrics
+from modelship.controller.analysis import AnalysisOutcome
 from modelship.controller.children import ChildrenAdapter
 from modelship.logging import object_logger
 from modelship.planners.assessment import RolloutProgress, assess_model_deployment
@@ -36,7 +37,7 @@ from modelship.rollout.controls import read_controls
 from modelship.rollout.objects import ChildBuilder
 from modelship.rollout.planner import plan_rollout
 from modelship.rollout.revision import revision_of
-from modelship.rollout.types import GateResult, PlannedEvent, RolloutInput, RolloutPlan
+from modelship.rollout.types import PlannedEvent, RolloutInput, RolloutPlan
 
 Body = Mapping[str, Any]
 # A converged object is re-read this often even when nothing wakes it (a missed watch event
@@ -59,30 +60,32 @@ ROLLOUT_FIELDS = (
 
 
 class GateEvaluator(Protocol):
-    """The seam to analysis: verdicts for the gates a rollout asked for."""
+    """The seam to analysis: measure if due, and give verdicts for the wanted gates."""
 
-    def results(
+    def evaluate(
         self,
         md: Body,
         spec: ModelDeploymentSpec,
         status: ModelDeploymentStatus,
         gates: Mapping[str, AnalysisGate],
+        rollout_started_at: datetime | None,
         now: datetime,
-    ) -> dict[str, GateResult]: ...
+    ) -> AnalysisOutcome: ...
 
 
 class NoAnalysis:
     """No analysis component: every gate stays Running (a rollout waits at its gates)."""
 
-    def results(
+    def evaluate(
         self,
         md: Body,
         spec: ModelDeploymentSpec,
         status: ModelDeploymentStatus,
         gates: Mapping[str, AnalysisGate],
+        rollout_started_at: datetime | None,
         now: datetime,
-    ) -> dict[str, GateResult]:
-        return {}
+    ) -> AnalysisOutcome:
+        return AnalysisOutcome()
 
 
 def _status_model(raw: Mapping[str, Any]) -> ModelDeploymentStatus:
@@ -107,12 +110,21 @@ def _progress_conditions(plan: RolloutPlan) -> DesiredCondition:
     )
 
 
-def rollout_status_fields(plan: RolloutPlan, builder: ChildBuilder) -> dict[str, Any]:
+def rollout_status_fields(
+    plan: RolloutPlan, builder: ChildBuilder, outcome: AnalysisOutcome
+) -> dict[str, Any]:
     dumped = plan.status.model_dump(by_alias=True, mode="json", exclude_none=True)
     extra: dict[str, Any] = {wire: dumped.get(wire) for _, wire in ROLLOUT_FIELDS}
     extra["inferenceURL"] = builder.inference_url()
     extra["selector"] = f"modelship.io/model-deployment={builder.name}"
     extra["rollout"] = plan.state.model_dump(by_alias=True, mode="json", exclude_none=True)
+    if outcome.run is not None:
+        extra["analysis"] = outcome.run.model_dump(by_alias=True, mode="json", exclude_none=True)
+    if outcome.measurements is not None:
+        extra["measurements"] = [
+            m.model_dump(by_alias=True, mode="json", exclude_none=True)
+            for m in outcome.measurements
+        ]
     return extra
 
 
@@ -179,10 +191,22 @@ class RolloutReconciler:
             autoscaled_replicas=autoscaled,
         )
         # The planner is pure and cheap: a first pass finds the gates the rollout stands at,
-        # the analysis answers for those, the second pass decides with the verdicts.
-        wanted = plan_rollout(inp).gates
-        gates = self.evaluator.results(body, spec, status, wanted, now) if wanted else {}
-        plan = plan_rollout(dataclasses.replace(inp, gates=gates)) if gates else plan_rollout(inp)
+        # the analysis measures (when a round is due) and answers for those, and the second
+        # pass decides with the verdicts, in the same reconcile as the measurement.
+        first = plan_rollout(inp)
+        outcome = AnalysisOutcome()
+        if first.gates:
+            outcome = self.evaluator.evaluate(
+                body, spec, first.status, first.gates, first.state.started_at, now
+            )
+        plan = (
+            plan_rollout(dataclasses.replace(inp, gates=outcome.verdicts))
+            if outcome.verdicts
+            else first
+        )
+        requeue = plan.requeue_after
+        if plan.gates and outcome.next_round_in is not None:
+            requeue = min(requeue or outcome.next_round_in, outcome.next_round_in)
         builder = ChildBuilder(body, spec, self.default_image)
         self._apply(plan, builder, spec_revision, revisions)
 
@@ -191,7 +215,7 @@ class RolloutReconciler:
         assessment = dataclasses.replace(
             assessment,
             conditions=(*assessment.conditions, _progress_conditions(plan)),
-            extra=rollout_status_fields(plan, builder),
+            extra=rollout_status_fields(plan, builder, outcome),
         )
         status_plan = plan_status(raw_status, assessment, generation, now)
         if status_plan.patch:
@@ -199,6 +223,7 @@ class RolloutReconciler:
             self.adapter.patch_status(namespace, name, patch)
             metrics.STATUS_WRITES.labels(MODEL_DEPLOYMENT.kind).inc()
         for event in plan.events:
+            metrics.ROLLOUT_EVENTS.labels(event.reason).inc()
             self.adapter.post_event(body, event)
             log.info("rollout event", reason=event.reason, message=event.message)
         metrics.RECONCILE_SECONDS.labels(MODEL_DEPLOYMENT.kind).observe(
@@ -212,7 +237,7 @@ class RolloutReconciler:
                 message=plan.status.message,
                 fields=sorted(status_plan.patch),
             )
-        return plan.requeue_after
+        return requeue
 
     def _apply(
         self,

@@ -1,0 +1,1 @@
+"""Analysis: measure rollouts on Prometheus and turn measurements into gate verdicts."""

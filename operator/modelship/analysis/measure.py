@@ -1,0 +1,177 @@
+"""From Prometheus' answer to one Measurement per metric: Successful, Failed or Inconclusive.
+
+Pure. Inconclusive means "no basis to decide": no data, fewer requests than minSamples, or
+Prometheus unreachable. Only a real value beyond a threshold fails.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from modelship.analysis.queries import CANARY, SAMPLES, STABLE
+from modelship.api.analysis import BuiltinMetric, Measurement, MeasurementResult, Metric
+from modelship.api.common import DriftMethod
+from modelship.stats.drift import METHODS, BinnedInput
+
+# The API's method names, as the statistics library names them.
+STAT_NAMES = {
+    DriftMethod.PSI: "psi",
+    DriftMethod.JENSEN_SHANNON: "jensenShannon",
+    DriftMethod.KULLBACK_LEIBLER: "kl",
+    DriftMethod.WASSERSTEIN: "wasserstein",
+    DriftMethod.KOLMOGOROV_SMIRNOV: "ks",
+    DriftMethod.CHI2: "chi2",
+}
+
+
+@dataclass
+class RoundData:
+    """Prometheus' answer to a batched round, sorted by metric and side."""
+
+    values: dict[tuple[str, str], float] = field(default_factory=dict)
+    classes: dict[tuple[str, str], dict[str, float]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    buckets: dict[tuple[str, str], dict[float, float]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+
+    def samples(self, side: str) -> float | None:
+        return self.values.get((SAMPLES, side))
+
+
+def parse_batch(result: Sequence[Mapping[str, Any]]) -> RoundData:
+    """Sort an instant query's vector by the ms_metric/ms_side/ms_kind tags."""
+    data = RoundData()
+    for series in result:
+        labels = series.get("metric", {})
+        key = (labels.get("ms_metric", ""), labels.get("ms_side", ""))
+        value = float(series["value"][1])
+        kind = labels.get("ms_kind")
+        if kind == "value":
+            data.values[key] = value
+        elif kind == "class" and "class" in labels:
+            data.classes[key][labels["class"]] = value
+        elif kind == "bucket" and "le" in labels:
+            data.buckets[key][float(labels["le"])] = value
+    return data
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def judge(
+    metric: Metric,
+    value: float | None,
+    stable_value: float | None,
+    samples: float | None,
+    min_samples: int,
+    now: datetime,
+) -> Measurement:
+    """Compare one value with the metric's thresholds."""
+    value, stable_value = _finite(value), _finite(stable_value)
+
+    def result(outcome: MeasurementResult, message: str) -> Measurement:
+        return Measurement(
+            metric=metric.name,
+            result=outcome,
+            value=value,
+            stable_value=stable_value,
+            samples=int(samples) if samples is not None and math.isfinite(samples) else None,
+            measured_at=now,
+            message=message[:1024],
+        )
+
+    if samples is None or samples < min_samples:
+        seen = 0 if samples is None else int(samples)
+        return result(MeasurementResult.INCONCLUSIVE,
+                      f"only {seen} requests in the window (minSamples {min_samples})")  # fmt: skip
+    if value is None:
+        return result(MeasurementResult.INCONCLUSIVE, "no data")
+    failures = []
+    if metric.max is not None and value > metric.max:
+        failures.append(f"{value:.4g} > max {metric.max:g}")
+    if metric.min is not None and value < metric.min:
+        failures.append(f"{value:.4g} < min {metric.min:g}")
+    if metric.max_increase is not None:
+        if stable_value is None:
+            if not failures:
+                return result(MeasurementResult.INCONCLUSIVE, "no stable value to compare with")
+        elif value > stable_value * (1 + metric.max_increase) and value > stable_value:
+            failures.append(
+                f"{value:.4g} exceeds stable {stable_value:.4g} by more than "
+                f"{metric.max_increase:.0%}"
+            )
+    if failures:
+        return result(MeasurementResult.FAILED, "; ".join(failures))
+    return result(MeasurementResult.SUCCESSFUL, f"{value:.4g} within thresholds")
+
+
+def distribution(data: RoundData, metric: str, side: str) -> dict[str, float]:
+    """A side's prediction distribution as counts per bin (classes, or bucket ranges)."""
+    classes = data.classes.get((metric, side))
+    if classes:
+        return dict(classes)
+    cumulative = sorted(data.buckets.get((metric, side), {}).items())
+    counts, previous = {}, 0.0
+    for le, total in cumulative:
+        counts[f"le={le:g}"] = max(total - previous, 0.0)
+        previous = total
+    return counts
+
+
+def prediction_drift(metric: Metric, data: RoundData) -> float | None:
+    """The canary's prediction distribution scored against the stable revision's."""
+    canary = distribution(data, metric.name, CANARY)
+    stable = distribution(data, metric.name, STABLE)
+    bins = sorted(set(canary) | set(stable))
+    if not bins or sum(canary.values()) <= 0 or sum(stable.values()) <= 0:
+        return None
+    method = STAT_NAMES[metric.method or DriftMethod.JENSEN_SHANNON]
+    if method == "wasserstein":
+        return None  # needs bin centres; not defined for predicted classes
+    return METHODS[method].compute(
+        BinnedInput([stable.get(b, 0.0) for b in bins], [canary.get(b, 0.0) for b in bins])
+    )
+
+
+def measure_round(
+    metrics: Sequence[Metric],
+    data: RoundData,
+    custom: Mapping[str, float | None],
+    min_samples: int,
+    now: datetime,
+) -> list[Measurement]:
+    """One Measurement per metric from a round's data (`custom`: values of PromQL metrics)."""
+    samples = data.samples(CANARY)
+    out = []
+    for metric in metrics:
+        stable_value = None
+        if metric.builtin is BuiltinMetric.PREDICTION_DRIFT:
+            value = prediction_drift(metric, data)
+        elif metric.builtin is not None:
+            value = data.values.get((metric.name, CANARY))
+            stable_value = data.values.get((metric.name, STABLE))
+        else:
+            value = custom.get(metric.name)
+        out.append(judge(metric, value, stable_value, samples, min_samples, now))
+    return out
+
+
+def unreachable(metrics: Sequence[Metric], reason: str, now: datetime) -> list[Measurement]:
+    """Every metric Inconclusive: Prometheus could not answer."""
+    return [
+        Measurement(
+            metric=m.name,
+            result=MeasurementResult.INCONCLUSIVE,
+            measured_at=now,
+            message=f"Prometheus unreachable: {reason}"[:1024],
+        )
+        for m in metrics
+    ]

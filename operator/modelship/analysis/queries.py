@@ -1,0 +1,117 @@
+"""PromQL for a measurement round, built from the metrics contract (docs/metrics.md). Pure.
+
+A round asks Prometheus once for every builtin metric of both revisions: each part of the
+batch is tagged with `ms_metric`, `ms_side` (canary or stable) and `ms_kind` labels through
+`label_replace`, and the parts are joined with `or`. Custom queries go one per metric, since
+their results cannot be told apart once joined.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from modelship.api.analysis import BuiltinMetric, Metric
+
+REQUESTS = "modelship_requests_total"
+DURATION_BUCKETS = "modelship_request_duration_seconds_bucket"
+PREDICTION_CLASSES = "modelship_prediction_class_total"
+PREDICTION_BUCKETS = "modelship_prediction_value_bucket"
+ERROR_OUTCOME = "server_error"
+QUANTILES = {
+    BuiltinMetric.LATENCY_P50: 0.5,
+    BuiltinMetric.LATENCY_P95: 0.95,
+    BuiltinMetric.LATENCY_P99: 0.99,
+}
+CANARY, STABLE = "canary", "stable"
+SAMPLES = "__samples__"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a round measures: the canary (or preview, or shadow) against the stable revision."""
+
+    namespace: str
+    model: str
+    canary_revision: str
+    stable_revision: str | None
+    window: str
+    """The range of rate()/increase(), normally the analysis interval."""
+
+    def selector(self, side: str) -> str:
+        revision = self.canary_revision if side == CANARY else self.stable_revision
+        return f'namespace="{_escape(self.namespace)}",revision="{_escape(revision or "")}"'
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _tag(expr: str, metric: str, side: str, kind: str) -> str:
+    for label, value in (("ms_metric", metric), ("ms_side", side), ("ms_kind", kind)):
+        expr = f'label_replace({expr}, "{label}", "{_escape(value)}", "", "")'
+    return expr
+
+
+def builtin_parts(metric: Metric, subject: Subject, side: str) -> list[str]:
+    """The tagged PromQL parts of one builtin metric for one side."""
+    assert metric.builtin is not None
+    sel, w = subject.selector(side), subject.window
+    name = metric.name
+    if metric.builtin is BuiltinMetric.ERROR_RATE:
+        errors = f'sum(rate({REQUESTS}{{{sel},outcome="{ERROR_OUTCOME}"}}[{w}]))'
+        total = f"sum(rate({REQUESTS}{{{sel}}}[{w}]))"
+        # No error series at all means no errors, but no requests at all means no data.
+        return [_tag(f"(({errors}) or (0 * {total})) / {total}", name, side, "value")]
+    if metric.builtin in QUANTILES:
+        quantile = QUANTILES[metric.builtin]
+        expr = (
+            f"histogram_quantile({quantile}, sum by (le) (rate({DURATION_BUCKETS}{{{sel}}}[{w}])))"
+        )
+        return [_tag(expr, name, side, "value")]
+    # predictionDrift: the prediction distribution, as per-class counts (classifiers) or
+    # cumulative buckets (regressors); the statistic is computed from the bins.
+    classes = f"sum by (class) (increase({PREDICTION_CLASSES}{{{sel}}}[{w}]))"
+    buckets = f"sum by (le) (increase({PREDICTION_BUCKETS}{{{sel}}}[{w}]))"
+    return [_tag(classes, name, side, "class"), _tag(buckets, name, side, "bucket")]
+
+
+def samples_part(subject: Subject, side: str) -> str:
+    """Requests served in the window: what minSamples is checked against."""
+    expr = f"sum(increase({REQUESTS}{{{subject.selector(side)}}}[{subject.window}]))"
+    return _tag(expr, SAMPLES, side, "value")
+
+
+def builtin_batch(metrics: Sequence[Metric], subject: Subject) -> str:
+    """One query for every builtin metric of a round, both sides, plus sample counts."""
+    parts = [samples_part(subject, CANARY)]
+    sides = [CANARY]
+    if subject.stable_revision:
+        sides.append(STABLE)
+        parts.append(samples_part(subject, STABLE))
+    for metric in metrics:
+        if metric.builtin is None:
+            continue
+        for side in sides:
+            parts.extend(builtin_parts(metric, subject, side))
+    return " or ".join(parts)
+
+
+PLACEHOLDER = re.compile(r"\{\{\s*(canary|stable|namespace|model|interval)\s*\}\}")
+
+
+def render_custom(query: str, subject: Subject) -> str:
+    """Fill {{canary}}, {{stable}}, {{namespace}}, {{model}} and {{interval}}."""
+    values = {
+        "canary": subject.canary_revision,
+        "stable": subject.stable_revision or "",
+        "namespace": subject.namespace,
+        "model": subject.model,
+        "interval": subject.window,
+    }
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], query)
+
+
+def needs_query(metrics: Iterable[Metric]) -> bool:
+    return any(m.builtin is not None for m in metrics)

@@ -1,0 +1,204 @@
+"""Analysis semantics as tables: judging one value, counting rounds, gate verdicts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from modelship.analysis.measure import RoundData, judge, measure_round, parse_batch
+from modelship.analysis.queries import Subject, builtin_batch, render_custom
+from modelship.analysis.run import (
+    current_run,
+    metrics_for,
+    next_round_at,
+    record_round,
+    verdicts,
+)
+from modelship.api.analysis import (
+    Analysis,
+    AnalysisGate,
+    Measurement,
+    MeasurementResult,
+    Metric,
+)
+from modelship.rollout.types import Verdict
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+R = MeasurementResult
+
+
+def metric(**fields: Any) -> Metric:
+    return Metric.model_validate({"name": "m", "builtin": "errorRate", **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "value", "stable", "samples", "result"),
+    [
+        ({"max": 0.01}, 0.005, None, 500, R.SUCCESSFUL),
+        ({"max": 0.01}, 0.02, None, 500, R.FAILED),
+        ({"max": 0.01}, 0.02, None, 50, R.INCONCLUSIVE),  # too few requests: no verdict
+        ({"max": 0.01}, None, None, 500, R.INCONCLUSIVE),  # no data
+        ({"max": 0.01}, float("nan"), None, 500, R.INCONCLUSIVE),
+        ({"min": 10}, 5.0, None, 500, R.FAILED),
+        ({"min": 1, "max": 2}, 1.5, None, 500, R.SUCCESSFUL),
+        ({"maxIncrease": 0.2}, 0.13, 0.10, 500, R.FAILED),
+        ({"maxIncrease": 0.2}, 0.11, 0.10, 500, R.SUCCESSFUL),
+        ({"maxIncrease": 0.2}, 0.11, None, 500, R.INCONCLUSIVE),
+        ({"max": 0.01, "maxIncrease": 0.2}, 0.5, None, 500, R.FAILED),
+    ],
+)
+def test_judge(
+    fields: dict[str, Any],
+    value: float | None,
+    stable: float | None,
+    samples: float,
+    result: MeasurementResult,
+) -> None:
+    measurement = judge(metric(**fields), value, stable, samples, 100, NOW)
+    assert measurement.result is result
+    assert measurement.message
+
+
+def analysis(**fields: Any) -> Analysis:
+    body: dict[str, Any] = {
+        "interval": "10s",
+        "metrics": [
+            {"name": "errors", "builtin": "errorRate", "max": 0.01},
+            {"name": "p99", "builtin": "latencyP99", "max": 0.25},
+        ],
+    }
+    body.update(fields)
+    return Analysis.model_validate(body)
+
+
+def measurements(*results: MeasurementResult) -> list[Measurement]:
+    names = ["errors", "p99"]
+    return [
+        Measurement(metric=names[i], result=r, measured_at=NOW, message=str(r))
+        for i, r in enumerate(results)
+    ]
+
+
+def test_a_gate_passes_after_count_successful_rounds() -> None:
+    spec = analysis()
+    gates = {"step-2": AnalysisGate(count=2)}
+    run = current_run(None, "canary", NOW)
+    assert next_round_at(run, spec) == NOW
+    run = record_round(run, measurements(R.SUCCESSFUL, R.SUCCESSFUL), gates, spec, NOW)
+    assert verdicts(run, gates, spec)["step-2"].verdict is Verdict.RUNNING
+    assert next_round_at(run, spec) == NOW + timedelta(seconds=10)
+    run = record_round(run, measurements(R.SUCCESSFUL, R.SUCCESSFUL), gates, spec, NOW)
+    assert verdicts(run, gates, spec)["step-2"].verdict is Verdict.SUCCESSFUL
+
+
+def test_failures_beyond_the_limit_fail_every_gate() -> None:
+    spec = analysis(failureLimit=1)
+    gates = {"step-2": AnalysisGate(), "background": AnalysisGate()}
+    run = current_run(None, "canary", NOW)
+    run = record_round(run, measurements(R.FAILED, R.SUCCESSFUL), gates, spec, NOW)
+    assert verdicts(run, gates, spec)["background"].verdict is Verdict.RUNNING
+    run = record_round(run, measurements(R.FAILED, R.SUCCESSFUL), gates, spec, NOW)
+    result = verdicts(run, gates, spec)
+    assert result["background"].verdict is Verdict.FAILED
+    assert result["step-2"].verdict is Verdict.FAILED
+    assert "errors" in result["step-2"].message
+
+
+def test_inconclusive_rounds_pause_and_recover() -> None:
+    spec = analysis(inconclusiveLimit=1)
+    gates = {"step-0": AnalysisGate()}
+    run = current_run(None, "canary", NOW)
+    for _ in range(2):
+        run = record_round(run, measurements(R.INCONCLUSIVE, R.SUCCESSFUL), gates, spec, NOW)
+    assert verdicts(run, gates, spec)["step-0"].verdict is Verdict.INCONCLUSIVE
+    assert run.failed == 0
+    run = record_round(run, measurements(R.SUCCESSFUL, R.SUCCESSFUL), gates, spec, NOW)
+    assert verdicts(run, gates, spec)["step-0"].verdict is Verdict.SUCCESSFUL
+
+
+def test_a_new_gate_counts_from_zero() -> None:
+    spec = analysis()
+    run = current_run(None, "canary", NOW)
+    run = record_round(
+        run, measurements(R.SUCCESSFUL, R.SUCCESSFUL), {"step-1": AnalysisGate()}, spec, NOW
+    )
+    later = {"step-3": AnalysisGate()}
+    assert verdicts(run, later, spec)["step-3"].verdict is Verdict.RUNNING
+
+
+def test_gate_metric_subsets() -> None:
+    spec = analysis()
+    gates = {"step-1": AnalysisGate(metrics=["p99"])}
+    assert [m.name for m in metrics_for(spec, gates)] == ["p99"]
+    run = record_round(
+        current_run(None, "c", NOW),
+        [Measurement(metric="p99", result=R.SUCCESSFUL, measured_at=NOW)],
+        gates,
+        spec,
+        NOW,
+    )
+    assert verdicts(run, gates, spec)["step-1"].verdict is Verdict.SUCCESSFUL
+
+
+def test_initial_delay_postpones_the_first_round() -> None:
+    spec = analysis(initialDelay="30s")
+    run = current_run(None, "canary", NOW)
+    assert next_round_at(run, spec) == NOW + timedelta(seconds=30)
+
+
+def test_batch_query_tags_every_part() -> None:
+    spec = analysis(
+        metrics=[
+            {"name": "errors", "builtin": "errorRate", "max": 0.01},
+            {"name": "drift", "builtin": "predictionDrift", "max": 0.1},
+            {"name": "custom", "prometheus": {"query": "vector(1)"}, "min": 0},
+        ]
+    )
+    subject = Subject("ml", "fraud", "c1", "s1", "30s")
+    query = builtin_batch(spec.metrics, subject)
+    # one tagged part each: samples x2 sides, errors x2, drift (classes, buckets) x2
+    assert query.count("label_replace(label_replace(label_replace(") == 8
+    assert 'revision="c1"' in query
+    assert 'revision="s1"' in query
+    assert '"ms_metric", "errors"' in query
+    assert "vector(1)" not in query  # custom queries go on their own
+
+
+def test_custom_placeholders() -> None:
+    subject = Subject("ml", "fraud", "c1", "s1", "1m")
+    rendered = render_custom(
+        'rate(x{revision="{{canary}}",ns="{{ namespace }}"}[{{interval}}])', subject
+    )
+    assert rendered == 'rate(x{revision="c1",ns="ml"}[1m])'
+
+
+def test_round_from_a_prometheus_answer() -> None:
+    def series(metric: str, side: str, kind: str, value: float, **extra: str) -> dict[str, Any]:
+        labels = {"ms_metric": metric, "ms_side": side, "ms_kind": kind, **extra}
+        return {"metric": labels, "value": [0, str(value)]}
+
+    answer = [
+        series("__samples__", "canary", "value", 400),
+        series("__samples__", "stable", "value", 4000),
+        series("errors", "canary", "value", 0.05),
+        series("errors", "stable", "value", 0.001),
+        series("drift", "canary", "class", 300, **{"class": "approve"}),
+        series("drift", "canary", "class", 100, **{"class": "reject"}),
+        series("drift", "stable", "class", 2000, **{"class": "approve"}),
+        series("drift", "stable", "class", 2000, **{"class": "reject"}),
+    ]
+    data = parse_batch(answer)
+    assert isinstance(data, RoundData)
+    spec = analysis(
+        metrics=[
+            {"name": "errors", "builtin": "errorRate", "max": 0.01},
+            {"name": "drift", "builtin": "predictionDrift", "max": 0.01},
+        ]
+    )
+    out = {m.metric: m for m in measure_round(spec.metrics, data, {}, 100, NOW)}
+    assert out["errors"].result is R.FAILED
+    assert out["errors"].stable_value == pytest.approx(0.001)
+    assert out["drift"].result is R.FAILED
+    assert out["drift"].value is not None
+    assert out["drift"].value > 0.05
