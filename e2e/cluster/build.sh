@@ -71,3 +71,17 @@ if [[ ! -s "$stages" ]]; then
   mv "$stages.tmp" "$stages"
   echo "wrote   $stages"
 fi
+
+# Gateway API CRDs (standard channel) from the module source, for the gatewayAPI router tests.
+gateway_version="$(modver gateway-api sigs.k8s.io/gateway-api)"
+gateway_crds="$cache/gateway-api-$gateway_version/crds.yaml"
+if [[ ! -s "$gateway_crds" ]]; then
+  mkdir -p "$(dirname "$gateway_crds")"
+  gateway_dir="$(cd "$here/gateway-api" && go list -mod=mod -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)"
+  for f in "$gateway_dir"/config/crd/standard/gateway.networking.k8s.io_{gatewayclasses,gateways,httproutes,referencegrants}.yaml; do
+    echo "---"
+    cat "$f"
+  done > "$gateway_crds.tmp"
+  mv "$gateway_crds.tmp" "$gateway_crds"
+  echo "wrote   $gateway_crds"
+fi

@@ -83,6 +83,15 @@ def binary(name: str) -> Path:
     return path
 
 
+def gateway_api_crds() -> Path:
+    """The Gateway API CRDs (standard channel) that `build.sh` copies from the module."""
+    version = _module_version("gateway-api", "sigs.k8s.io/gateway-api")
+    path = CACHE / f"gateway-api-{version}" / "crds.yaml"
+    if not path.exists():
+        raise ClusterError(f"{path} is missing: run `make cluster-bin`")
+    return path
+
+
 def kwok_stages() -> Path:
     return binary("kwok").parent / "stages.yaml"
 

@@ -22,7 +22,7 @@ from typing import Protocol
 import pytest
 from kubernetes import client, config
 
-from modelship_testing.cluster import REPO, LocalCluster, binary, free_port
+from modelship_testing.cluster import REPO, LocalCluster, binary, free_port, gateway_api_crds
 from modelship_testing.prometheus import PrometheusHandle
 from modelship_testing.waiters import diagnostic, wait_for
 
@@ -52,9 +52,7 @@ def kubeconfig(local_cluster: LocalCluster) -> str:
 
 @pytest.fixture(scope="session")
 def k8s_api(kubeconfig: str) -> client.ApiClient:
-    api: client.ApiClient = config.new_client_from_config(  # type: ignore[no-untyped-call]
-        config_file=kubeconfig
-    )
+    api: client.ApiClient = config.new_client_from_config(config_file=kubeconfig)
     return api
 
 
@@ -68,7 +66,7 @@ def kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> str:
         check=False,
     )
     if result.returncode != 0:
-        raise subprocess.CalledProcessError(result.returncode, args, result.stdout, result.stderr)
+        raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
 
 
@@ -89,6 +87,19 @@ def crds(kubeconfig: str) -> list[str]:
     for name in names:
         kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
     return names
+
+
+@pytest.fixture(scope="session")
+def gateway_api(kubeconfig: str) -> None:
+    """The real Gateway API CRDs, installed in the cluster."""
+    kubectl(kubeconfig, "apply", "--server-side", "-f", str(gateway_api_crds()))
+    kubectl(
+        kubeconfig,
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/httproutes.gateway.networking.k8s.io",
+    )
 
 
 def _events(api: client.ApiClient, namespace: str) -> str:

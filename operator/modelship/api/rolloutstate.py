@@ -82,5 +82,10 @@ class RolloutState(KubeModel):
     """Revisions that stopped serving but keep their pods for a while."""
     rollback: RollbackTarget | None = None
     """A rollback to a revision from history, while it is in force."""
+    service_revision: RevisionName | None = None
+    """The revision the main Service selects (none: every revision's pods)."""
+    switch_until: datetime | None = None
+    """While the main Service moves to another revision it selects both until then, so its
+    endpoints never pass through zero."""
     handled: HandledControls = Field(default_factory=HandledControls)
     """Control annotations already acted on."""

@@ -10,14 +10,10 @@ import math
 from datetime import timedelta
 
 from modelship.api.strategy import CanaryStep, CanaryStrategy, Router
-from modelship.rollout.draft import Draft, Phase
+from modelship.rollout.draft import ROUTED_SCALE_DOWN_DELAY_SECONDS, Draft, Phase
 from modelship.rollout.gating import background_analysis_failed, pause, run_gate
 from modelship.rollout.replicas import guarded_scale_down, split_for_weight
 from modelship.rollout.types import Traffic
-
-# Traffic routed by a proxy keeps the old pods this long after promotion, while the proxy
-# picks up the new weights.
-ROUTED_SCALE_DOWN_DELAY_SECONDS = 30
 
 
 def apply_weight(d: Draft, weight: int) -> bool:

@@ -7,6 +7,7 @@ Strategy modules (rolling, canary, bluegreen, shadow) read the input and change 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -30,6 +31,10 @@ from modelship.rollout.types import (
 )
 
 Phase = ModelDeploymentPhase
+SERVICE_SWITCH_OVERLAP = timedelta(seconds=2)
+# Traffic routed by a proxy or a revision selector keeps the old pods this long after they
+# stop serving, while the proxy or the EndpointSlices catch up.
+ROUTED_SCALE_DOWN_DELAY_SECONDS = 30
 
 
 class Draft:
@@ -252,7 +257,30 @@ class Draft:
             self.replicas.pop(obs.revision, None)
             self.delete.append(obs.revision)
 
+    def smooth_service_switch(self) -> None:
+        """Move the main Service from one revision to another through a moment where it
+        selects both: changing a selector in one step can leave its EndpointSlices empty
+        for an instant, and a gap is a failed request."""
+        desired = self.traffic.service_revision
+        applied = self.state.service_revision
+        if (
+            desired is None
+            or applied is None
+            or desired == applied
+            or self.observed(applied).ready == 0
+        ):
+            self.update_state(service_revision=desired, switch_until=None)
+            return
+        until = self.state.switch_until or self.now + SERVICE_SWITCH_OVERLAP
+        if self.now < until:
+            self.update_state(switch_until=until)
+            self.traffic = replace(self.traffic, service_revision=None)
+            self.requeue_at(until)
+        else:
+            self.update_state(service_revision=desired, switch_until=None)
+
     def finish(self) -> RolloutPlan:
+        self.smooth_service_switch()
         self.settle_others()
         observed = self.inp.revisions.values()
         status = self.inp.status.model_copy(

@@ -3,8 +3,15 @@ maxUnavailable, as a Deployment does, with no gates."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from modelship.api.strategy import RollingStrategy
-from modelship.rollout.draft import Draft, Phase, resolve_int_or_percent
+from modelship.rollout.draft import (
+    ROUTED_SCALE_DOWN_DELAY_SECONDS,
+    Draft,
+    Phase,
+    resolve_int_or_percent,
+)
 
 
 def plan_rolling(d: Draft, rolling: RollingStrategy, reason: str = "rolling update") -> None:
@@ -18,11 +25,20 @@ def plan_rolling(d: Draft, rolling: RollingStrategy, reason: str = "rolling upda
     # Up to `total + surge` pods in all; at least `total - unavailable` ready ones.
     new_replicas = min(total, max(new.replicas, total + surge - old.replicas))
     old_replicas = min(old.replicas, max(total - unavailable - new.ready, 0))
+    keep_old_for = timedelta(0)
+    if d.service_selects_revision:
+        # The Service reaches only the old revision until the switch: its pods stay up until
+        # then, and a while after (blue-green's scale-down delay), for an instant way back.
+        new_replicas, old_replicas = total, old.replicas
+        bg = d.spec.strategy.blue_green
+        keep_old_for = timedelta(
+            seconds=bg.scale_down_delay_seconds if bg else ROUTED_SCALE_DOWN_DELAY_SECONDS
+        )
     d.replicas[d.canary] = new_replicas
     d.replicas[d.stable] = old_replicas
     d.traffic = d.stable_traffic()
     if new.available >= total:
-        d.promote(d.canary, reason)
+        d.promote(d.canary, reason, keep_old_for=keep_old_for)
         d.replicas[d.stable] = None if d.spec.serving.autoscaling else total
         d.traffic = d.stable_traffic()
         return

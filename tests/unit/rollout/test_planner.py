@@ -298,8 +298,12 @@ def test_blue_green_switches_only_on_promotion_and_keeps_old_pods_for_the_delay(
 
     cluster.control = Control(promote="step")
     plan = cluster.step()
-    assert plan.traffic.service_revision == new
+    assert plan.traffic.service_revision is None  # both revisions for a moment: no gap
     assert cluster.status.stable_revision == new
+    assert plan.requeue_after == pytest.approx(2)
+    cluster.tick(2)
+    plan = cluster.step()
+    assert plan.traffic.service_revision == new
     cluster.converge()
     assert cluster.replicas() == {old: 4, new: 4}  # kept for the scale-down delay
     cluster.tick(61)
@@ -311,10 +315,15 @@ def test_blue_green_post_promotion_failure_switches_back_instantly() -> None:
     strategy = {"blueGreen": {"postPromotionAnalysis": {}}}
     cluster = deployed(strategy=strategy, analysis=ANALYSIS)
     old, new = new_version(cluster)
-    plan = cluster.converge()  # auto-promotion: switched, now analysing
+    cluster.converge()  # auto-promotion: switched, now analysing
+    cluster.tick(2)
+    plan = cluster.converge()
     assert plan.traffic.service_revision == new
     assert "postPromotion" in plan.gates
     cluster.gates = {"postPromotion": GateResult(Verdict.FAILED, "errors")}
+    plan = cluster.step()
+    assert plan.traffic.service_revision is None  # both for a moment, then the old one
+    cluster.tick(2)
     plan = cluster.step()
     assert plan.traffic.service_revision == old
     assert cluster.status.phase is Phase.ROLLED_BACK
