@@ -56,6 +56,10 @@ fmt: $(VENV)/.installed ## format the code
 	$(VENV)/bin/ruff check --fix operator tests e2e bench
 	$(VENV)/bin/ruff format operator tests e2e bench
 
+.PHONY: bench-serving
+bench-serving: $(VENV)/.installed system-deps ## serving benchmark: modelship vs MLServer (needs wrk)
+	$(PY) bench/serving/run.py
+
 .PHONY: test-unit
 test-unit: $(VENV)/.installed ## unit tests only: no cluster, no Prometheus
 	$(PY) -m pytest tests/unit -q

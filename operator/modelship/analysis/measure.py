@@ -18,16 +18,6 @@ from modelship.api.analysis import BuiltinMetric, Measurement, MeasurementResult
 from modelship.api.common import DriftMethod
 from modelship.stats.drift import METHODS, BinnedInput
 
-# The API's method names, as the statistics library names them.
-STAT_NAMES = {
-    DriftMethod.PSI: "psi",
-    DriftMethod.JENSEN_SHANNON: "jensenShannon",
-    DriftMethod.KULLBACK_LEIBLER: "kl",
-    DriftMethod.WASSERSTEIN: "wasserstein",
-    DriftMethod.KOLMOGOROV_SMIRNOV: "ks",
-    DriftMethod.CHI2: "chi2",
-}
-
 
 @dataclass
 class RoundData:
@@ -133,8 +123,8 @@ def prediction_drift(metric: Metric, data: RoundData) -> float | None:
     bins = sorted(set(canary) | set(stable))
     if not bins or sum(canary.values()) <= 0 or sum(stable.values()) <= 0:
         return None
-    method = STAT_NAMES[metric.method or DriftMethod.JENSEN_SHANNON]
-    if method == "wasserstein":
+    method = str(metric.method or DriftMethod.JENSEN_SHANNON)
+    if method == DriftMethod.WASSERSTEIN:
         return None  # needs bin centres; not defined for predicted classes
     return METHODS[method].compute(
         BinnedInput([stable.get(b, 0.0) for b in bins], [canary.get(b, 0.0) for b in bins])

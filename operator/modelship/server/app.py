@@ -1,0 +1,478 @@
+"""The Starlette application: Open Inference Protocol v2 routes, feedback and /metrics.
+
+Inference runs inline on the event loop: for the small tabular models this server is for, a
+thread hop costs more than the prediction. Scale with replicas (one process per pod).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import itertools
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import structlog
+from numpy.typing import NDArray
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from modelship import __version__
+from modelship.profile.schema import CategoricalDistribution, NumericDistribution, Profile
+from modelship.profile.schema import load_profile as read_profile
+from modelship.server.batching import MicroBatcher
+from modelship.server.contract import CONTENT_TYPE, ContractMetrics, MetricsLayout
+from modelship.server.feedback import FeedbackCache, Remembered
+from modelship.server.loader import ModelLoadError, artifact_file, fetch
+from modelship.server.metrics import category_labels
+from modelship.server.protocol import (
+    FeedbackRequest,
+    InferenceRequest,
+    datatype_of,
+    describe_validation_error,
+)
+from modelship.server.runtimes import PREDICT, ModelRuntime, load_runtime
+from modelship.server.schema import (
+    Batch,
+    CategoricalSpec,
+    InputSchema,
+    InvalidInputError,
+    NumericSpec,
+    decode,
+    schema_from_model,
+    schema_from_profile,
+)
+from modelship.server.settings import Settings
+
+log = structlog.get_logger("modelship.server")
+JSON = "application/json"
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    content = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(content, status_code=status, media_type=JSON)
+
+
+def error(message: str, status: int = 400) -> Response:
+    return json_response({"error": message}, status)
+
+
+@dataclass(frozen=True)
+class Served:
+    """A loaded model with everything the hot path needs precomputed."""
+
+    runtime: ModelRuntime
+    schema: InputSchema
+    classifier: bool
+    frame_columns: list[str] | None  # call the model with a DataFrame in this column order
+    numeric_index: dict[str, int]
+    fairness_sources: dict[str, str]  # attribute -> "categorical" | "numeric" | "extra"
+
+
+def metrics_layout(profile: Profile | None, runtime: ModelRuntime | None) -> MetricsLayout:
+    if profile is None:
+        classes = runtime.classes if runtime else None
+        return MetricsLayout(
+            prediction_classes=category_labels(classes) if classes is not None else None,
+            target_classes=category_labels(classes) if classes is not None else None,
+        )
+    numeric = [f for f in profile.features if isinstance(f.distribution, NumericDistribution)]
+    categorical = {
+        f.name: f.distribution.categories
+        for f in profile.features
+        if isinstance(f.distribution, CategoricalDistribution)
+    }
+    prediction, target = profile.prediction.distribution, profile.target.distribution
+    return MetricsLayout(
+        numeric_features=[f.name for f in numeric],
+        numeric_edges=[f.distribution.edges for f in numeric],
+        categorical_features=categorical,
+        prediction_classes=prediction.categories
+        if isinstance(prediction, CategoricalDistribution)
+        else None,
+        prediction_edges=prediction.edges if isinstance(prediction, NumericDistribution) else None,
+        target_classes=target.categories if isinstance(target, CategoricalDistribution) else None,
+        target_edges=target.edges if isinstance(target, NumericDistribution) else None,
+        fairness_groups={a.name: a.groups for a in profile.fairness},
+    )
+
+
+def prepare(runtime: ModelRuntime, profile: Profile | None) -> Served:
+    """Check the model against the profile and precompute the hot path's lookups."""
+    if profile is None:
+        schema = schema_from_model(runtime.n_features, runtime.feature_names)
+        classifier = runtime.classes is not None
+        fairness: dict[str, str] = {}
+    else:
+        schema = schema_from_profile(profile)
+        classifier = isinstance(profile.prediction.distribution, CategoricalDistribution)
+        if runtime.n_features is not None and runtime.n_features != len(schema.names):
+            raise ModelLoadError(
+                f"the model takes {runtime.n_features} features but the profile has "
+                f"{len(schema.names)}: {', '.join(schema.names)}"
+            )
+        missing = [n for n in runtime.feature_names or [] if n not in schema.names]
+        if missing:
+            raise ModelLoadError(f"the profile lacks features the model needs: {missing}")
+        kinds = {f.name: f for f in schema.features or ()}
+        fairness = {}
+        for attribute in profile.fairness:
+            spec = kinds.get(attribute.name)
+            if spec is None:
+                fairness[attribute.name] = "extra"
+            else:
+                fairness[attribute.name] = (
+                    "categorical" if isinstance(spec, CategoricalSpec) else "numeric"
+                )
+    numeric_index = {spec.name: i for i, spec in enumerate(schema.numeric)}
+    frame = runtime.feature_names
+    if frame is None and schema.categorical:
+        frame = list(schema.names)  # mixed types need a DataFrame anyway
+    return Served(runtime, schema, classifier, frame, numeric_index, fairness)
+
+
+def model_input(served: Served, batch: Batch) -> Any:
+    if served.frame_columns is None:
+        return batch.numeric
+    columns: dict[str, Any] = {}
+    for name in served.frame_columns:
+        if name in served.numeric_index:
+            columns[name] = batch.numeric[:, served.numeric_index[name]]
+        else:
+            columns[name] = np.asarray(batch.categorical[name], dtype=object)
+    return pd.DataFrame(columns)
+
+
+def fairness_groups(served: Served, batch: Batch) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for attribute, source in served.fairness_sources.items():
+        if source == "categorical":
+            groups[attribute] = batch.categorical[attribute]
+        elif source == "numeric":
+            groups[attribute] = category_labels(batch.numeric[:, served.numeric_index[attribute]])
+        elif attribute in batch.extra_attributes:
+            groups[attribute] = batch.extra_attributes[attribute]
+    return groups
+
+
+def input_datatype(spec: NumericSpec | CategoricalSpec) -> str:
+    if isinstance(spec, CategoricalSpec):
+        return "BYTES"
+    return "INT64" if spec.integer else "FP64"
+
+
+def output_tensor(name: str, array: NDArray[Any]) -> dict[str, Any]:
+    data: Any = array.ravel()
+    if array.dtype.kind in "OUS":
+        data = [str(v) for v in data.tolist()]
+    return {"name": name, "shape": list(array.shape), "datatype": datatype_of(array), "data": data}
+
+
+class ModelServer:
+    """Server state and the route handlers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.status = "loading"
+        self.load_error: str | None = None
+        self.served: Served | None = None
+        self.profile: Profile | None = None
+        self.feedback = FeedbackCache(settings.feedback_capacity)
+        self.metrics = self._metrics(None)
+        self.batcher = MicroBatcher(self._predict)
+        # Generated request ids: a random per-process prefix and a counter (uuid4 is slower).
+        self._id_prefix = uuid.uuid4().hex[:12]
+        self._ids = itertools.count(1)
+
+    def _predict(self, batch: Batch, outputs: Sequence[str]) -> dict[str, NDArray[Any]]:
+        served = self.served
+        assert served is not None
+        results = served.runtime.run(model_input(served, batch), outputs)
+        for name, array in results.items():
+            if array.shape[:1] != (batch.rows,):
+                raise ValueError(f"model returned {name} with shape {array.shape} "
+                                 f"for {batch.rows} rows")  # fmt: skip
+        return results
+
+    def _metrics(self, runtime: ModelRuntime | None) -> ContractMetrics:
+        s = self.settings
+        layout = metrics_layout(self.profile, runtime)
+        return ContractMetrics(layout, s.model_name, s.model_version, s.revision, s.model_format)
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load profile and model; on failure log why and stay unready (never crash)."""
+        s = self.settings
+        started = time.perf_counter()
+        try:
+            if s.profile_path:
+                self.profile = read_profile(s.profile_path)
+            self.metrics = self._metrics(None)
+            path = artifact_file(fetch(s.model_uri, s.cache_dir), s.model_format)
+            runtime = load_runtime(path, s.model_format, s.model_class)
+            served = prepare(runtime, self.profile)
+            if self.profile is None:
+                self.metrics = self._metrics(runtime)
+        except Exception as err:  # noqa: BLE001 - any load failure must keep the server up
+            self.status, self.load_error = "failed", f"{type(err).__name__}: {err}"
+            log.error(
+                "model load failed; readiness stays false",
+                model=s.model_name,
+                version=s.model_version,
+                uri=s.model_uri,
+                format=s.model_format,
+                error=self.load_error,
+            )
+            return
+        # The imported frameworks hold ~10^6 long-lived objects; freezing them keeps full GC
+        # passes (tens of ms each, a p99 spike under load) from rescanning them forever.
+        gc.collect()
+        gc.freeze()
+        self.served, self.status = served, "ready"
+        self.metrics.ready = True
+        log.info(
+            "model loaded",
+            model=s.model_name,
+            version=s.model_version,
+            uri=s.model_uri,
+            format=s.model_format,
+            seconds=round(time.perf_counter() - started, 3),
+            profile=s.profile_path or None,
+        )
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
+
+    # -- routing helpers ---------------------------------------------------------------------
+
+    def _unknown_model(self, request: Request) -> Response | None:
+        name = request.path_params["name"]
+        if name != self.settings.model_name:
+            return error(f"model {name!r} not found; this server serves "
+                         f"{self.settings.model_name!r}", 404)  # fmt: skip
+        version = request.path_params.get("version")
+        if version is not None and version != self.settings.model_version:
+            return error(f"model {name!r} has no version {version!r}", 404)
+        return None
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    async def live(self, request: Request) -> Response:
+        return Response(status_code=200)
+
+    async def server_ready(self, request: Request) -> Response:
+        return Response(status_code=200 if self.ready else 400)
+
+    async def server_metadata(self, request: Request) -> Response:
+        return json_response({"name": "modelship", "version": __version__, "extensions": []})
+
+    async def model_ready(self, request: Request) -> Response:
+        unknown = self._unknown_model(request)
+        if unknown is not None:
+            return unknown
+        return Response(status_code=200 if self.ready else 400)
+
+    async def model_metadata(self, request: Request) -> Response:
+        unknown = self._unknown_model(request)
+        if unknown is not None:
+            return unknown
+        return json_response(self.metadata())
+
+    def metadata(self) -> dict[str, Any]:
+        s = self.settings
+        schema = self.served.schema if self.served else None
+        if schema is None and self.profile is not None:
+            schema = schema_from_profile(self.profile)
+        inputs: list[dict[str, Any]]
+        if schema is None or schema.features is None:
+            inputs = [{"name": "input-0", "datatype": "FP64", "shape": [-1, -1]}]
+        else:
+            inputs = [
+                {"name": f.name, "datatype": input_datatype(f), "shape": [-1]}
+                for f in schema.features
+            ]  # fmt: skip
+            inputs += [{"name": a, "datatype": "BYTES", "shape": [-1],
+                        "parameters": {"optional": True, "fairness_attribute": True}}
+                       for a in schema.extra_attributes]  # fmt: skip
+        outputs: list[dict[str, Any]] = []
+        if self.served is not None:
+            classes = self.served.runtime.classes
+            datatype = datatype_of(np.asarray(classes)) if classes is not None else "FP64"
+            outputs.append({"name": PREDICT, "datatype": datatype, "shape": [-1]})
+            for extra in self.served.runtime.outputs[1:]:
+                outputs.append({"name": extra, "datatype": "FP64", "shape": [-1, -1]})
+        return {
+            "name": s.model_name,
+            "versions": [s.model_version] if s.model_version else [],
+            "platform": f"modelship-{s.model_format}",
+            "inputs": inputs,
+            "outputs": outputs,
+            "parameters": {"revision": s.revision, "ready": self.ready, "status": self.status},
+        }
+
+    async def infer(self, request: Request) -> Response:
+        started = time.perf_counter()
+        response, outcome = await self._infer(request)
+        self.metrics.observe_request(outcome, time.perf_counter() - started)
+        return response
+
+    async def _infer(self, request: Request) -> tuple[Response, str]:
+        unknown = self._unknown_model(request)
+        if unknown is not None:
+            return unknown, "client_error"
+        served = self.served
+        if served is None:
+            reason = self.load_error or "still loading"
+            return error(f"model {self.settings.model_name!r} is not ready: {reason}", 503), (
+                "server_error"
+            )
+        body = await request.body()
+        try:
+            payload = InferenceRequest.model_validate_json(body)
+            batch = served_decode(served, payload)
+        except ValidationError as err:
+            return error(describe_validation_error(err)), "client_error"
+        except InvalidInputError as err:
+            return error(str(err)), "client_error"
+        requested = [o.name for o in payload.outputs] if payload.outputs else [PREDICT]
+        unknown_outputs = [n for n in requested if n not in served.runtime.outputs]
+        if unknown_outputs:
+            available = ", ".join(served.runtime.outputs)
+            return error(f"unknown output {unknown_outputs[0]!r}; available: {available}"), (
+                "client_error"
+            )
+        try:
+            results = await self.batcher.predict(batch, [PREDICT, *requested])
+            predictions = results[PREDICT]
+        except Exception as err:  # noqa: BLE001 - a model failure is a 500 with its reason
+            log.error("prediction failed", model=self.settings.model_name, error=repr(err))
+            return error(f"prediction failed: {type(err).__name__}: {err}", 500), "server_error"
+        request_id = payload.id or f"{self._id_prefix}-{next(self._ids)}"
+        groups = fairness_groups(served, batch)
+        if served.classifier:
+            labels = category_labels(predictions)
+            self.metrics.observe_batch(batch, labels, None, groups)
+            self.feedback.remember(request_id, Remembered(labels, groups))
+        else:
+            values = predictions.astype(np.float64).reshape(batch.rows, -1)[:, 0]
+            self.metrics.observe_batch(batch, None, values, groups)
+            self.feedback.remember(request_id, Remembered(values, groups))
+        body_out: dict[str, Any] = {
+            "model_name": self.settings.model_name,
+            "model_version": self.settings.model_version or None,
+            "id": request_id,
+            "parameters": {},
+            "outputs": [output_tensor(name, results[name]) for name in requested],
+        }
+        return json_response(body_out), "success"
+
+    async def feedback_handler(self, request: Request) -> Response:
+        response, outcome = await self._feedback(request)
+        self.metrics.feedback_requests.inc((outcome,))
+        return response
+
+    async def _feedback(self, request: Request) -> tuple[Response, str]:
+        unknown = self._unknown_model(request)
+        if unknown is not None:
+            return unknown, "client_error"
+        served = self.served
+        if served is None:
+            return error(f"model {self.settings.model_name!r} is not ready", 503), "server_error"
+        try:
+            payload = FeedbackRequest.model_validate_json(await request.body())
+        except ValidationError as err:
+            return error(describe_validation_error(err)), "client_error"
+        truth = payload.ground_truth
+        truth_labels: list[str] | None = None
+        truth_values: NDArray[np.float64] | None = None
+        if served.classifier:
+            truth_labels = category_labels(np.asarray(truth, dtype=object))
+        else:
+            if any(isinstance(v, str | bool) for v in truth):
+                return error("ground_truth: this model is a regressor; send numbers"), (
+                    "client_error"
+                )
+            try:
+                truth_values = np.asarray(truth, dtype=np.float64)
+            except OverflowError:
+                return error("ground_truth: a value is too large for a 64-bit float"), (
+                    "client_error"
+                )
+            if not np.isfinite(truth_values).all():
+                return error("ground_truth: values must be finite numbers"), "client_error"
+        entry = self.feedback.take(payload.id)
+        if entry is not None and entry.rows != len(truth):
+            self.feedback.put_back(payload.id, entry)
+            return error(f"ground_truth has {len(truth)} values but request {payload.id!r} "
+                         f"had {entry.rows} rows"), "client_error"  # fmt: skip
+        self.metrics.observe_truth(truth_labels, truth_values)
+        if entry is None:
+            self.metrics.feedback_rows.inc(("unmatched",), len(truth))
+        else:
+            self.metrics.observe_matched_feedback(
+                entry.predicted, truth_labels, truth_values, entry.groups
+            )
+        body = {"id": payload.id, "matched": entry is not None, "rows": len(truth)}
+        return json_response(body), "success"
+
+    async def metrics_handler(self, request: Request) -> Response:
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+
+
+def served_decode(served: Served, payload: InferenceRequest) -> Batch:
+    batch = decode(payload.inputs, served.schema)
+    if batch.rows == 0:
+        raise InvalidInputError("the batch has no rows")
+    return batch
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error(str(exc.detail), exc.status_code)
+
+
+def create_app(settings: Settings, load_in_background: bool = True) -> Starlette:
+    server = ModelServer(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        loading = asyncio.get_running_loop().run_in_executor(None, server.load)
+        if not load_in_background:
+            await loading
+        yield
+
+    model = "/v2/models/{name}"
+    versioned = "/v2/models/{name}/versions/{version}"
+    routes: Sequence[Route] = [
+        Route("/v2/health/live", server.live, methods=["GET"]),
+        Route("/v2/health/ready", server.server_ready, methods=["GET"]),
+        Route("/v2", server.server_metadata, methods=["GET"]),
+        Route("/metrics", server.metrics_handler, methods=["GET"]),
+        *[
+            route
+            for prefix in (model, versioned)
+            for route in (
+                Route(prefix, server.model_metadata, methods=["GET"]),
+                Route(f"{prefix}/ready", server.model_ready, methods=["GET"]),
+                Route(f"{prefix}/infer", server.infer, methods=["POST"]),
+                Route(f"{prefix}/feedback", server.feedback_handler, methods=["POST"]),
+            )
+        ],
+    ]
+    app = Starlette(routes=list(routes), lifespan=lifespan,
+                    exception_handlers={HTTPException: http_error})  # fmt: skip
+    app.state.server = server
+    return app

@@ -1,0 +1,120 @@
+"""Server settings: command-line flags override the environment the operator sets."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+FORMATS = ("sklearn", "xgboost", "lightgbm", "onnx", "custom")
+
+# Environment variable -> settings field. Documented in docs/server.md.
+ENVIRONMENT = {
+    "MODELSHIP_MODEL_NAME": "model_name",
+    "MODELSHIP_MODEL_VERSION": "model_version",
+    "MODELSHIP_MODEL_URI": "model_uri",
+    "MODELSHIP_MODEL_FORMAT": "model_format",
+    "MODELSHIP_MODEL_CLASS": "model_class",
+    "MODELSHIP_REVISION": "revision",
+    "MODELSHIP_PROFILE_PATH": "profile_path",
+    "MODELSHIP_HOST": "host",
+    "MODELSHIP_PORT": "port",
+    "MODELSHIP_FEEDBACK_CAPACITY": "feedback_capacity",
+    "MODELSHIP_CACHE_DIR": "cache_dir",
+    "MODELSHIP_LOG_LEVEL": "log_level",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_name: str
+    model_uri: str
+    model_version: str = ""
+    model_format: str = "sklearn"
+    model_class: str = ""  # custom format: "package.module:ClassName"
+    revision: str = ""
+    profile_path: str = ""
+    host: str = "0.0.0.0"
+    port: int = 8080
+    feedback_capacity: int = 10_000  # requests whose predictions are kept for /feedback
+    cache_dir: str = ""  # where remote models are downloaded; default: the temp directory
+    log_level: str = "info"
+
+    def to_environment(self) -> dict[str, str]:
+        """The settings as environment variables (how uvicorn's app factory receives them)."""
+        return {env: str(getattr(self, field)) for env, field in ENVIRONMENT.items()}
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def from_environment(environ: Mapping[str, str]) -> Settings:
+    values: dict[str, str] = {
+        field: environ[env] for env, field in ENVIRONMENT.items() if environ.get(env)
+    }
+    return _build(values)
+
+
+def _build(values: Mapping[str, str]) -> Settings:
+    missing = [name for name in ("model_name", "model_uri") if not values.get(name)]
+    if missing:
+        flags = ", ".join(f"--{m.replace('_', '-')}" for m in missing)
+        raise SettingsError(f"missing {flags} (or their MODELSHIP_* environment variables)")
+    fmt = values.get("model_format", "sklearn")
+    if fmt not in FORMATS:
+        raise SettingsError(f"unknown --format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt == "custom" and not values.get("model_class"):
+        raise SettingsError("--format custom needs --model-class package.module:ClassName")
+    try:
+        port = int(values.get("port", "8080"))
+        capacity = int(values.get("feedback_capacity", "10000"))
+    except ValueError as err:
+        raise SettingsError(f"invalid number: {err}") from err
+    return Settings(
+        model_name=values["model_name"],
+        model_uri=values["model_uri"],
+        model_version=values.get("model_version", ""),
+        model_format=fmt,
+        model_class=values.get("model_class", ""),
+        revision=values.get("revision", ""),
+        profile_path=values.get("profile_path", ""),
+        host=values.get("host", "0.0.0.0"),
+        port=port,
+        feedback_capacity=capacity,
+        cache_dir=values.get("cache_dir", ""),
+        log_level=values.get("log_level", "info"),
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="modelship serve",
+        description="Serve a model over the Open Inference Protocol v2 (REST).",
+        epilog="Every flag defaults to its MODELSHIP_* environment variable (docs/server.md).",
+    )
+    p.add_argument("--model-uri", help="file://, http(s)://, s3://, gs:// or a local path")
+    p.add_argument("--model-name", help="name in the /v2/models/{name} routes")
+    p.add_argument("--model-version")
+    p.add_argument("--format", dest="model_format", choices=FORMATS)
+    p.add_argument("--model-class", help="custom format: package.module:ClassName")
+    p.add_argument("--revision", help="value of the `revision` metrics label")
+    p.add_argument("--profile", dest="profile_path", help="reference profile JSON")
+    p.add_argument("--host")
+    p.add_argument("--port")
+    p.add_argument("--feedback-capacity", help="requests remembered for /feedback")
+    p.add_argument("--cache-dir", help="download directory for remote models")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    return p
+
+
+def from_arguments(argv: list[str], environ: Mapping[str, str]) -> Settings:
+    args = vars(parser().parse_args(argv))
+    values = {field: environ[env] for env, field in ENVIRONMENT.items() if environ.get(env)}
+    values.update({k: str(v) for k, v in args.items() if v is not None})
+    return _build(values)
+
+
+def current() -> Settings:
+    return from_environment(os.environ)

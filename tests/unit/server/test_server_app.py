@@ -1,0 +1,383 @@
+"""The ASGI app in process: protocol shapes, validation messages, feedback, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from credit_model import FEATURES, TrainedModel, columnar, settings_for
+from modelship.server.app import create_app
+from modelship.server.metrics import OTHER
+from starlette.testclient import TestClient
+
+ROWS = [
+    {"age": 30, "income": 40.5, "country": "FR"},
+    {"age": 60, "income": 70.0, "country": "US"},
+    {"age": 45, "income": 52.0, "country": "DE"},
+]
+
+
+def expected_predictions(credit: TrainedModel, rows: list[dict[str, Any]]) -> list[str]:
+    import pandas as pd
+
+    return [str(p) for p in credit.model.predict(pd.DataFrame(rows)[FEATURES])]
+
+
+def test_health_and_server_metadata(client: TestClient) -> None:
+    assert client.get("/v2/health/live").status_code == 200
+    assert client.get("/v2/health/ready").status_code == 200
+    assert client.get("/v2/models/credit/ready").status_code == 200
+    assert client.get("/v2/models/credit/versions/3/ready").status_code == 200
+    assert client.get("/v2").json()["name"] == "modelship"
+
+
+def test_model_metadata_lists_inputs_and_outputs(client: TestClient) -> None:
+    body = client.get("/v2/models/credit").json()
+    assert body["name"] == "credit"
+    assert body["versions"] == ["3"]
+    assert body["platform"] == "modelship-sklearn"
+    assert [(i["name"], i["datatype"], i["shape"]) for i in body["inputs"]] == [
+        ("age", "INT64", [-1]),
+        ("income", "FP64", [-1]),
+        ("country", "BYTES", [-1]),
+        ("gender", "BYTES", [-1]),
+    ]
+    assert body["inputs"][3]["parameters"]["optional"] is True
+    assert [o["name"] for o in body["outputs"]] == ["predict", "predict_proba"]
+    assert body["outputs"][0]["datatype"] == "BYTES"
+
+
+def test_single_inference(client: TestClient, credit: TrainedModel) -> None:
+    response = client.post("/v2/models/credit/infer", json={"id": "one", **columnar(ROWS[:1])})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_name"] == "credit"
+    assert body["model_version"] == "3"
+    assert body["id"] == "one"
+    assert body["outputs"] == [
+        {
+            "name": "predict",
+            "shape": [1],
+            "datatype": "BYTES",
+            "data": expected_predictions(credit, ROWS[:1]),
+        }
+    ]
+
+
+def test_batched_inference_and_probabilities(client: TestClient, credit: TrainedModel) -> None:
+    request = {**columnar(ROWS), "outputs": [{"name": "predict"}, {"name": "predict_proba"}]}
+    response = client.post("/v2/models/credit/versions/3/infer", json=request)
+    assert response.status_code == 200, response.text
+    predict, proba = response.json()["outputs"]
+    assert predict["data"] == expected_predictions(credit, ROWS)
+    assert proba["shape"] == [3, 2]
+    import pandas as pd
+
+    expected = credit.model.predict_proba(pd.DataFrame(ROWS)[FEATURES]).ravel()
+    assert np.allclose(proba["data"], expected)
+    assert response.json()["id"]  # generated when the client sends none
+
+
+def test_nested_column_shape_n_by_1_is_accepted(client: TestClient) -> None:
+    request = columnar(ROWS[:2])
+    for item in request["inputs"]:  # type: ignore[attr-defined]
+        item["shape"] = [2, 1]
+        item["data"] = [[v] for v in item["data"]]
+    assert client.post("/v2/models/credit/infer", json=request).status_code == 200
+
+
+def with_input(name: str, **changes: Any) -> dict[str, Any]:
+    request = copy.deepcopy(columnar(ROWS[:2]))
+    for item in request["inputs"]:  # type: ignore[attr-defined]
+        if item["name"] == name:
+            item.update(changes)
+    return request
+
+
+def without_input(name: str) -> dict[str, Any]:
+    request = copy.deepcopy(columnar(ROWS[:2]))
+    request["inputs"] = [i for i in request["inputs"] if i["name"] != name]  # type: ignore[attr-defined]
+    return request
+
+
+def with_extra_input(item: dict[str, Any]) -> dict[str, Any]:
+    request = copy.deepcopy(columnar(ROWS[:2]))
+    request["inputs"].append(item)  # type: ignore[attr-defined]
+    return request
+
+
+VALIDATION_CASES: list[tuple[str, Any, str]] = [
+    ("missing feature", without_input("income"), "missing features: 'income'"),
+    (
+        "unknown feature",
+        with_extra_input({"name": "zip", "shape": [2], "datatype": "FP64", "data": [1, 2]}),
+        "unknown feature 'zip'",
+    ),
+    (
+        "wrong datatype for numeric",
+        with_input("income", datatype="BYTES", data=["a", "b"]),
+        "feature 'income': numeric feature needs a numeric datatype, not BYTES",
+    ),
+    (
+        "wrong datatype for categorical",
+        with_input("country", datatype="FP64", data=[1.0, 2.0]),
+        "feature 'country': categorical feature needs datatype BYTES, not FP64",
+    ),
+    (
+        "strings in numeric data",
+        with_input("income", data=["a", "b"]),
+        "feature 'income': data must be numbers",
+    ),
+    (
+        "shape and data disagree",
+        with_input("income", data=[1.0, 2.0, 3.0]),
+        "feature 'income': shape [2] needs 2 values but data has 3",
+    ),
+    (
+        "wrong shape rank",
+        with_input("income", shape=[1, 2]),
+        "feature 'income': shape [1, 2] must be [N] or [N, 1]",
+    ),
+    (
+        "rows disagree",
+        with_input("income", shape=[3], data=[1.0, 2.0, 3.0]),
+        "feature 'income': has 3 rows but other features have 2",
+    ),
+    (
+        "null value",
+        with_input("income", data=[None, 2.0]),
+        "feature 'income': values must be finite numbers",
+    ),
+    (
+        "out of range",
+        with_input("age", data=[30, 130]),
+        "feature 'age': value 130 is outside the allowed range [18, 89]",
+    ),
+    (
+        "number too large for a float",
+        with_input("income", data=[10**400, 1.0]),
+        "feature 'income': a value is too large for a 64-bit float",
+    ),
+    ("integer feature", with_input("age", datatype="FP64", data=[30.5, 40]), "needs integer"),
+    (
+        "unknown category",
+        with_input("country", data=["FR", "XX"]),
+        "feature 'country': unknown category 'XX' (known: 'DE', 'FR', 'US')",
+    ),
+    ("invalid datatype name", with_input("age", datatype="INT128"), "inputs.0.datatype"),
+    ("negative shape", with_input("age", shape=[-2]), "inputs.0.shape.0"),
+    ("no inputs", {"inputs": []}, "inputs: List should have at least 1 item"),
+    ("not JSON", b"{not json", "invalid JSON"),
+    ("not an object", [1, 2, 3], "Input should be an object"),
+    (
+        "empty batch",
+        {"inputs": [dict(i, shape=[0], data=[]) for i in columnar(ROWS)["inputs"]]},  # type: ignore[attr-defined]
+        "the batch has no rows",
+    ),
+    (
+        "tensor with categorical features",
+        {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP64", "data": [1, 2, 3]}]},
+        "this model has categorical features (country); send one input per feature",
+    ),
+    (
+        "unknown output",
+        {**columnar(ROWS[:1]), "outputs": [{"name": "explain"}]},
+        "unknown output 'explain'; available: predict, predict_proba",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_body", "message"),
+    [pytest.param(body, message, id=case) for case, body, message in VALIDATION_CASES],
+)
+def test_invalid_requests_answer_400_naming_the_problem(
+    client: TestClient, request_body: Any, message: str
+) -> None:
+    if isinstance(request_body, bytes):
+        response = client.post("/v2/models/credit/infer", content=request_body)
+    else:
+        response = client.post("/v2/models/credit/infer", json=request_body)
+    assert response.status_code == 400, response.text
+    assert message in response.json()["error"]
+
+
+def test_unknown_model_and_version_are_404(client: TestClient) -> None:
+    response = client.post("/v2/models/other/infer", json=columnar(ROWS[:1]))
+    assert response.status_code == 404
+    assert "model 'other' not found" in response.json()["error"]
+    response = client.get("/v2/models/credit/versions/9")
+    assert response.status_code == 404
+    assert client.get("/nope").json() == {"error": "Not Found"}
+
+
+def metric_value(text: str, series: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{series} not in metrics")
+
+
+def test_feedback_scores_remembered_predictions(client: TestClient, credit: TrainedModel) -> None:
+    base = 'model="credit",version="3",revision="r1"'
+    before = client.get("/metrics").text
+    request = {"id": "fb-1", **columnar(ROWS[:2], gender=["F", "M"])}
+    assert client.post("/v2/models/credit/infer", json=request).status_code == 200
+    predicted = expected_predictions(credit, ROWS[:2])
+    truth = [predicted[0], "deny" if predicted[1] == "approve" else "approve"]  # one right
+
+    response = client.post("/v2/models/credit/feedback", json={"id": "fb-1", "ground_truth": truth})
+    assert response.status_code == 200
+    assert response.json() == {"id": "fb-1", "matched": True, "rows": 2}
+    again = client.post("/v2/models/credit/feedback", json={"id": "fb-1", "ground_truth": truth})
+    assert again.json()["matched"] is False  # scored at most once
+
+    after = client.get("/metrics").text
+
+    def delta(series: str) -> float:
+        try:
+            old = metric_value(before, series)
+        except AssertionError:
+            old = 0.0
+        return metric_value(after, series) - old
+
+    assert delta(f'modelship_feedback_rows_total{{{base},result="matched"}}') == 2
+    assert delta(f'modelship_feedback_rows_total{{{base},result="unmatched"}}') == 2
+    assert delta(f"modelship_feedback_correct_rows_total{{{base}}}") == 1
+    for t in set(truth):
+        assert delta(
+            f'modelship_ground_truth_class_total{{{base},class="{t}"}}'
+        ) == 2 * truth.count(t)
+    assert (
+        delta(
+            f'modelship_fairness_predictions_total{{{base},attribute="gender",group="F",'
+            f'class="{predicted[0]}"}}'
+        )
+        == 1
+    )
+    assert (
+        delta(
+            f'modelship_fairness_feedback_total{{{base},attribute="gender",group="M",'
+            f'class="{predicted[1]}",actual="{truth[1]}"}}'
+        )
+        == 1
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"id": "x"}, "ground_truth: Field required"),
+        ({"id": "", "ground_truth": ["a"]}, "id: String should have at least 1 character"),
+        ({"id": "x", "ground_truth": []}, "ground_truth: List should have at least 1 item"),
+        ({"id": "x", "ground_truth": [{"a": 1}]}, "ground_truth.0"),
+    ],
+)
+def test_invalid_feedback_is_400(client: TestClient, body: dict[str, Any], message: str) -> None:
+    response = client.post("/v2/models/credit/feedback", json=body)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_feedback_with_the_wrong_row_count_is_400_and_kept(client: TestClient) -> None:
+    assert client.post("/v2/models/credit/infer", json={"id": "fb-2", **columnar(ROWS)}).is_success
+    wrong = client.post("/v2/models/credit/feedback", json={"id": "fb-2", "ground_truth": ["a"]})
+    assert wrong.status_code == 400
+    assert "ground_truth has 1 values but request 'fb-2' had 3 rows" in wrong.json()["error"]
+    right = {"id": "fb-2", "ground_truth": ["approve"] * 3}
+    assert client.post("/v2/models/credit/feedback", json=right).json()["matched"] is True
+
+
+def test_metrics_count_each_value_in_its_profile_bin(
+    client: TestClient, credit: TrainedModel
+) -> None:
+    from modelship.profile.schema import NumericFeature
+
+    base = 'model="credit",version="3",revision="r1"'
+    income = credit.profile.feature("income")
+    assert isinstance(income, NumericFeature)
+    edges = income.distribution.edges
+    # One value on each edge (right-closed: it counts in the bin below), one beyond each end.
+    values = [*edges, edges[0] - 100.0, edges[-1] + 100.0]
+    rows = [{"age": 40, "income": v, "country": "FR"} for v in values]
+    before = client.get("/metrics").text
+    assert client.post("/v2/models/credit/infer", json=columnar(rows)).status_code == 200
+    after = client.get("/metrics").text
+    cumulative_expected = np.cumsum(
+        np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+    )
+    for edge, expected in zip([*edges, float("inf")], cumulative_expected, strict=True):
+        le = "+Inf" if edge == float("inf") else repr(float(edge))
+        series = f'modelship_feature_value_bucket{{{base},feature="income",le="{le}"}}'
+        assert metric_value(after, series) - metric_value(before, series) == expected
+    country = f'modelship_feature_category_total{{{base},feature="country",category="FR"}}'
+    assert metric_value(after, country) - metric_value(before, country) == len(values)
+    other = f'modelship_feature_category_total{{{base},feature="country",category="{OTHER}"}}'
+    assert metric_value(after, other) == 0
+    success = f'modelship_requests_total{{{base},outcome="success"}}'
+    assert metric_value(after, success) - metric_value(before, success) == 1
+
+
+async def test_concurrent_requests_are_micro_batched_with_the_same_answers(
+    credit: TrainedModel,
+) -> None:
+    app = create_app(settings_for(credit), load_in_background=False)
+    rows = [
+        {"age": int(a), "income": float(i), "country": str(c)}
+        for a, i, c in credit.data[FEATURES].head(40).itertuples(index=False)
+    ]
+    async with app.router.lifespan_context(app):
+        server = app.state.server
+        calls: list[int] = []
+        original = server._predict
+
+        def counting(batch: Any, outputs: Any) -> Any:
+            calls.append(batch.rows)
+            return original(batch, outputs)
+
+        server.batcher._predict = counting
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            responses = await asyncio.gather(
+                *[http.post("/v2/models/credit/infer", json=columnar([row])) for row in rows]
+            )
+    answers = [r.json()["outputs"][0]["data"][0] for r in responses]
+    assert answers == expected_predictions(credit, rows)
+    assert sum(calls) == len(rows)
+    assert len(calls) < len(rows)  # requests shared predict calls
+
+
+def test_a_failed_load_keeps_the_server_up_and_unready(
+    credit: TrainedModel, tmp_path: Path
+) -> None:
+    settings = settings_for(credit, model_uri=f"file://{tmp_path}/missing.joblib")
+    app = create_app(settings, load_in_background=False)
+    with TestClient(app) as failed:
+        assert failed.get("/v2/health/live").status_code == 200
+        assert failed.get("/v2/health/ready").status_code == 400
+        assert failed.get("/v2/models/credit/ready").status_code == 400
+        response = failed.post("/v2/models/credit/infer", json=columnar(ROWS[:1]))
+        assert response.status_code == 503
+        assert "does not exist" in response.json()["error"]
+        assert (
+            'modelship_model_ready{model="credit",version="3",revision="r1"} 0'
+            in failed.get("/metrics").text
+        )
+
+
+def test_profile_and_model_must_agree(credit: TrainedModel, tmp_path: Path) -> None:
+    from modelship.profile.build import ProfileOptions, build_profile
+
+    narrow = build_profile(credit.data[["age", "label"]], ProfileOptions(target="label"))
+    path = tmp_path / "narrow.json"
+    path.write_text(narrow.to_json())
+    app = create_app(settings_for(credit, profile_path=str(path)), load_in_background=False)
+    with TestClient(app) as mismatched:
+        assert mismatched.get("/v2/health/ready").status_code == 400
+        error = mismatched.post("/v2/models/credit/infer", json=columnar(ROWS[:1])).json()["error"]
+        assert "the model takes 3 features but the profile has 1: age" in error
