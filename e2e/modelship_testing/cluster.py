@@ -131,19 +131,21 @@ class State:
     ports: dict[str, int] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
 
+    folder: Path = STATE_DIR
+
     @classmethod
-    def load(cls) -> State:
-        path = STATE_DIR / "state.json"
+    def load(cls, folder: Path) -> State:
+        path = folder / "state.json"
         if not path.exists():
-            return cls()
+            return cls(folder=folder)
         data = json.loads(path.read_text())
-        return cls(ports=data.get("ports", {}), pids=data.get("pids", {}))
+        return cls(ports=data.get("ports", {}), pids=data.get("pids", {}), folder=folder)
 
     def save(self) -> None:
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = STATE_DIR / "state.json.tmp"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / "state.json.tmp"
         tmp.write_text(json.dumps({"ports": self.ports, "pids": self.pids}, indent=2))
-        tmp.replace(STATE_DIR / "state.json")
+        tmp.replace(self.folder / "state.json")
 
 
 def process_alive(pid: int, name: str) -> bool:
@@ -276,7 +278,7 @@ class LocalCluster:
         self.pki = state_dir / "pki"
         self.logs = state_dir / "logs"
         self.kubeconfig = state_dir / "kubeconfig"
-        self.state = State.load()
+        self.state = State.load(state_dir)
 
     # paths and endpoints
     @property
@@ -300,13 +302,19 @@ class LocalCluster:
 
     # lifecycle
     def up(self) -> None:
-        if all(self.running(c) for c in COMPONENTS) and self._apiserver_ready():
-            print(f"local cluster already running: {self.kubeconfig}")
+        if self.running("etcd") and self._apiserver_ready():
+            missing = [c for c in COMPONENTS if not self.running(c)]
+            for name in missing:  # e.g. Prometheus, stopped by an outage test
+                self.start(name)
+            print(
+                f"local cluster already running: {self.kubeconfig}"
+                + (f" (restarted {', '.join(missing)})" if missing else "")
+            )
             return
         if self.state.pids:
             print("local cluster is partly running: restarting it")
             self.down()
-            self.state = State()
+            self.state = State(folder=self.dir)
         started = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
@@ -344,6 +352,7 @@ class LocalCluster:
         if self.running(name):
             return
         argv = self._argv(name)
+        self.logs.mkdir(parents=True, exist_ok=True)
         log = self.log_path(name).open("ab")
         proc = subprocess.Popen(
             argv,

@@ -238,3 +238,17 @@ def prometheus(local_cluster: LocalCluster) -> PrometheusHandle:
         local_cluster.state.ports.setdefault("prometheus", free_port())
         local_cluster.start("prometheus")
     return PrometheusHandle(local_cluster)
+
+
+@pytest.fixture
+def private_prometheus(tmp_path: Path) -> Iterator[PrometheusHandle]:
+    """A Prometheus of this test's own, for tests that stop it (an outage) without
+    disturbing any other test that shares the cluster's Prometheus."""
+    harness = LocalCluster(tmp_path / "prometheus-harness")
+    harness.dir.mkdir(parents=True)
+    harness.state.ports["prometheus"] = free_port()
+    harness.start("prometheus")
+    try:
+        yield PrometheusHandle(harness)
+    finally:
+        harness.stop("prometheus")

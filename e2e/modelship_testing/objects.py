@@ -123,7 +123,16 @@ class EndpointHistory:
 
     service: str
     counts: list[int] = field(default_factory=list)
+    ready_pods: list[tuple[float, frozenset[str]]] = field(default_factory=list)
+    """(time, names of the ready pods behind the Service) after every change."""
     errors: list[str] = field(default_factory=list)
+
+    def first_time(self, since: float, check: Callable[[frozenset[str]], bool]) -> float | None:
+        """When, at or after `since`, the ready pods first satisfied `check`."""
+        for at, pods in self.ready_pods:
+            if at >= since and check(pods):
+                return at
+        return None
 
     def since_first_ready(self) -> list[int]:
         for i, count in enumerate(self.counts):
@@ -141,7 +150,7 @@ class EndpointWatcher:
         self.namespace = namespace
         self.history = EndpointHistory(service)
         self._stop = threading.Event()
-        self._slices: dict[str, int] = {}
+        self._slices: dict[str, frozenset[str]] = {}
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> EndpointHistory:
@@ -153,19 +162,24 @@ class EndpointWatcher:
         self._thread.join(timeout=10)
 
     @staticmethod
-    def _ready(slice_: Any) -> int:
-        return sum(
-            1
+    def _ready(slice_: Any) -> frozenset[str]:
+        return frozenset(
+            (e.target_ref.name if e.target_ref else ",".join(e.addresses))
             for e in slice_.endpoints or []
             if e.conditions is None or e.conditions.ready is not False
         )
+
+    def _record(self) -> None:
+        pods = frozenset().union(*self._slices.values()) if self._slices else frozenset()
+        self.history.counts.append(len(pods))
+        self.history.ready_pods.append((time.time(), pods))
 
     def _relist(self, selector: str) -> str:
         listed = self.discovery.list_namespaced_endpoint_slice(
             self.namespace, label_selector=selector
         )
         self._slices = {str(item.metadata.name): self._ready(item) for item in listed.items}
-        self.history.counts.append(sum(self._slices.values()))
+        self._record()
         return str(listed.metadata.resource_version)
 
     def _run(self) -> None:
@@ -191,7 +205,7 @@ class EndpointWatcher:
                         self._slices[obj.metadata.name] = self._ready(obj)
                     else:
                         continue
-                    self.history.counts.append(sum(self._slices.values()))
+                    self._record()
                     if self._stop.is_set():
                         break
             except Exception as err:  # noqa: BLE001 - record it, then re-list from scratch

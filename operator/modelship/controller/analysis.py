@@ -28,9 +28,11 @@ from modelship.analysis.run import (
 )
 from modelship.api.analysis import AnalysisGate, AnalysisRunStatus, Measurement
 from modelship.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
+from modelship.api.resources import MODEL_DEPLOYMENT
 from modelship.api.types import parse_duration
 from modelship.controller import metrics
 from modelship.controller.children import ChildrenAdapter
+from modelship.logging import object_logger
 from modelship.rollout.types import GateResult
 
 
@@ -79,6 +81,13 @@ class PrometheusAnalysis:
             for m in measured:
                 metrics.MEASUREMENTS.labels(m.metric, str(m.result)).inc()
             run = record_round(run, measured, gates, analysis, now)
+            object_logger(md, MODEL_DEPLOYMENT.kind).info(
+                "analysis round",
+                revision=revision,
+                results={m.metric: f"{m.result}: {m.message}" for m in measured},
+                failed=run.failed,
+                inconclusive=run.inconclusive,
+            )
         return AnalysisOutcome(
             verdicts=verdicts(run, gates, analysis),
             run=run,

@@ -1,0 +1,51 @@
+"""Custom models (the server's custom-model hook) that misbehave on purpose, to prove that
+analysis catches a bad canary: Flaky fails a share of predictions, Slow answers late."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from typing import Any
+
+import joblib
+
+
+class Wrapped:
+    """A scikit-learn model loaded from a joblib file, exposed through the hook."""
+
+    def load(self, path: str) -> None:
+        self.model = joblib.load(path)
+        self.classes = [str(c) for c in self.model.classes_]
+        self.n_features = int(self.model.n_features_in_)
+        names = getattr(self.model, "feature_names_in_", None)
+        self.feature_names = [str(n) for n in names] if names is not None else None
+
+    def predict(self, features: Any) -> Any:
+        return self.model.predict(features)
+
+
+class Flaky(Wrapped):
+    """Fails MODELSHIP_TEST_ERROR_RATE of its predictions (default half)."""
+
+    def load(self, path: str) -> None:
+        super().load(path)
+        self.error_rate = float(os.environ.get("MODELSHIP_TEST_ERROR_RATE", "0.5"))
+        self.random = random.Random(5)
+
+    def predict(self, features: Any) -> Any:
+        if self.random.random() < self.error_rate:
+            raise RuntimeError("injected failure")
+        return super().predict(features)
+
+
+class Slow(Wrapped):
+    """Answers after MODELSHIP_TEST_DELAY_SECONDS (default 0.3 s)."""
+
+    def load(self, path: str) -> None:
+        super().load(path)
+        self.delay = float(os.environ.get("MODELSHIP_TEST_DELAY_SECONDS", "0.3"))
+
+    def predict(self, features: Any) -> Any:
+        time.sleep(self.delay)
+        return super().predict(features)

@@ -1,0 +1,299 @@
+"""Analysis gates rollouts: the real operator, the local cluster, a real Prometheus scraping
+real reference-server processes that stand in for each revision's pods, and live traffic."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from kubernetes import client
+from modelship_testing.fixtures import OperatorFactory, OperatorProcess
+from modelship_testing.objects import EndpointWatcher, ModelDeployments
+from modelship_testing.prometheus import PrometheusHandle
+from modelship_testing.serving import (
+    Server,
+    TrafficGenerator,
+    TrainedModel,
+    start_server,
+    train_fraud_model,
+)
+from modelship_testing.waiters import diagnostic, wait_for
+
+pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.usefixtures("crds")]
+
+INTERVAL = "2s"
+
+
+def analysis(*metrics: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    defaults = [
+        {"name": "error-rate", "builtin": "errorRate", "max": 0.05},
+        {"name": "p99", "builtin": "latencyP99", "max": 0.2},
+    ]
+    body = {
+        "interval": INTERVAL,
+        "minSamples": 10,
+        "failureLimit": 0,
+        "inconclusiveLimit": 2,
+        "metrics": list(metrics) or defaults,
+    }
+    body.update(fields)
+    return body
+
+
+STEPS = {"canary": {"steps": [{"setWeight": 50}, {"analysis": {"count": 2}}]}}
+
+
+class Stand:
+    """A ModelDeployment whose revisions are served by real processes with live traffic."""
+
+    def __init__(
+        self, mds: ModelDeployments, model: TrainedModel, prometheus: PrometheusHandle
+    ) -> None:
+        self.mds, self.model, self.prometheus = mds, model, prometheus
+        self.servers: dict[str, Server] = {}
+        self.operator: OperatorProcess | None = None
+        self.traffic = TrafficGenerator(rate_per_second=40, max_seconds=300)
+
+    def serve(
+        self, revision: str, version: str, fault: str | None = None, weight: int = 1
+    ) -> Server:
+        server = start_server(self.model, revision, version, fault=fault)
+        self.servers[revision] = server
+        self.prometheus.add_target(
+            f"{self.mds.namespace}-{revision}", server.address, {"namespace": self.mds.namespace}
+        )
+        self.prometheus.wait_for_target_up(f"{self.mds.namespace}-{revision}")
+        if weight:
+            self.traffic.route(server, weight)
+        return server
+
+    def close(self) -> None:
+        self.traffic.stop()
+        for revision, server in self.servers.items():
+            self.prometheus.remove_target(f"{self.mds.namespace}-{revision}")
+            server.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {r} ---\n{s.log_tail(10)}" for r, s in self.servers.items())
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
+    return train_fraud_model(tmp_path_factory.mktemp("fraud-model"))
+
+
+@pytest.fixture
+def stand(
+    k8s_api: client.ApiClient, namespace: str, model: TrainedModel, prometheus: PrometheusHandle
+) -> Iterator[Stand]:
+    stand = Stand(ModelDeployments(k8s_api, namespace), model, prometheus)
+    with diagnostic("reference servers", stand.logs):
+        try:
+            yield stand
+        finally:
+            stand.close()
+
+
+def start_rollout(
+    stand: Stand,
+    operator: OperatorFactory,
+    spec: dict[str, Any],
+    fault: str | None = None,
+    canary_weight: int = 1,
+) -> tuple[str, str]:
+    """Deploy version 1 (served, with traffic), then roll out version 2 served by a process
+    with `fault`; returns (stable, canary) revisions."""
+    stand.operator = operator(
+        namespaces=[stand.mds.namespace], env={"MODELSHIP_PROMETHEUS_URL": stand.prometheus.url}
+    )
+    stand.mds.create("fraud", spec)
+    stable = stand.mds.wait_phase("fraud", "Healthy")["stableRevision"]
+    stand.serve(stable, "1")
+    stand.traffic.start()
+    stand.mds.set_version("fraud", "2")
+    canary = stand.mds.wait(
+        "fraud", lambda s: s.get("canaryRevision"), "the canary revision to be created"
+    )["canaryRevision"]
+    stand.serve(canary, "2", fault=fault, weight=canary_weight)
+    return stable, canary
+
+
+def base_spec(**fields: Any) -> dict[str, Any]:
+    return {
+        "model": {"name": "fraud", "version": "1", "uri": "s3://models/fraud/1/"},
+        "serving": {"replicas": 2},
+        "strategy": STEPS,
+        "analysis": analysis(),
+        **fields,
+    }
+
+
+def test_healthy_canary_passes_every_analysis_and_is_promoted(
+    stand: Stand, operator: OperatorFactory
+) -> None:
+    _stable, canary = start_rollout(stand, operator, base_spec())
+    status = stand.mds.wait_phase("fraud", "Healthy", stableRevision=canary, timeout=90)
+    results = {m["metric"]: m["result"] for m in status["measurements"]}
+    assert results == {"error-rate": "Successful", "p99": "Successful"}
+    assert status["analysis"]["successful"] >= 2
+    assert status["analysis"]["failed"] == 0
+    assert status["history"][0]["outcome"] == "Promoted"
+
+
+def log_time(process: OperatorProcess, message: str, **fields: Any) -> float | None:
+    """When the operator first logged `message` with these fields (its JSON log lines)."""
+    for line in process.log_path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("msg") == message and all(entry.get(k) == v for k, v in fields.items()):
+            return datetime.fromisoformat(entry["timestamp"]).timestamp()
+    return None
+
+
+def test_canary_whose_error_rate_rises_is_rolled_back(
+    stand: Stand, operator: OperatorFactory, k8s_api: client.ApiClient, record_property: Any
+) -> None:
+    with EndpointWatcher(k8s_api, stand.mds.namespace, "fraud") as endpoints:
+        stable, canary = start_rollout(stand, operator, base_spec(), fault="Flaky")
+        status = stand.mds.wait_phase("fraud", "RolledBack", timeout=90)
+        wait_for(
+            lambda: stand.mds.spec_replicas("fraud") == {stable: 2, canary: 0},
+            timeout=30,
+            describe="the canary scaled down",
+        )
+        wait_for(
+            lambda: endpoints.first_time(
+                0,
+                lambda pods: (
+                    not any(p.startswith(f"fraud-{canary}") for p in pods) and len(pods) == 2
+                ),
+            ),
+            timeout=30,
+            describe="only stable pods behind the Service",
+        )
+    failing = next(m for m in status["measurements"] if m["result"] == "Failed")
+    assert failing["metric"] == "error-rate"
+    assert failing["value"] > 0.05
+    assert status["history"][0]["outcome"] == "RolledBack"
+    assert "error-rate" in status["history"][0]["reason"]
+    assert 0 not in endpoints.since_first_ready()
+
+    # Time from the failing measurement to the rollback decision, and to the moment the
+    # Service's EndpointSlices hold only stable pods (the stable carries all traffic).
+    assert stand.operator is not None
+    measured = log_time(stand.operator, "analysis round", name="fraud", failed=1)
+    decided = log_time(stand.operator, "rollout event", name="fraud", reason="RolledBack")
+    assert measured is not None
+    assert decided is not None
+    only_stable = endpoints.first_time(
+        measured, lambda pods: bool(pods) and not any(p.startswith(f"fraud-{canary}") for p in pods)
+    )
+    assert only_stable is not None
+    assert decided - measured < 1.0
+    record_property("rollback_decision_seconds", round(decided - measured, 3))
+    record_property("stable_carries_all_traffic_seconds", round(only_stable - measured, 3))
+    print(
+        f"\nrollback decided {decided - measured:.3f}s after the failing measurement; the "
+        f"stable Service carried all traffic {only_stable - measured:.3f}s after it"
+    )
+
+
+def test_slow_canary_is_rolled_back(stand: Stand, operator: OperatorFactory) -> None:
+    # A slow server answers fewer requests: measure over a longer window, with fewer samples.
+    start_rollout(
+        stand, operator, base_spec(analysis=analysis(interval="4s", minSamples=5)), fault="Slow"
+    )
+    status = stand.mds.wait_phase("fraud", "RolledBack", timeout=90)
+    failing = {m["metric"]: m for m in status["measurements"] if m["result"] == "Failed"}
+    assert "p99" in failing
+    assert failing["p99"]["value"] > 0.2
+
+
+def test_prometheus_outage_pauses_and_the_rollout_continues_when_it_returns(
+    k8s_api: client.ApiClient,
+    namespace: str,
+    model: TrainedModel,
+    operator: OperatorFactory,
+    private_prometheus: PrometheusHandle,
+) -> None:
+    stand = Stand(ModelDeployments(k8s_api, namespace), model, private_prometheus)
+    steps = {
+        "canary": {
+            "steps": [{"setWeight": 50}, {"pause": {"duration": "1s"}}, {"analysis": {"count": 2}}]
+        }
+    }
+    try:
+        with diagnostic("reference servers", stand.logs):
+            _, canary = start_rollout(stand, operator, base_spec(strategy=steps))
+            stand.mds.wait(
+                "fraud",
+                lambda s: (s.get("analysis") or {}).get("successful"),
+                "a first successful analysis round",
+            )
+            private_prometheus.stop()
+            status = stand.mds.wait(
+                "fraud",
+                lambda s: (
+                    s.get("phase") == "Paused" and "Prometheus unreachable" in s.get("message", "")
+                ),
+                "the rollout to pause on the outage",
+            )
+            assert "inconclusive" in status["message"]
+            assert status["analysis"]["failed"] == 0
+            assert status.get("canaryRevision") == canary  # never rolled back
+            private_prometheus.start()
+            private_prometheus.wait_for_target_up(f"{namespace}-{canary}")
+            status = stand.mds.wait_phase("fraud", "Healthy", stableRevision=canary, timeout=90)
+            assert status["history"][0]["outcome"] == "Promoted"
+    finally:
+        stand.close()
+
+
+def test_canary_without_traffic_is_inconclusive_not_failed(
+    stand: Stand, operator: OperatorFactory
+) -> None:
+    _stable, canary = start_rollout(stand, operator, base_spec(), canary_weight=0)
+    status = stand.mds.wait_phase("fraud", "Paused", timeout=60)
+    assert "inconclusive" in status["message"]
+    assert "minSamples" in status["message"]
+    assert status["analysis"]["failed"] == 0
+    assert status["canaryRevision"] == canary
+    assert {m["result"] for m in status["measurements"]} == {"Inconclusive"}
+
+
+def test_custom_promql_metric_gates_a_step(stand: Stand, operator: OperatorFactory) -> None:
+    approvals = {
+        "name": "predictions",
+        "prometheus": {
+            "query": "sum(rate(modelship_prediction_class_total{"
+            'namespace="{{namespace}}",revision="{{canary}}"}[{{interval}}]))'
+        },
+        "min": 1000,  # far more than the traffic generator sends: the gate must fail
+    }
+    steps = {"canary": {"steps": [{"setWeight": 50}, {"analysis": {"metrics": ["predictions"]}}]}}
+    spec = base_spec(strategy=steps, analysis=analysis(approvals, background=False))
+    start_rollout(stand, operator, spec)
+    status = stand.mds.wait_phase("fraud", "RolledBack", timeout=90)
+    measurement = next(m for m in status["measurements"] if m["metric"] == "predictions")
+    assert measurement["result"] == "Failed"
+    assert 0 < measurement["value"] < 1000
+
+
+def test_custom_promql_metric_passes_a_step(stand: Stand, operator: OperatorFactory) -> None:
+    approvals = {
+        "name": "predictions",
+        "prometheus": {
+            "query": "sum(rate(modelship_prediction_class_total{"
+            'namespace="{{namespace}}",revision="{{canary}}"}[{{interval}}]))'
+        },
+        "min": 1,
+    }
+    steps = {"canary": {"steps": [{"setWeight": 50}, {"analysis": {"metrics": ["predictions"]}}]}}
+    spec = base_spec(strategy=steps, analysis=analysis(approvals, background=False))
+    _, canary = start_rollout(stand, operator, spec)
+    stand.mds.wait_phase("fraud", "Healthy", stableRevision=canary, timeout=90)
