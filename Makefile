@@ -41,6 +41,17 @@ cluster-down: ## stop every local cluster process and remove its state
 cluster-status: ## show the local cluster's processes and endpoints
 	$(CLUSTER_PY) status
 
+.PHONY: demo
+demo: setup cluster-bin ## local cluster + operator + a good canary promoted and a bad one rolled back
+	$(CLUSTER_PY) up
+	PYTHONPATH=e2e $(PY) e2e/demo.py
+
+.PHONY: demo-down
+demo-down: ## stop everything the demo started, the local cluster included
+	@if [ -f .demo/operator.pid ]; then kill $$(cat .demo/operator.pid) 2>/dev/null || true; fi
+	rm -rf .demo
+	$(MAKE) cluster-down
+
 .PHONY: crds
 crds: $(VENV)/.installed ## regenerate crds/ and the chart's CRDs from the API models
 	$(PY) -m modelship.cli crds --out crds --chart charts/modelship/crds
