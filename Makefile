@@ -54,7 +54,7 @@ demo-down: ## stop everything the demo started, the local cluster included
 
 .PHONY: crds
 crds: $(VENV)/.installed ## regenerate crds/ and the chart's CRDs from the API models
-	$(PY) -m modelship.cli crds --out crds --chart charts/modelship/crds
+	$(PY) -m modelship.cli crds --out crds --chart charts/modelship/crds --docs docs/resources.md
 
 .PHONY: lint
 lint: $(VENV)/.installed ## ruff and mypy

@@ -1,0 +1,174 @@
+"""Building blocks shared by the resources: references, selectors, Prometheus, conditions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from modelship.api.base import KubeModel
+from modelship.api.types import URL, Duration, LabelName, ObjectName, ShortString
+
+
+class SecretKeyRef(KubeModel):
+    """A key of a Secret in the resource's own namespace."""
+
+    name: ObjectName
+    """The Secret's name."""
+    key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)] = "token"
+    """The key within the Secret."""
+
+
+class LocalObjectRef(KubeModel):
+    """A reference to an object in the resource's own namespace."""
+
+    name: ObjectName
+    """The object's name."""
+
+
+class LabelSelectorRequirement(KubeModel):
+    """One label requirement: `key` `operator` `values`."""
+
+    key: ShortString
+    """The label key."""
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    """One of In, NotIn, Exists, DoesNotExist."""
+    values: list[Annotated[str, StringConstraints(max_length=63)]] | None = Field(
+        default=None, max_length=64
+    )
+    """The values, for In and NotIn."""
+
+
+class LabelSelector(KubeModel):
+    """A Kubernetes label selector (metav1.LabelSelector)."""
+
+    match_labels: dict[str, Annotated[str, StringConstraints(max_length=63)]] | None = Field(
+        default=None, max_length=32
+    )
+    """Labels that must all match."""
+    match_expressions: list[LabelSelectorRequirement] | None = Field(default=None, max_length=16)
+    """Requirements that must all hold."""
+
+
+class IPBlock(KubeModel):
+    """A CIDR range, with optional exceptions."""
+
+    cidr: Annotated[str, StringConstraints(max_length=64)]
+    """The range, e.g. 10.0.0.0/8."""
+    except_: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
+        default=None, alias="except", max_length=16
+    )
+    """Ranges within `cidr` to exclude."""
+
+
+class NetworkPeer(KubeModel):
+    """Who may call the model (a NetworkPolicy peer)."""
+
+    namespace_selector: LabelSelector | None = None
+    """Namespaces whose pods may call the model."""
+    pod_selector: LabelSelector | None = None
+    """Pods (in the model's namespace, or in the selected namespaces) that may call it."""
+    ip_block: IPBlock | None = None
+    """Addresses that may call the model."""
+
+
+class PrometheusTLS(KubeModel):
+    """TLS settings for reaching Prometheus."""
+
+    insecure_skip_verify: bool = False
+    """Skip verifying Prometheus' certificate. For testing only."""
+    ca_secret_ref: SecretKeyRef | None = None
+    """A Secret key holding the PEM CA bundle that signed Prometheus' certificate."""
+
+
+class PrometheusConnection(KubeModel):
+    """How to reach Prometheus. Unset fields fall back to the operator's settings."""
+
+    address: URL | None = None
+    """Prometheus' base URL, e.g. http://prometheus.monitoring:9090. Defaults to the operator's
+    `--prometheus-url`."""
+    timeout: Duration = "10s"
+    """How long one query may take before its measurement counts as inconclusive."""
+    bearer_token_secret_ref: SecretKeyRef | None = None
+    """A Secret key holding a bearer token sent with every query."""
+    tls: PrometheusTLS | None = None
+    """TLS settings for https:// addresses."""
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(KubeModel):
+    """One aspect of the resource's state, in the shape of Kubernetes' metav1.Condition."""
+
+    type: Annotated[
+        str,
+        StringConstraints(
+            pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+            r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+            max_length=316,
+        ),
+    ]
+    """The aspect: Ready, Reconciling, Stalled, Progressing or Drifted."""
+    status: ConditionStatus
+    """True, False or Unknown."""
+    reason: Annotated[
+        str,
+        StringConstraints(
+            pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", min_length=1, max_length=1024
+        ),
+    ]
+    """A CamelCase word saying why the condition is as it is."""
+    message: Annotated[str, StringConstraints(max_length=32768)] = ""
+    """A sentence for people."""
+    last_transition_time: datetime
+    """When `status` last changed."""
+    observed_generation: int | None = Field(default=None, ge=0)
+    """The `.metadata.generation` the condition was computed from."""
+
+
+Conditions = Annotated[list[Condition], Field(max_length=16)]
+
+
+class Severity(StrEnum):
+    NONE = "none"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class DriftMethod(StrEnum):
+    """Distribution statistics computed on binned counts (see docs/drift.md)."""
+
+    PSI = "psi"
+    JENSEN_SHANNON = "jensenShannon"
+    KULLBACK_LEIBLER = "kullbackLeibler"
+    WASSERSTEIN = "wasserstein"
+    KOLMOGOROV_SMIRNOV = "kolmogorovSmirnov"
+    CHI2 = "chi2"
+
+
+# Tests that yield p-values: a *lower* value means *more* drift, so a warning threshold sits
+# above the critical one. The other methods are distances, where higher means more drift.
+P_VALUE_METHODS = frozenset({DriftMethod.KOLMOGOROV_SMIRNOV, DriftMethod.CHI2})
+
+__all__ = [
+    "P_VALUE_METHODS",
+    "Condition",
+    "ConditionStatus",
+    "Conditions",
+    "DriftMethod",
+    "IPBlock",
+    "LabelName",
+    "LabelSelector",
+    "LocalObjectRef",
+    "NetworkPeer",
+    "PrometheusConnection",
+    "PrometheusTLS",
+    "SecretKeyRef",
+    "Severity",
+]

@@ -1,0 +1,389 @@
+"""DriftMonitor: compare live traffic with the model's reference profile, and act on drift."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from modelship.api.base import KubeModel, Rule, ordered, unique
+from modelship.api.common import (
+    P_VALUE_METHODS,
+    Conditions,
+    DriftMethod,
+    PrometheusConnection,
+    Severity,
+)
+from modelship.api.types import Duration, ObjectName, parse_duration
+
+FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
+Text = Annotated[str, StringConstraints(max_length=1024)]
+
+_P_VALUE_CEL = "['kolmogorovSmirnov', 'chi2']"
+
+
+def _severity_ordered(method: DriftMethod, warning: float | None, critical: float) -> bool:
+    if warning is None:
+        return True
+    return warning > critical if method in P_VALUE_METHODS else warning < critical
+
+
+def _p_values_bounded(method: DriftMethod, warning: float | None, critical: float) -> bool:
+    return method not in P_VALUE_METHODS or (critical <= 1 and (warning is None or warning <= 1))
+
+
+# Shared by every threshold block; `method` may be defaulted, so CEL reads an unset method as
+# a distance (every default method is one).
+THRESHOLD_RULES = (
+    Rule(
+        cel=f"!has(self.warning) || ((has(self.method) && self.method in {_P_VALUE_CEL})"
+        " ? self.warning > self.critical : self.warning < self.critical)",
+        message="warning must be less severe than critical: below it for distances, above it "
+        "for the p-value tests chi2 and kolmogorovSmirnov",
+        check=lambda t: _severity_ordered(t.method, t.warning, t.critical),
+    ),
+    Rule(
+        cel=f"!(has(self.method) && self.method in {_P_VALUE_CEL}) || "
+        "(self.critical <= 1.0 && (!has(self.warning) || self.warning <= 1.0))",
+        message="thresholds of chi2 and kolmogorovSmirnov are p-values and must not exceed 1",
+        check=lambda t: _p_values_bounded(t.method, t.warning, t.critical),
+    ),
+)
+
+
+class FeatureThresholds(KubeModel):
+    """A statistic and its thresholds. Distances drift when the score reaches a threshold;
+    p-value tests (chi2, kolmogorovSmirnov) drift when the p-value falls to it."""
+
+    rules = THRESHOLD_RULES
+
+    method: DriftMethod = DriftMethod.PSI
+    """psi, jensenShannon, kullbackLeibler, wasserstein, kolmogorovSmirnov or chi2."""
+    warning: float | None = Field(default=None, ge=0)
+    """Severity warning from this score on (or p-value down)."""
+    critical: float = Field(ge=0)
+    """Severity critical from this score on (or p-value down)."""
+
+
+class FeatureOverride(KubeModel):
+    """Thresholds for one feature, replacing the default ones."""
+
+    rules = THRESHOLD_RULES
+
+    name: FeatureName
+    """The feature, as named in the reference profile."""
+    method: DriftMethod
+    """The statistic for this feature."""
+    warning: float | None = Field(default=None, ge=0)
+    """Severity warning from this score on (or p-value down)."""
+    critical: float = Field(ge=0)
+    """Severity critical from this score on (or p-value down)."""
+
+
+def _default_thresholds() -> FeatureThresholds:
+    return FeatureThresholds(method=DriftMethod.PSI, warning=0.1, critical=0.25)
+
+
+class Features(KubeModel):
+    """Per-feature drift: one statistic per feature against its reference distribution."""
+
+    rules = (
+        Rule(
+            cel=None,
+            message="overrides must name each feature once",
+            check=lambda f: unique(o.name for o in f.overrides or []),
+        ),
+        Rule(cel=None, message="ignore must not repeat", check=lambda f: unique(f.ignore)),
+    )
+
+    default: FeatureThresholds = Field(default_factory=_default_thresholds)
+    """Thresholds for every feature without an override. Defaults to psi, warning 0.1,
+    critical 0.25."""
+    overrides: list[FeatureOverride] | None = Field(
+        default=None,
+        max_length=200,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Per-feature thresholds; feature names are unique."""
+    ignore: list[FeatureName] | None = Field(
+        default=None, max_length=200, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+    """Features not monitored."""
+
+
+class PredictionDrift(KubeModel):
+    """Drift of the model's prediction distribution against the reference profile's."""
+
+    rules = THRESHOLD_RULES
+
+    method: DriftMethod = DriftMethod.JENSEN_SHANNON
+    """The statistic."""
+    warning: float | None = Field(default=None, ge=0)
+    """Severity warning from this score on."""
+    critical: float = Field(ge=0)
+    """Severity critical from this score on."""
+
+
+class DatasetDrift(KubeModel):
+    """The dataset as a whole drifts when enough of its features do."""
+
+    share: float = Field(default=0.5, gt=0, le=1)
+    """Fraction of monitored features that must drift (at `severity`) for dataset drift."""
+    severity: Literal["warning", "critical"] = "critical"
+    """The feature severity that counts as drifted."""
+
+
+class PerformanceMetric(StrEnum):
+    ACCURACY = "accuracy"
+    PRECISION = "precision"
+    RECALL = "recall"
+    F1 = "f1"
+    MAE = "mae"
+    RMSE = "rmse"
+
+
+class Performance(KubeModel):
+    """Model quality from ground truth sent to the server's /feedback endpoint."""
+
+    rules = (
+        Rule(
+            cel="has(self.min) || has(self.max)",
+            message="set at least one of min or max",
+            check=lambda p: p.min is not None or p.max is not None,
+        ),
+        Rule(
+            cel="!has(self.min) || !has(self.max) || self.min <= self.max",
+            message="min must not exceed max",
+            check=lambda p: ordered(p.min, p.max),
+        ),
+    )
+
+    metric: PerformanceMetric
+    """accuracy, precision, recall, f1 (classification) or mae, rmse (regression)."""
+    min: float | None = None
+    """Degraded below this."""
+    max: float | None = None
+    """Degraded above this (for error metrics such as mae)."""
+    min_samples: int = Field(default=100, ge=1, le=1_000_000_000)
+    """Labelled predictions needed in the window before performance is judged."""
+
+
+class FairnessMetric(StrEnum):
+    STATISTICAL_PARITY_DIFFERENCE = "statisticalParityDifference"
+    DISPARATE_IMPACT = "disparateImpact"
+    EQUAL_OPPORTUNITY_DIFFERENCE = "equalOpportunityDifference"
+    AVERAGE_ODDS_DIFFERENCE = "averageOddsDifference"
+
+
+class FairnessRange(KubeModel):
+    """The acceptable range of a fairness metric."""
+
+    rules = (
+        Rule(
+            cel="has(self.min) || has(self.max)",
+            message="set at least one of min or max",
+            check=lambda r: r.min is not None or r.max is not None,
+        ),
+        Rule(
+            cel="!has(self.min) || !has(self.max) || self.min <= self.max",
+            message="min must not exceed max",
+            check=lambda r: ordered(r.min, r.max),
+        ),
+    )
+
+    min: float | None = None
+    """Lowest acceptable value."""
+    max: float | None = None
+    """Highest acceptable value."""
+
+
+Values = Annotated[
+    list[Annotated[str, StringConstraints(max_length=253)]],
+    Field(min_length=1, max_length=32, json_schema_extra={"x-kubernetes-list-type": "set"}),
+]
+
+
+class FairnessCheck(KubeModel):
+    """Outcome parity between a privileged group and the others, for one attribute."""
+
+    rules = (
+        Rule(
+            cel=None,
+            message="privileged and favourable must not repeat values",
+            check=lambda c: unique(c.privileged) and unique(c.favourable),
+        ),
+    )
+
+    attribute: FeatureName
+    """The protected attribute (a feature or a request field)."""
+    privileged: Values
+    """Values of the attribute that form the privileged group."""
+    favourable: Values
+    """Predictions that are favourable outcomes."""
+    metric: FairnessMetric
+    """statisticalParityDifference, disparateImpact, equalOpportunityDifference or
+    averageOddsDifference."""
+    range: FairnessRange
+    """The acceptable range."""
+
+
+class DriftAction(StrEnum):
+    EVENT = "event"
+    RETRAIN = "retrain"
+
+
+class Actions(KubeModel):
+    """What happens on drift."""
+
+    rules = (Rule(cel=None, message="onDrift must not repeat", check=lambda a: unique(a.on_drift)),)
+
+    on_drift: list[DriftAction] = Field(
+        default_factory=lambda: [DriftAction.EVENT],
+        max_length=4,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    """event: record a Warning Event; retrain: let RetrainPolicies that watch this monitor
+    trigger. Defaults to [event]."""
+
+
+class DriftMonitorSpec(KubeModel):
+    """Which ModelDeployment to watch, how often, and what counts as drift."""
+
+    rules = (
+        Rule(
+            cel="duration(has(self.window) ? self.window : '1h') >= "
+            "duration(has(self.interval) ? self.interval : '5m')",
+            message="window must be at least as long as interval",
+            check=lambda s: parse_duration(s.window) >= parse_duration(s.interval),
+        ),
+        Rule(
+            cel="!has(self.interval) || duration(self.interval) >= duration('10s')",
+            message="interval must be at least 10s",
+            check=lambda s: parse_duration(s.interval).total_seconds() >= 10,
+        ),
+    )
+
+    model_deployment_ref: ObjectName
+    """The ModelDeployment (in this namespace) whose live traffic is monitored."""
+    interval: Duration = "5m"
+    """Time between evaluations."""
+    window: Duration = "1h"
+    """The span of live traffic each evaluation compares with the reference."""
+    min_samples: int = Field(default=100, ge=1, le=1_000_000_000)
+    """Predictions needed in the window before drift is judged (fewer: no verdict)."""
+    features: Features = Field(default_factory=Features)
+    """Per-feature drift."""
+    prediction: PredictionDrift | None = None
+    """Prediction drift."""
+    dataset_drift: DatasetDrift = Field(default_factory=DatasetDrift)
+    """Dataset drift."""
+    performance: Performance | None = None
+    """Performance from ground truth."""
+    fairness: list[FairnessCheck] | None = Field(default=None, max_length=20)
+    """Fairness checks."""
+    actions: Actions = Field(default_factory=Actions)
+    """What happens on drift."""
+    prometheus: PrometheusConnection | None = None
+    """Where and how to query Prometheus. Defaults to the operator's settings."""
+
+
+class DriftMonitorPhase(StrEnum):
+    PENDING = "Pending"
+    MONITORING = "Monitoring"
+    DRIFTED = "Drifted"
+    FAILED = "Failed"
+
+
+class FeatureDriftStatus(KubeModel):
+    """The last score of one feature."""
+
+    name: FeatureName
+    """The feature."""
+    method: DriftMethod
+    """The statistic."""
+    score: float | None = None
+    """The score (or p-value); absent without enough samples."""
+    severity: Severity = Severity.NONE
+    """none, warning or critical."""
+
+
+class PredictionDriftStatus(KubeModel):
+    """The last prediction drift score."""
+
+    method: DriftMethod
+    """The statistic."""
+    score: float | None = None
+    """The score."""
+    severity: Severity = Severity.NONE
+    """none, warning or critical."""
+
+
+class DatasetDriftStatus(KubeModel):
+    """The last dataset drift verdict."""
+
+    drifted: bool
+    """Whether the share of drifted features reached spec.datasetDrift.share."""
+    share: float = Field(ge=0, le=1)
+    """Fraction of monitored features that drifted."""
+    drifted_features: int = Field(ge=0)
+    """Features that drifted."""
+    features: int = Field(ge=0)
+    """Features monitored."""
+
+
+class PerformanceStatus(KubeModel):
+    """The last performance measurement."""
+
+    metric: PerformanceMetric
+    """The metric."""
+    value: float | None = None
+    """Its value; absent without enough labelled samples."""
+    samples: int = Field(default=0, ge=0)
+    """Labelled predictions in the window."""
+    degraded: bool = False
+    """Whether the value is outside min/max."""
+
+
+class FairnessStatus(KubeModel):
+    """The last value of one fairness check."""
+
+    attribute: FeatureName
+    """The protected attribute."""
+    metric: FairnessMetric
+    """The metric."""
+    value: float | None = None
+    """Its value."""
+    within_range: bool | None = None
+    """Whether the value is within the range."""
+
+
+class DriftMonitorStatus(KubeModel):
+    """The monitor's last evaluation. Written only by the operator."""
+
+    phase: DriftMonitorPhase = DriftMonitorPhase.PENDING
+    """Pending, Monitoring, Drifted or Failed."""
+    observed_generation: int | None = Field(default=None, ge=0)
+    """The .metadata.generation this status reflects."""
+    conditions: Conditions | None = Field(
+        default=None,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    """Ready, Reconciling, Stalled and Drifted."""
+    message: Text = ""
+    """A summary for people."""
+    last_evaluation_time: datetime | None = None
+    """When the monitor last evaluated."""
+    samples: int | None = Field(default=None, ge=0)
+    """Predictions in the last window."""
+    features: list[FeatureDriftStatus] | None = Field(default=None, max_length=1000)
+    """Per-feature scores, most drifted first."""
+    prediction: PredictionDriftStatus | None = None
+    """Prediction drift."""
+    dataset_drift: DatasetDriftStatus | None = None
+    """Dataset drift."""
+    performance: PerformanceStatus | None = None
+    """Performance."""
+    fairness: list[FairnessStatus] | None = Field(default=None, max_length=20)
+    """Fairness checks."""

@@ -1,0 +1,325 @@
+"""ModelDeployment: serve a model and roll out new versions safely."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from modelship.api.analysis import Analysis, AnalysisGate, AnalysisRunStatus, Measurements
+from modelship.api.base import KubeModel, Rule, ordered
+from modelship.api.common import Conditions, NetworkPeer, SecretKeyRef
+from modelship.api.rolloutstate import RolloutState
+from modelship.api.strategy import CanaryStrategy, RollingStrategy, Strategy
+from modelship.api.types import (
+    LabelValue,
+    ModelURI,
+    ObjectName,
+    PreservedObject,
+    Quantity,
+)
+
+
+class ModelFormat(StrEnum):
+    SKLEARN = "sklearn"
+    XGBOOST = "xgboost"
+    LIGHTGBM = "lightgbm"
+    ONNX = "onnx"
+    CUSTOM = "custom"
+
+
+class ProfileRef(KubeModel):
+    """The ConfigMap holding the model's reference profile (from `modelship profile`)."""
+
+    config_map: ObjectName
+    """The ConfigMap's name."""
+    key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)] = (
+        "profile.json"
+    )
+    """The key holding the profile."""
+
+
+class Model(KubeModel):
+    """The model to serve. Changing it (or serving) starts a rollout."""
+
+    name: LabelValue
+    """The model's name; labels pods and metrics as `model`."""
+    version: LabelValue
+    """The model's version; labels pods and metrics as `version`."""
+    uri: ModelURI
+    """Where the model artifact lives: file://, http(s)://, s3://, gs:// or pvc://claim/path."""
+    format: ModelFormat = ModelFormat.SKLEARN
+    """The artifact's format: sklearn, xgboost, lightgbm, onnx or custom (needs serving.image)."""
+    profile_ref: ProfileRef | None = None
+    """The reference profile that drift monitoring compares live traffic against."""
+
+
+class ResourceRequirements(KubeModel):
+    """Compute resources of each serving container."""
+
+    requests: dict[str, Quantity] | None = Field(default=None, max_length=16)
+    """Minimum resources, e.g. {cpu: 500m, memory: 1Gi}."""
+    limits: dict[str, Quantity] | None = Field(default=None, max_length=16)
+    """Maximum resources."""
+
+
+class Autoscaling(KubeModel):
+    """A HorizontalPodAutoscaler for the stable revision."""
+
+    rules = (
+        Rule(
+            cel="!has(self.minReplicas) || self.minReplicas <= self.maxReplicas",
+            message="minReplicas must not exceed maxReplicas",
+            check=lambda a: ordered(a.min_replicas, a.max_replicas),
+        ),
+    )
+
+    min_replicas: int = Field(default=1, ge=1, le=1000)
+    """The fewest pods."""
+    max_replicas: int = Field(ge=1, le=1000)
+    """The most pods."""
+    target_cpu_utilization_percentage: int = Field(
+        default=80, ge=1, le=100, alias="targetCPUUtilizationPercentage"
+    )
+    """Average CPU utilisation, in percent of requests, the autoscaler aims for."""
+
+
+class Serving(KubeModel):
+    """How the model is served: image, pods, resources and scaling."""
+
+    image: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+    """The model server image. Defaults to modelship's reference server."""
+    replicas: int = Field(default=1, ge=0, le=1000)
+    """Pods of the stable revision (ignored when autoscaling is set)."""
+    port: int = Field(default=8080, ge=1, le=65535)
+    """The port the server listens on (HTTP, Open Inference Protocol v2)."""
+    resources: ResourceRequirements | None = None
+    """Requests and limits of the server container."""
+    template: PreservedObject | None = None
+    """Pod template overrides (a partial PodTemplateSpec merged over the generated one): GPUs,
+    tolerations, node selectors, extra env."""
+    autoscaling: Autoscaling | None = None
+    """Scale the stable revision with a HorizontalPodAutoscaler."""
+
+
+class Rollback(KubeModel):
+    """What happens when analysis fails, and how much history is kept."""
+
+    automatic: bool = True
+    """Return all traffic to the stable revision when analysis fails."""
+    revision_history_limit: int = Field(default=10, ge=0, le=100)
+    """Old revisions kept (their Deployments scaled to zero) for rollback."""
+
+
+class NetworkPolicySpec(KubeModel):
+    """Restrict who may call the model."""
+
+    allow_from: list[NetworkPeer] = Field(default_factory=list, max_length=32)
+    """Peers allowed to call the model. Empty: only the operator and the model's own pods."""
+
+
+class Security(KubeModel):
+    """Access control for the inference endpoint."""
+
+    network_policy: NetworkPolicySpec | None = None
+    """Create a NetworkPolicy admitting only these callers."""
+    auth_secret_ref: SecretKeyRef | None = None
+    """A Secret key holding the bearer token clients must send."""
+
+
+def _gate_ok(gate: AnalysisGate | None, analysis: Analysis | None) -> bool:
+    if gate is None:
+        return True
+    if analysis is None:
+        return False
+    defined = {metric.name for metric in analysis.metrics}
+    return all(name in defined for name in gate.metrics or [])
+
+
+def _canary_gates_ok(canary: CanaryStrategy | None, analysis: Analysis | None) -> bool:
+    return canary is None or all(_gate_ok(step.analysis, analysis) for step in canary.steps)
+
+
+def _gate_cel(gate: str) -> str:
+    """CEL: the gate at `gate` (a path under self) needs spec.analysis and names its metrics."""
+    return (
+        f"!has({gate}) || (has(self.analysis) && (!has({gate}.metrics) ||"
+        f" {gate}.metrics.all(n, self.analysis.metrics.exists(m, m.name == n))))"
+    )
+
+
+def _steps_cel(canary: str) -> str:
+    return f"!has({canary}) || {canary}.steps.all(s, {_gate_cel('s.analysis')})"
+
+
+_GATE_MESSAGE = "needs spec.analysis, and every metric it names must be defined there"
+
+
+class ModelDeploymentSpec(KubeModel):
+    """A model to serve and how to roll out its new versions."""
+
+    rules = (
+        Rule(
+            cel="!has(self.model.format) || self.model.format != 'custom'"
+            " || (has(self.serving) && has(self.serving.image))",
+            message="model.format custom needs serving.image: the reference server cannot load it",
+            check=lambda s: s.model.format != ModelFormat.CUSTOM or s.serving.image is not None,
+        ),
+        Rule(
+            cel=f"!has(self.strategy) || {_steps_cel('self.strategy.canary')}",
+            message=f"each analysis step of strategy.canary {_GATE_MESSAGE}",
+            check=lambda s: _canary_gates_ok(s.strategy.canary, s.analysis),
+        ),
+        Rule(
+            cel="!has(self.strategy) || !has(self.strategy.blueGreen) || "
+            f"(({_gate_cel('self.strategy.blueGreen.prePromotionAnalysis')}) && "
+            f"({_gate_cel('self.strategy.blueGreen.postPromotionAnalysis')}))",
+            message=f"blueGreen prePromotionAnalysis and postPromotionAnalysis {_GATE_MESSAGE}",
+            check=lambda s: (
+                s.strategy.blue_green is None
+                or (
+                    _gate_ok(s.strategy.blue_green.pre_promotion_analysis, s.analysis)
+                    and _gate_ok(s.strategy.blue_green.post_promotion_analysis, s.analysis)
+                )
+            ),
+        ),
+        Rule(
+            cel="!has(self.strategy) || !has(self.strategy.shadow) || "
+            f"(({_gate_cel('self.strategy.shadow.analysis')}) && "
+            f"({_steps_cel('self.strategy.shadow.canary')}))",
+            message=f"shadow analysis and the analysis steps of shadow.canary {_GATE_MESSAGE}",
+            check=lambda s: (
+                s.strategy.shadow is None
+                or (
+                    _gate_ok(s.strategy.shadow.analysis, s.analysis)
+                    and _canary_gates_ok(s.strategy.shadow.canary, s.analysis)
+                )
+            ),
+        ),
+    )
+
+    model: Model
+    """The model to serve."""
+    serving: Serving = Field(default_factory=Serving)
+    """How the model is served."""
+    strategy: Strategy = Field(default_factory=lambda: Strategy(rolling=RollingStrategy()))
+    """How new revisions replace old ones. Defaults to rolling."""
+    analysis: Analysis | None = None
+    """Metrics that gate rollouts. Required by analysis steps and promotion gates."""
+    rollback: Rollback = Field(default_factory=Rollback)
+    """Rollback behaviour and revision history."""
+    security: Security | None = None
+    """Access control for the inference endpoint."""
+
+
+class ModelDeploymentPhase(StrEnum):
+    PENDING = "Pending"
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    HEALTHY = "Healthy"
+    DEGRADED = "Degraded"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+
+
+class RolloutOutcome(StrEnum):
+    PROMOTED = "Promoted"
+    ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"
+    SUPERSEDED = "Superseded"
+    DROPPED = "Dropped"
+
+
+Text = Annotated[str, StringConstraints(max_length=1024)]
+Revision = Annotated[str, StringConstraints(max_length=63)]
+
+
+class HistoryEntry(KubeModel):
+    """One past rollout (the lineage of what was served, when, and why it ended)."""
+
+    revision: Revision
+    """The revision (a hash of what shapes the pods)."""
+    model_version: Annotated[str, StringConstraints(max_length=63)]
+    """The model version the revision served."""
+    model_uri: Annotated[str, StringConstraints(max_length=1024)] = Field(
+        default="", alias="modelURI"
+    )
+    """Where the model came from."""
+    image: Annotated[str, StringConstraints(max_length=512)] = ""
+    """The server image."""
+    started_at: datetime
+    """When the rollout started."""
+    finished_at: datetime | None = None
+    """When it ended."""
+    outcome: RolloutOutcome
+    """Promoted, RolledBack, Aborted, Superseded or Dropped."""
+    reason: Text = ""
+    """Why it ended so."""
+    measurements: Measurements | None = None
+    """The measurements that decided it (the failing ones for a rollback)."""
+
+
+class ModelDeploymentStatus(KubeModel):
+    """What the operator observed and did. Written only by the operator."""
+
+    phase: ModelDeploymentPhase = ModelDeploymentPhase.PENDING
+    """Pending, Progressing, Paused, Healthy, Degraded, RolledBack or Failed."""
+    observed_generation: int | None = Field(default=None, ge=0)
+    """The .metadata.generation this status reflects."""
+    conditions: Conditions | None = Field(
+        default=None,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    """Ready, Reconciling, Stalled and Progressing, as kstatus, Argo CD and Flux read them."""
+    message: Text = ""
+    """A summary for people."""
+    stable_revision: Revision | None = None
+    """The revision receiving production traffic."""
+    canary_revision: Revision | None = None
+    """The revision being rolled out (canary, preview or shadow), if any."""
+    current_step: int | None = Field(default=None, ge=0)
+    """Index of the canary step in progress."""
+    current_step_started_at: datetime | None = None
+    """When the current step started (timed pauses count from here)."""
+    canary_weight: int | None = Field(default=None, ge=0, le=100)
+    """Percentage of traffic the canary receives (or mirrored, for shadow)."""
+    paused_at: datetime | None = None
+    """When the rollout paused, if it is paused."""
+    replicas: int | None = Field(default=None, ge=0)
+    """Pods of all revisions."""
+    ready_replicas: int | None = Field(default=None, ge=0)
+    """Ready pods of all revisions."""
+    selector: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    """Label selector of the serving pods (for the scale subresource)."""
+    analysis: AnalysisRunStatus | None = None
+    """Counters of the current rollout's analysis."""
+    measurements: Measurements | None = None
+    """The last measurement of each analysis metric."""
+    history: list[HistoryEntry] | None = Field(default=None, max_length=100)
+    """Past rollouts, newest first, bounded by rollback.revisionHistoryLimit."""
+    inference_url: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None, alias="inferenceURL"
+    )
+    """The in-cluster URL of the Open Inference Protocol endpoint."""
+    rollout: RolloutState | None = None
+    """The rollout planner's bookkeeping (stage, held revision, handled controls)."""
+
+
+__all__ = [
+    "Autoscaling",
+    "HistoryEntry",
+    "Model",
+    "ModelDeploymentPhase",
+    "ModelDeploymentSpec",
+    "ModelDeploymentStatus",
+    "ModelFormat",
+    "NetworkPolicySpec",
+    "ProfileRef",
+    "ResourceRequirements",
+    "Rollback",
+    "RolloutOutcome",
+    "Security",
+    "Serving",
+]

@@ -1,0 +1,1 @@
+"""The operator: kopf handlers (thin), the Kubernetes adapter, settings and the entry point."""

@@ -1,0 +1,55 @@
+"""`modelship operator`: parse settings, set up logging, run kopf with our registry."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+import kopf
+import structlog
+
+from modelship import __version__
+from modelship import logging as mslogging
+from modelship.controller import handlers, kube, rollout_handlers
+from modelship.controller.settings import OperatorConfig, parse
+
+
+def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    # Log in as the kubernetes client does: $KUBECONFIG, ~/.kube/config or the pod's account.
+    kopf.on.login(registry=registry)(kopf.login_via_client)
+    handlers.register(registry, config, kube.StatusWriter())
+    rollout_handlers.register(registry, config)
+    return registry
+
+
+def main(argv: list[str]) -> int:
+    config = parse(argv, os.environ)
+    mslogging.configure(config.log_level, config.log_format)
+    log = structlog.get_logger("modelship.operator")
+    log.info(
+        "starting",
+        version=__version__,
+        namespaces=list(config.namespaces) or "all",
+        peering=config.peering or "standalone",
+        prometheus_url=config.prometheus_url,
+    )
+    liveness = f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None
+    with contextlib.suppress(KeyboardInterrupt):
+        kopf.run(
+            registry=build_registry(config),
+            settings=handlers.kopf_settings(),
+            standalone=config.standalone,
+            peering_name=config.peering,
+            priority=config.peering_priority,
+            clusterwide=config.clusterwide,
+            namespaces=list(config.namespaces),
+            liveness_endpoint=liveness,
+        )
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Generate the CustomResourceDefinitions from the API models (`modelship crds`)."""

@@ -1,0 +1,1 @@
+"""Pure planners: (spec, observed state) -> plan. No I/O; table-tested."""

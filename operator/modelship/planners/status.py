@@ -1,0 +1,175 @@
+"""Status planning: from what a reconcile pass concluded to the minimal status patch.
+
+Pure functions of (current status, assessment, generation, time). The operator writes status
+only when `plan_status` returns a non-empty patch, so an idle, converged object costs no API
+writes, and a condition's `lastTransitionTime` moves only when its `status` really changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from modelship.api.common import ConditionStatus
+
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+    PROGRESSING = "Progressing"
+    DRIFTED = "Drifted"
+
+
+@dataclass(frozen=True)
+class DesiredCondition:
+    type: str
+    status: ConditionStatus
+    reason: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What one reconcile pass concluded about an object, before it becomes status.
+
+    `conditions` are the ones this pass owns; conditions of other types (set by other
+    components, e.g. a drift evaluation's `Drifted`) are left as they are.
+    """
+
+    phase: str
+    reason: str
+    message: str
+    conditions: tuple[DesiredCondition, ...]
+    warning: bool = False
+    """Whether the state calls for a person (its Event is a Warning)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Further status fields this pass owns (e.g. a rollout's weights), written when changed."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change a user cares about, recorded as a Kubernetes Event."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StatusPlan:
+    patch: dict[str, Any]
+    """Status fields to write (a JSON merge patch of .status); empty: write nothing."""
+    transitions: tuple[Transition, ...]
+    """Events to record."""
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.patch)
+
+
+def kube_time(moment: datetime) -> str:
+    """RFC 3339 in UTC at second precision, as metav1.Time serialises."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _condition(
+    desired: DesiredCondition, previous: Mapping[str, Any] | None, generation: int, now: str
+) -> dict[str, Any]:
+    unchanged = previous is not None and previous.get("status") == desired.status.value
+    since = previous.get("lastTransitionTime") if previous and unchanged else None
+    return {
+        "type": str(desired.type),
+        "status": desired.status.value,
+        "reason": str(desired.reason),
+        "message": desired.message,
+        "lastTransitionTime": since or now,
+        "observedGeneration": generation,
+    }
+
+
+def plan_conditions(
+    current: Sequence[Mapping[str, Any]],
+    desired: Sequence[DesiredCondition],
+    generation: int,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The full conditions list: desired ones merged over the others, in a stable order."""
+    stamp = kube_time(now)
+    by_type = {str(c.get("type")): c for c in current}
+    owned = {d.type for d in desired}
+    merged = [_condition(d, by_type.get(d.type), generation, stamp) for d in desired]
+    others = [dict(c) for c in current if c.get("type") not in owned]
+    return merged + others
+
+
+def _primary(conditions: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
+    """What makes a transition: readiness and stalling, with their reasons."""
+    wanted = {ConditionType.READY.value, ConditionType.STALLED.value}
+    return tuple(
+        sorted(
+            (str(c.get("type")), c.get("status"), c.get("reason"))
+            for c in conditions
+            if c.get("type") in wanted
+        )
+    )
+
+
+def plan_status(
+    current: Mapping[str, Any] | None,
+    assessment: Assessment,
+    generation: int,
+    now: datetime,
+) -> StatusPlan:
+    """The status patch (only what differs) and the Events for what changed."""
+    current = current or {}
+    old_conditions = list(current.get("conditions") or [])
+    conditions = plan_conditions(old_conditions, assessment.conditions, generation, now)
+    phase = str(assessment.phase)
+    desired: dict[str, Any] = {
+        "phase": phase,
+        "observedGeneration": generation,
+        "message": assessment.message,
+        "conditions": conditions,
+        **assessment.extra,
+    }
+    patch = {key: value for key, value in desired.items() if current.get(key) != value}
+
+    transitions: list[Transition] = []
+    if current.get("phase") != phase or _primary(old_conditions) != _primary(conditions):
+        transitions.append(
+            Transition(
+                "Warning" if assessment.warning else "Normal", assessment.reason, assessment.message
+            )
+        )
+    return StatusPlan(patch=patch, transitions=tuple(transitions))
+
+
+def ready(reason: str, message: str) -> tuple[DesiredCondition, ...]:
+    """kstatus Current: Ready, neither reconciling nor stalled."""
+    return (
+        DesiredCondition(ConditionType.READY, ConditionStatus.TRUE, reason, message),
+        DesiredCondition(ConditionType.RECONCILING, ConditionStatus.FALSE, reason, ""),
+        DesiredCondition(ConditionType.STALLED, ConditionStatus.FALSE, reason, ""),
+    )
+
+
+def reconciling(reason: str, message: str) -> tuple[DesiredCondition, ...]:
+    """kstatus InProgress: working towards the spec."""
+    return (
+        DesiredCondition(ConditionType.READY, ConditionStatus.FALSE, reason, message),
+        DesiredCondition(ConditionType.RECONCILING, ConditionStatus.TRUE, reason, message),
+        DesiredCondition(ConditionType.STALLED, ConditionStatus.FALSE, reason, ""),
+    )
+
+
+def stalled(reason: str, message: str) -> tuple[DesiredCondition, ...]:
+    """kstatus Failed: no progress without a change from a person."""
+    return (
+        DesiredCondition(ConditionType.READY, ConditionStatus.FALSE, reason, message),
+        DesiredCondition(ConditionType.RECONCILING, ConditionStatus.FALSE, reason, ""),
+        DesiredCondition(ConditionType.STALLED, ConditionStatus.TRUE, reason, message),
+    )

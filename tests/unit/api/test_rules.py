@@ -1,0 +1,264 @@
+"""Every cross-field rule, table-tested: a spec that breaks it names the field and the rule."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import pkgutil
+from typing import Any
+
+import modelship.api
+import pytest
+from modelship.api import KINDS, KINDS_BY_NAME
+from modelship.api.base import KubeModel
+from modelship.api.validation import InvalidObjectError, parse_spec
+
+JOB = {"template": {"spec": {"template": {"spec": {"containers": [{"name": "t", "image": "t"}]}}}}}
+BASE: dict[str, dict[str, Any]] = {
+    "ModelDeployment": {"model": {"name": "m", "version": "1", "uri": "s3://b/m/1/"}},
+    "DriftMonitor": {"modelDeploymentRef": "m"},
+    "RetrainPolicy": {
+        "modelDeploymentRef": "m",
+        "job": JOB,
+        "output": {"uri": "s3://b/{version}/"},
+    },
+}
+METRIC = {"name": "errors", "builtin": "errorRate", "max": 0.01}
+ANALYSIS = {"metrics": [METRIC]}
+
+
+def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse(kind: str, spec: dict[str, Any], name: str = "ok") -> KubeModel:
+    body = {"metadata": {"name": name}, "spec": merged(BASE[kind], spec)}
+    return parse_spec(KINDS_BY_NAME[kind], body)
+
+
+def canary(*steps: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"strategy": {"canary": {"steps": list(steps), **extra}}}
+
+
+# (kind, spec fragment, field the error names, message)
+BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
+    ("ModelDeployment", {"strategy": {"rolling": {}, "blueGreen": {}}}, "spec.strategy",
+     "set exactly one of rolling, canary, blueGreen or shadow"),
+    ("ModelDeployment", {"strategy": {}}, "spec.strategy", "set exactly one of"),
+    ("ModelDeployment", canary({"setWeight": 5, "analysis": {}}, ), "spec.strategy.canary.steps[0]",
+     "each step sets exactly one of setWeight, pause or analysis"),
+    ("ModelDeployment", canary({}), "spec.strategy.canary.steps[0]", "exactly one of setWeight"),
+    ("ModelDeployment", canary({"setWeight": 101}), "spec.strategy.canary.steps[0].setWeight",
+     "less than or equal to 100"),
+    ("ModelDeployment", canary({"setWeight": -1}), "spec.strategy.canary.steps[0].setWeight",
+     "greater than or equal to 0"),
+    ("ModelDeployment", canary(), "spec.strategy.canary.steps", "at least 1 item"),
+    ("ModelDeployment", canary({"analysis": {}}), "spec",
+     "each analysis step of strategy.canary needs spec.analysis"),
+    ("ModelDeployment", {**canary({"analysis": {"metrics": ["p99"]}}), "analysis": ANALYSIS},
+     "spec", "every metric it names must be defined there"),
+    ("ModelDeployment", {**canary({"analysis": {"metrics": ["errors", "errors"]}}),
+                         "analysis": ANALYSIS},
+     "spec.strategy.canary.steps[0].analysis", "metrics must not repeat"),
+    ("ModelDeployment", canary({"setWeight": 5}, traffic={"router": "gatewayAPI"}),
+     "spec.strategy.canary.traffic", "gatewayAPI is required when router is gatewayAPI"),
+    ("ModelDeployment",
+     canary({"setWeight": 5}, traffic={"gatewayAPI": {"gateway": {"name": "g"}}}),
+     "spec.strategy.canary.traffic",
+     "gatewayAPI is required when router is gatewayAPI, and only then"),
+    ("ModelDeployment", canary({"setWeight": 5}, traffic={"istio": {}}),
+     "spec.strategy.canary.traffic", "istio is allowed only when router is istio"),
+    ("ModelDeployment", {"strategy": {"blueGreen": {"autoPromotionEnabled": False,
+                                                    "autoPromotionSeconds": 5}}},
+     "spec.strategy.blueGreen", "autoPromotionSeconds needs autoPromotionEnabled to be true"),
+    ("ModelDeployment", {"strategy": {"blueGreen": {"postPromotionAnalysis": {}}}}, "spec",
+     "blueGreen prePromotionAnalysis and postPromotionAnalysis needs spec.analysis"),
+    ("ModelDeployment", {"strategy": {"shadow": {"traffic": {}, "then": "drop"}}},
+     "spec.strategy.shadow", "mirroring needs a proxy"),
+    ("ModelDeployment", {"strategy": {"shadow": {"traffic": {"router": "istio", "istio": {}}}}},
+     "spec.strategy.shadow", "canary is required when then is canary, and only then"),
+    ("ModelDeployment", {"strategy": {"shadow": {"traffic": {"router": "istio", "istio": {}},
+                                                 "then": "drop",
+                                                 "canary": {"steps": [{"setWeight": 5}]}}}},
+     "spec.strategy.shadow", "canary is required when then is canary, and only then"),
+    ("ModelDeployment", {"strategy": {"shadow": {"traffic": {"router": "istio", "istio": {}},
+                                                 "then": "drop", "analysis": {}}}},
+     "spec", "shadow analysis and the analysis steps of shadow.canary needs spec.analysis"),
+    ("ModelDeployment", {"analysis": {"metrics": [{"name": "x", "builtin": "errorRate"}]}},
+     "spec.analysis.metrics[0]", "set at least one of min, max or maxIncrease"),
+    ("ModelDeployment", {"analysis": {"metrics": [{"name": "x", "max": 1}]}},
+     "spec.analysis.metrics[0]", "set exactly one of builtin or prometheus"),
+    ("ModelDeployment", {"analysis": {"metrics": [{**METRIC, "min": 2, "max": 1}]}},
+     "spec.analysis.metrics[0]", "min must not exceed max"),
+    ("ModelDeployment", {"analysis": {"metrics": [{**METRIC, "maxIncrease": -0.1}]}},
+     "spec.analysis.metrics[0].maxIncrease", "greater than or equal to 0"),
+    ("ModelDeployment", {"analysis": {"metrics": [{**METRIC, "method": "psi"}]}},
+     "spec.analysis.metrics[0]", "method applies only to builtin predictionDrift"),
+    ("ModelDeployment", {"analysis": {"metrics": [METRIC, METRIC]}}, "spec.analysis",
+     "metric names must be unique"),
+    ("ModelDeployment", {"analysis": {"metrics": []}}, "spec.analysis.metrics", "at least 1 item"),
+    ("ModelDeployment", {"analysis": {**ANALYSIS, "interval": "100ms"}}, "spec.analysis",
+     "interval must be at least 1s"),
+    ("ModelDeployment", {"analysis": {**ANALYSIS, "interval": "1d"}}, "spec.analysis.interval",
+     "should match pattern"),
+    ("ModelDeployment", {"serving": {"autoscaling": {"minReplicas": 3, "maxReplicas": 2}}},
+     "spec.serving.autoscaling", "minReplicas must not exceed maxReplicas"),
+    ("ModelDeployment", {"serving": {"resources": {"requests": {"cpu": "lots"}}}},
+     "spec.serving.resources.requests.cpu", "invalid quantity"),
+    ("ModelDeployment", {"serving": {"replicas": 1001}}, "spec.serving.replicas",
+     "less than or equal to 1000"),
+    ("ModelDeployment", {"model": {"format": "custom"}}, "spec",
+     "model.format custom needs serving.image"),
+    ("ModelDeployment", {"model": {"uri": "pvc://Bad_Claim/x"}}, "spec.model.uri",
+     "should match pattern"),
+    ("ModelDeployment", {"model": {"version": "v 2"}}, "spec.model.version",
+     "should match pattern"),
+    ("ModelDeployment", {"security": {"authSecretRef": {"name": "Secret!"}}},
+     "spec.security.authSecretRef.name", "should match pattern"),
+    ("ModelDeployment", {"rollback": {"revisionHistoryLimit": 101}},
+     "spec.rollback.revisionHistoryLimit", "less than or equal to 100"),
+    ("ModelDeployment", {"serving": {"replicas": 1, "replica": 2}}, "spec.serving.replica",
+     "Extra inputs are not permitted"),
+    ("DriftMonitor", {"features": {"default": {"warning": 0.5, "critical": 0.2}}},
+     "spec.features.default", "warning must be less severe than critical"),
+    ("DriftMonitor", {"features": {"default": {"method": "chi2", "warning": 0.01,
+                                               "critical": 0.05}}},
+     "spec.features.default", "warning must be less severe than critical"),
+    ("DriftMonitor", {"features": {"overrides": [{"name": "a", "method": "kolmogorovSmirnov",
+                                                  "critical": 1.5}]}},
+     "spec.features.overrides[0]", "p-values and must not exceed 1"),
+    ("DriftMonitor", {"features": {"overrides": [{"name": "a", "method": "psi", "critical": 1},
+                                                 {"name": "a", "method": "psi", "critical": 2}]}},
+     "spec.features", "overrides must name each feature once"),
+    ("DriftMonitor", {"features": {"ignore": ["a", "a"]}}, "spec.features",
+     "ignore must not repeat"),
+    ("DriftMonitor", {"prediction": {"warning": 0.3, "critical": 0.1}}, "spec.prediction",
+     "warning must be less severe than critical"),
+    ("DriftMonitor", {"interval": "2h"}, "spec", "window must be at least as long as interval"),
+    ("DriftMonitor", {"interval": "5s", "window": "1m"}, "spec", "interval must be at least 10s"),
+    ("DriftMonitor", {"datasetDrift": {"share": 0}}, "spec.datasetDrift.share", "greater than 0"),
+    ("DriftMonitor", {"performance": {"metric": "accuracy"}}, "spec.performance",
+     "set at least one of min or max"),
+    ("DriftMonitor", {"performance": {"metric": "mae", "min": 3, "max": 1}}, "spec.performance",
+     "min must not exceed max"),
+    ("DriftMonitor", {"fairness": [{"attribute": "g", "privileged": ["M"], "favourable": ["y"],
+                                    "metric": "disparateImpact", "range": {}}]},
+     "spec.fairness[0].range", "set at least one of min or max"),
+    ("DriftMonitor", {"fairness": [{"attribute": "g", "privileged": ["M"], "favourable": ["y"],
+                                    "metric": "disparateImpact",
+                                    "range": {"min": 1.2, "max": 0.8}}]},
+     "spec.fairness[0].range", "min must not exceed max"),
+    ("DriftMonitor", {"fairness": [{"attribute": "g", "privileged": ["M", "M"],
+                                    "favourable": ["y"], "metric": "disparateImpact",
+                                    "range": {"min": 0.8}}]},
+     "spec.fairness[0]", "privileged and favourable must not repeat values"),
+    ("DriftMonitor", {"actions": {"onDrift": ["event", "event"]}}, "spec.actions",
+     "onDrift must not repeat"),
+    ("DriftMonitor", {"modelDeploymentRef": "Fraud"}, "spec.modelDeploymentRef",
+     "should match pattern"),
+    ("RetrainPolicy", {"output": {"uri": "s3://b/latest/"}}, "spec.output",
+     "uri must contain {version}"),
+    ("RetrainPolicy", {"triggers": {"schedule": "0 24 * * *"}}, "spec.triggers.schedule",
+     "hour 24 is outside 0-23"),
+    ("RetrainPolicy", {"triggers": {"schedule": "0 3 * *"}}, "spec.triggers.schedule",
+     "should match pattern"),
+    ("RetrainPolicy", {"cooldown": "6 hours"}, "spec.cooldown", "should match pattern"),
+    ("RetrainPolicy", {"concurrency": "Allow"}, "spec.concurrency", "'Forbid' or 'Replace'"),
+    ("RetrainPolicy", {"historyLimit": 0}, "spec.historyLimit", "greater than or equal to 1"),
+    ("RetrainPolicy", {"triggers": {"drift": {"driftMonitorRef": "d", "severity": "low"}}},
+     "spec.triggers.drift.severity", "'warning' or 'critical'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "spec", "field", "message"), BROKEN)
+def test_rule_rejects_with_field_and_message(
+    kind: str, spec: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(InvalidObjectError) as error:
+        parse(kind, spec)
+    assert any(p.path == field and message in p.message for p in error.value.problems), str(
+        error.value
+    )
+
+
+ACCEPTED: list[tuple[str, dict[str, Any]]] = [
+    ("ModelDeployment", {}),
+    ("ModelDeployment", canary({"setWeight": 0}, {"pause": {}}, {"setWeight": 100})),
+    ("ModelDeployment", {**canary({"analysis": {"metrics": ["errors"], "count": 3}}),
+                         "analysis": ANALYSIS}),
+    ("ModelDeployment", {"strategy": {"blueGreen": {"autoPromotionSeconds": 0}}}),
+    ("ModelDeployment", {"strategy": {"shadow": {"traffic": {"router": "istio", "istio": {}},
+                                                 "then": "drop"}}}),
+    ("ModelDeployment", {"model": {"format": "custom"}, "serving": {"image": "me/server:1"}}),
+    ("ModelDeployment", {"model": {"uri": "pvc://models/fraud/7"}}),
+    ("ModelDeployment", {"serving": {"resources": {"requests": {"cpu": 2, "memory": "1.5Gi"}},
+                                     "autoscaling": {"maxReplicas": 1}}}),
+    ("ModelDeployment", {"analysis": {**ANALYSIS, "interval": "1h30m"}}),
+    ("DriftMonitor", {"features": {"default": {"method": "chi2", "warning": 0.05,
+                                               "critical": 0.01}}}),
+    ("DriftMonitor", {"interval": "1h", "window": "1h"}),
+    ("DriftMonitor", {"performance": {"metric": "rmse", "max": 3}}),
+    ("RetrainPolicy", {"triggers": {"schedule": "*/15 0-6,22-23 ? JAN-MAR MON-FRI"}}),
+    ("RetrainPolicy", {"triggers": {"schedule": "@daily"}}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "spec"), ACCEPTED)
+def test_valid_variation_is_accepted(kind: str, spec: dict[str, Any]) -> None:
+    parse(kind, spec)
+
+
+def test_name_must_be_a_dns_1035_label_for_model_deployments() -> None:
+    with pytest.raises(InvalidObjectError, match=r"metadata\.name must be a DNS-1035 label"):
+        parse("ModelDeployment", {}, name="9lives")
+    with pytest.raises(InvalidObjectError, match="at most 52 characters"):
+        parse("ModelDeployment", {}, name="a" * 53)
+    parse("ModelDeployment", {}, name="a" * 52)
+    parse("DriftMonitor", {}, name="9lives")  # only ModelDeployment names a Service
+
+
+def test_missing_spec_is_reported() -> None:
+    with pytest.raises(InvalidObjectError, match="spec: Required value"):
+        parse_spec(KINDS_BY_NAME["DriftMonitor"], {"metadata": {"name": "x"}})
+
+
+def _all_models() -> list[type[KubeModel]]:
+    for module in pkgutil.iter_modules(modelship.api.__path__):
+        importlib.import_module(f"modelship.api.{module.name}")
+    found: list[type[KubeModel]] = []
+    pending = list(KubeModel.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def test_every_rule_is_covered_by_this_table() -> None:
+    messages = {rule.message for cls in _all_models() for rule in cls.__dict__.get("rules", ())}
+    messages |= {rule.message for kind in KINDS for rule in kind.object_rules}
+    covered = {message for *_, message in BROKEN} | {"metadata.name must be a DNS-1035 label"}
+    uncovered = {m for m in messages if not any(c in m for c in covered)}
+    assert not uncovered
+
+
+def test_defaults_are_applied() -> None:
+    spec = parse("ModelDeployment", {})
+    assert spec.to_kube()["strategy"] == {"rolling": {"maxSurge": "25%", "maxUnavailable": 0}}
+    assert spec.to_kube()["serving"]["replicas"] == 1
+    assert spec.to_kube()["model"]["format"] == "sklearn"
+    monitor = parse("DriftMonitor", {}).to_kube()
+    assert monitor["features"]["default"] == {"method": "psi", "warning": 0.1, "critical": 0.25}
+    assert (monitor["interval"], monitor["window"]) == ("5m", "1h")
+    policy = parse("RetrainPolicy", {}).to_kube()
+    assert (policy["promotion"], policy["concurrency"], policy["cooldown"]) == (
+        "manual",
+        "Forbid",
+        "6h",
+    )

@@ -1,0 +1,117 @@
+"""Per-kind assessment: phase and kstatus conditions from a spec and what exists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from modelship.api import KINDS_BY_NAME
+from modelship.api.modeldeployment import ModelDeploymentPhase as Phase
+from modelship.api.validation import InvalidObjectError, Problem, parse_spec
+from modelship.planners.assessment import (
+    Existing,
+    RolloutProgress,
+    assess_drift_monitor,
+    assess_model_deployment,
+    assess_retrain_policy,
+)
+from modelship.planners.status import Assessment
+
+MD = {"model": {"name": "fraud", "version": "7", "uri": "s3://m/7/"}}
+JOB: dict[str, Any] = {"template": {"spec": {}}}
+RP = {
+    "modelDeploymentRef": "fraud",
+    "job": JOB,
+    "output": {"uri": "s3://m/{version}/"},
+    "triggers": {"drift": {"driftMonitorRef": "fraud-drift"}},
+}
+ERROR = InvalidObjectError([Problem("spec.strategy", "set exactly one of ...")])
+
+
+def spec(kind: str, body: dict[str, Any]) -> Any:
+    return parse_spec(KINDS_BY_NAME[kind], {"metadata": {"name": "x"}, "spec": body})
+
+
+def kstatus(assessment: Assessment) -> dict[str, str]:
+    return {c.type: c.status.value for c in assessment.conditions}
+
+
+CURRENT = {"Ready": "True", "Reconciling": "False", "Stalled": "False"}
+IN_PROGRESS = {"Ready": "False", "Reconciling": "True", "Stalled": "False"}
+FAILED = {"Ready": "False", "Reconciling": "False", "Stalled": "True"}
+
+
+def test_valid_model_deployment_is_ready() -> None:
+    result = assess_model_deployment(spec("ModelDeployment", MD))
+    assert (result.phase, result.reason, kstatus(result)) == ("Healthy", "Reconciled", CURRENT)
+    assert "fraud version 7" in result.message
+    assert not result.warning
+
+
+def test_invalid_spec_is_stalled_with_the_problem() -> None:
+    result = assess_model_deployment(ERROR)
+    assert (result.phase, result.reason, kstatus(result)) == ("Failed", "InvalidSpec", FAILED)
+    assert result.message == "invalid spec: spec.strategy: set exactly one of ..."
+    assert result.warning
+
+
+@pytest.mark.parametrize(
+    ("phase", "expected", "warning"),
+    [
+        (Phase.PENDING, IN_PROGRESS, False),
+        (Phase.PROGRESSING, IN_PROGRESS, False),
+        (Phase.PAUSED, IN_PROGRESS, False),
+        (Phase.DEGRADED, IN_PROGRESS, True),
+        (Phase.HEALTHY, CURRENT, False),
+        (Phase.ROLLED_BACK, FAILED, True),
+        (Phase.FAILED, FAILED, True),
+    ],
+)
+def test_rollout_phase_maps_to_kstatus(
+    phase: Phase, expected: dict[str, str], warning: bool
+) -> None:
+    progress = RolloutProgress(phase, "Because", "words")
+    result = assess_model_deployment(spec("ModelDeployment", MD), progress)
+    assert (result.phase, kstatus(result), result.warning) == (phase, expected, warning)
+
+
+def test_drift_monitor_is_stalled_until_its_model_deployment_exists() -> None:
+    monitor = spec("DriftMonitor", {"modelDeploymentRef": "fraud"})
+    waiting = assess_drift_monitor(monitor, Existing(model_deployments={"other"}))
+    assert (waiting.phase, waiting.reason, kstatus(waiting)) == (
+        "Pending",
+        "ReferenceNotFound",
+        FAILED,
+    )
+    assert waiting.message == (
+        'spec.modelDeploymentRef: ModelDeployment "fraud" does not exist in this namespace'
+    )
+    found = assess_drift_monitor(monitor, Existing(model_deployments={"fraud"}))
+    assert (found.phase, kstatus(found)) == ("Monitoring", CURRENT)
+
+
+@pytest.mark.parametrize(
+    ("existing", "missing"),
+    [
+        (Existing(), 'spec.modelDeploymentRef: ModelDeployment "fraud"'),
+        (
+            Existing(model_deployments={"fraud"}),
+            'spec.triggers.drift.driftMonitorRef: DriftMonitor "fraud-drift"',
+        ),
+    ],
+)
+def test_retrain_policy_names_the_first_missing_reference(existing: Existing, missing: str) -> None:
+    result = assess_retrain_policy(spec("RetrainPolicy", RP), existing)
+    assert result.reason == "ReferenceNotFound"
+    assert result.message.startswith(missing)
+
+
+def test_retrain_policy_with_references_is_armed() -> None:
+    existing = Existing(model_deployments={"fraud"}, drift_monitors={"fraud-drift"})
+    result = assess_retrain_policy(spec("RetrainPolicy", RP), existing)
+    assert (result.phase, result.reason, kstatus(result)) == ("Idle", "Armed", CURRENT)
+
+
+def test_invalid_drift_monitor_and_policy_fail() -> None:
+    assert assess_drift_monitor(ERROR, Existing()).phase == "Failed"
+    assert assess_retrain_policy(ERROR, Existing()).phase == "Failed"
