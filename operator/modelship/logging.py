@@ -45,6 +45,20 @@ def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Eve
     return event_dict
 
 
+class _RoutineHandlerSuccess(logging.Filter):
+    """kopf logs every handler success at INFO; for the operator's event handlers (wake-ups,
+    re-checks) that is one line per watch event, noise that hides what matters. Failures
+    and retries still pass, and the operator logs its own changes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.INFO
+            and record.name == "kopf.objects"
+            and str(record.msg).startswith("Handler '")
+            and str(record.msg).endswith("' succeeded.")
+        )
+
+
 def configure(level: str = "INFO", fmt: LogFormat = "json", stream: TextIO | None = None) -> None:
     """Send every log record (structlog's and the standard library's) to one formatter."""
     shared: list[Processor] = [
@@ -78,6 +92,7 @@ def configure(level: str = "INFO", fmt: LogFormat = "json", stream: TextIO | Non
     )
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(_RoutineHandlerSuccess())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

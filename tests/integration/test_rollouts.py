@@ -276,3 +276,37 @@ def test_converged_model_deployment_gets_no_writes_while_idle(
         describe="the Deployment to settle",
     )
     assert writes_during(k8s_api, mds.namespace, seconds=20) == []
+
+
+@pytest.mark.usefixtures("gateway_api")
+def test_shadow_mirrors_traffic_then_continues_as_a_canary(
+    mds: ModelDeployments, operator: OperatorFactory
+) -> None:
+    operator(namespaces=[mds.namespace])
+    strategy = {
+        "shadow": {
+            "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "web"}}},
+            "mirrorPercentage": 30,
+            "duration": "3s",
+            "canary": {"steps": [{"setWeight": 50}, {"pause": {}}]},
+        }
+    }
+    mds.create("fraud", {"model": model(), "serving": {"replicas": 4}, "strategy": strategy})
+    old = mds.wait_phase("fraud", "Healthy")["stableRevision"]
+    mds.set_version("fraud", "2")
+
+    def mirrored() -> int | None:
+        body = mds.custom.get_namespaced_custom_object(
+            "gateway.networking.k8s.io", "v1", mds.namespace, "httproutes", "fraud"
+        )
+        filters = body["spec"]["rules"][0].get("filters") or []
+        return next((f["requestMirror"].get("percent") for f in filters), None)
+
+    wait_for(lambda: mirrored() == 30, timeout=30, describe="the HTTPRoute to mirror 30%")
+    assert mds.http_route_weights("fraud") == [("fraud-stable", 100), ("fraud-canary", 0)]
+    new = mds.status("fraud")["canaryRevision"]
+    assert mds.spec_replicas("fraud") == {old: 4, new: 2}
+    # After the shadow run the same revision continues as a canary and takes real traffic.
+    mds.wait_phase("fraud", "Paused", currentStep=1, canaryRevision=new)
+    assert mds.http_route_weights("fraud") == [("fraud-stable", 50), ("fraud-canary", 50)]
+    assert mirrored() is None

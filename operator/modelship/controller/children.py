@@ -17,6 +17,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from modelship.controller import metrics
 from modelship.rollout.objects import (
     ANNOTATION_HASH,
     ANNOTATION_IMAGE,
@@ -57,7 +58,11 @@ class ChildrenAdapter:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
         self.writes = 0
-        """API writes made (for the operator's metrics and tests)."""
+        """API writes made (also exported as modelship_api_writes_total)."""
+
+    def _wrote(self, verb: str) -> None:
+        self.writes += 1
+        metrics.API_WRITES.labels(verb).inc()
 
     # --- generic REST -------------------------------------------------------------------
     def call(
@@ -135,7 +140,7 @@ class ChildrenAdapter:
 
     # --- Deployments --------------------------------------------------------------------
     def create_deployment(self, manifest: Mapping[str, Any]) -> None:
-        self.writes += 1
+        self._wrote("create")
         try:
             self.call(
                 "POST",
@@ -147,7 +152,7 @@ class ChildrenAdapter:
                 raise
 
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
-        self.writes += 1
+        self._wrote("patch")
         self.call(
             "PATCH",
             self._path("Deployment", namespace, name),
@@ -156,7 +161,7 @@ class ChildrenAdapter:
         )
 
     def delete_deployment(self, namespace: str, name: str) -> None:
-        self.writes += 1
+        self._wrote("delete")
         try:
             self.call("DELETE", self._path("Deployment", namespace, name))
         except ApiException as err:
@@ -173,7 +178,7 @@ class ChildrenAdapter:
         except ApiException as err:
             if err.status != 404:
                 raise
-            self.writes += 1
+            self._wrote("create")
             self.call("POST", self._path(kind, namespace), body=dict(manifest))
             return True
         live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_HASH)
@@ -187,7 +192,7 @@ class ChildrenAdapter:
             },
             "spec": manifest["spec"],
         }
-        self.writes += 1
+        self._wrote("patch")
         self.call("PATCH", self._path(kind, namespace, name), body=patch, content_type=MERGE_PATCH)
         return True
 
@@ -215,12 +220,12 @@ class ChildrenAdapter:
             for item in listed.get("items", []):
                 name = item["metadata"]["name"]
                 if (kind, name) not in keep:
-                    self.writes += 1
+                    self._wrote("delete")
                     self.call("DELETE", self._path(kind, namespace, name))
 
     # --- the ModelDeployment itself ------------------------------------------------------
     def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-        self.writes += 1
+        self._wrote("patch-status")
         self.call(
             "PATCH",
             f"/apis/modelship.io/v1alpha1/namespaces/{namespace}/modeldeployments/{name}/status",
@@ -231,7 +236,7 @@ class ChildrenAdapter:
     def post_event(self, md: Mapping[str, Any], event: PlannedEvent) -> None:
         meta = md["metadata"]
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.writes += 1
+        self._wrote("event")
         self.call(
             "POST",
             f"/api/v1/namespaces/{meta['namespace']}/events",
