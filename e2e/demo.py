@@ -20,6 +20,7 @@ from modelship_testing.cluster import REPO, LocalCluster, binary
 from modelship_testing.objects import ModelDeployments
 from modelship_testing.prometheus import PrometheusHandle
 from modelship_testing.serving import Server, TrafficGenerator, start_server, train_fraud_model
+from modelship_testing.waiters import wait_for
 
 NAMESPACE = "modelship-demo"
 STATE = REPO / ".demo"
@@ -161,19 +162,29 @@ class Demo:
             time.sleep(0.5)
         raise SystemExit(f"the demo timed out waiting for phase {until}")
 
+    def remove_previous_run(self) -> None:
+        """A ModelDeployment left by an earlier demo is deleted first (the operator, now
+        running, releases its finalizer)."""
+
+        def exists() -> bool:
+            listed = self.mds.custom.list_namespaced_custom_object(
+                "modelship.io", "v1alpha1", NAMESPACE, "modeldeployments"
+            )
+            return any(i["metadata"]["name"] == "fraud" for i in listed["items"])
+
+        if not exists():
+            return
+        self.mds.custom.delete_namespaced_custom_object(
+            "modelship.io", "v1alpha1", NAMESPACE, "modeldeployments", "fraud"
+        )
+        wait_for(
+            lambda: not exists(), timeout=60, describe="the previous demo's ModelDeployment to go"
+        )
+
     def run(self) -> None:
         self.setup()
         say("deploying version 1 of the fraud model (4 replicas)")
-        if "fraud" in {
-            i["metadata"]["name"]
-            for i in self.mds.custom.list_namespaced_custom_object(
-                "modelship.io", "v1alpha1", NAMESPACE, "modeldeployments"
-            )["items"]
-        }:
-            self.mds.custom.delete_namespaced_custom_object(
-                "modelship.io", "v1alpha1", NAMESPACE, "modeldeployments", "fraud"
-            )
-            time.sleep(1)
+        self.remove_previous_run()
         self.mds.create("fraud", SPEC)
         status = self.mds.wait_phase("fraud", "Healthy", timeout=120)
         self.serve(status["stableRevision"], "1")

@@ -105,12 +105,13 @@ class Analysis(KubeModel):
     interval: Duration = "1m"
     """Time between two measurements of each metric."""
     initial_delay: Duration = "0s"
-    """Time to wait after a revision starts receiving traffic before measuring it."""
+    """Time to wait after the analysis of a new revision starts before measuring it."""
     failure_limit: int = Field(default=0, ge=0, le=100)
     """Failed measurements tolerated; one more aborts and (with rollback.automatic) rolls back."""
     inconclusive_limit: int = Field(default=3, ge=0, le=100)
-    """Consecutive inconclusive measurements tolerated; one more leaves the rollout Paused until
-    a person acts."""
+    """Consecutive inconclusive measurements tolerated; one more leaves the rollout Paused. It
+    keeps measuring and resumes by itself once usable data returns; a person may promote or
+    abort meanwhile. Inconclusive never rolls back."""
     min_samples: int = Field(default=100, ge=0, le=1_000_000_000)
     """Requests a revision must have served in the window for a measurement to count."""
     background: bool = True
@@ -135,7 +136,8 @@ class AnalysisGate(KubeModel):
     )
     """Names of spec.analysis metrics to check. Defaults to all of them."""
     count: int = Field(default=1, ge=1, le=100)
-    """Measurements to take, one per analysis interval; all must succeed."""
+    """Successful measurement rounds the gate needs, one per analysis interval. A failed
+    round counts against failureLimit instead."""
 
 
 class MeasurementResult(StrEnum):

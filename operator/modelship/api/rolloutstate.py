@@ -72,6 +72,8 @@ class RolloutState(KubeModel):
     """When the current stage started (shadow duration, preview readiness)."""
     preview_ready_at: datetime | None = None
     """Blue-green: when the preview became fully available."""
+    promoting: bool = False
+    """A promotion was asked for and is under way (blue-green scaling the preview up)."""
     held_revision: RevisionName | None = None
     """A revision that is not rolled out again until the spec changes or a retry."""
     held_reason: Annotated[str, StringConstraints(max_length=1024)] = ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,14 +26,14 @@ from modelship.analysis.run import (
     seconds_until,
     verdicts,
 )
-from modelship.api.analysis import AnalysisGate, AnalysisRunStatus, Measurement
+from modelship.api.analysis import AnalysisGate, AnalysisRunStatus, Measurement, MeasurementResult
 from modelship.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from modelship.api.resources import MODEL_DEPLOYMENT
 from modelship.api.types import parse_duration
 from modelship.controller import metrics
 from modelship.controller.children import ChildrenAdapter
 from modelship.logging import object_logger
-from modelship.rollout.types import GateResult
+from modelship.rollout.types import GateResult, Verdict
 
 
 @dataclass
@@ -88,10 +88,18 @@ class PrometheusAnalysis:
                 failed=run.failed,
                 inconclusive=run.inconclusive,
             )
+        last = latest(status.measurements, measured)
+        failing = tuple(m for m in last if m.result is MeasurementResult.FAILED)
+        found = {
+            key: replace(result, measurements=failing)
+            if result.verdict is Verdict.FAILED
+            else result
+            for key, result in verdicts(run, gates, analysis).items()
+        }
         return AnalysisOutcome(
-            verdicts=verdicts(run, gates, analysis),
+            verdicts=found,
             run=run,
-            measurements=latest(status.measurements, measured),
+            measurements=last,
             next_round_in=seconds_until(next_round_at(run, analysis), now),
         )
 
@@ -101,6 +109,7 @@ class PrometheusAnalysis:
         try:
             client = self._client(md, spec)
             data = parse_batch(client.query(builtin_batch(wanted, subject)))
+            metrics.PROMETHEUS_QUERIES.labels("ok").inc()
             custom: dict[str, float | None] = {}
             for metric in wanted:
                 if metric.prometheus is not None:
@@ -111,7 +120,7 @@ class PrometheusAnalysis:
                         else client
                     )
                     custom[metric.name] = target.scalar(query)
-            metrics.PROMETHEUS_QUERIES.labels("ok").inc()
+                    metrics.PROMETHEUS_QUERIES.labels("ok").inc()
         except PrometheusUnavailableError as err:
             metrics.PROMETHEUS_QUERIES.labels("error").inc()
             return unreachable(wanted, str(err), now)

@@ -31,6 +31,10 @@ from modelship.rollout.types import PlannedEvent, RevisionObserved
 MERGE_PATCH = "application/merge-patch+json"
 
 
+class MissingKindError(RuntimeError):
+    """The cluster does not serve a kind the plan needs (e.g. no Gateway API CRDs)."""
+
+
 @dataclass(frozen=True)
 class KindAccess:
     """How to reach one kind of child through the generic API client."""
@@ -179,7 +183,14 @@ class ChildrenAdapter:
             if err.status != 404:
                 raise
             self._wrote("create")
-            self.call("POST", self._path(kind, namespace), body=dict(manifest))
+            try:
+                self.call("POST", self._path(kind, namespace), body=dict(manifest))
+            except ApiException as missing:
+                if missing.status == 404:
+                    raise MissingKindError(
+                        f"the cluster does not serve {KINDS[kind].api_version} {kind}"
+                    ) from missing
+                raise
             return True
         live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_HASH)
         if live_hash == meta["annotations"][ANNOTATION_HASH]:

@@ -26,13 +26,20 @@ from modelship.api.modeldeployment import (
 )
 from modelship.api.resources import MODEL_DEPLOYMENT
 from modelship.api.rolloutstate import RolloutState
-from modelship.api.validation import InvalidObjectError, parse_spec
+from modelship.api.strategy import Router
+from modelship.api.validation import InvalidObjectError, Problem, parse_spec
 from modelship.controller import metrics
 from modelship.controller.analysis import AnalysisOutcome
-from modelship.controller.children import ChildrenAdapter
+from modelship.controller.children import ChildrenAdapter, MissingKindError
 from modelship.logging import object_logger
 from modelship.planners.assessment import RolloutProgress, assess_model_deployment
-from modelship.planners.status import ConditionType, DesiredCondition, plan_status
+from modelship.planners.status import (
+    Assessment,
+    ConditionType,
+    DesiredCondition,
+    plan_status,
+    stalled,
+)
 from modelship.rollout.controls import read_controls
 from modelship.rollout.objects import ChildBuilder
 from modelship.rollout.planner import plan_rollout
@@ -128,6 +135,20 @@ def rollout_status_fields(
     return extra
 
 
+def unsupported_setting(spec: ModelDeploymentSpec) -> Problem | None:
+    """A setting the schema accepts that this version of the operator cannot carry out."""
+    strategy = spec.strategy
+    for path, routing in (
+        ("spec.strategy.canary.traffic", strategy.canary.traffic if strategy.canary else None),
+        ("spec.strategy.shadow.traffic", strategy.shadow.traffic if strategy.shadow else None),
+    ):
+        if routing is not None and routing.router is Router.ISTIO:
+            return Problem(
+                f"{path}.router", "istio is not supported yet: use replicas or gatewayAPI"
+            )
+    return None
+
+
 def with_deletions(current: Any, desired: Any) -> Any:
     """A JSON merge patch from `current` to `desired`: nested keys that disappeared become
     null (merge patches otherwise keep them); lists are replaced whole."""
@@ -157,16 +178,13 @@ class RolloutReconciler:
         raw_status: Mapping[str, Any] = body.get("status") or {}
         try:
             spec = parse_spec(MODEL_DEPLOYMENT, body)
+            assert isinstance(spec, ModelDeploymentSpec)
+            unsupported = unsupported_setting(spec)
+            if unsupported:
+                raise InvalidObjectError([unsupported])
         except InvalidObjectError as err:
-            assessment = assess_model_deployment(err)
-            status_plan = plan_status(raw_status, assessment, generation, now)
-            if status_plan.patch:
-                self.adapter.patch_status(namespace, name, status_plan.patch)
-                for transition in status_plan.transitions:
-                    self.adapter.post_event(
-                        body, PlannedEvent(transition.type, transition.reason, transition.message)
-                    )
-                log.warning("invalid spec", error=str(err))
+            self._stall(body, assess_model_deployment(err), now)
+            log.warning("invalid spec", error=str(err))
             return None
         assert isinstance(spec, ModelDeploymentSpec)
 
@@ -208,7 +226,23 @@ class RolloutReconciler:
         if plan.gates and outcome.next_round_in is not None:
             requeue = min(requeue or outcome.next_round_in, outcome.next_round_in)
         builder = ChildBuilder(body, spec, self.default_image)
-        self._apply(plan, builder, spec_revision, revisions)
+        try:
+            self._apply(plan, builder, spec_revision, revisions)
+        except MissingKindError as err:
+            message = f"{err}: install it, or choose another traffic router"
+            self._stall(
+                body,
+                Assessment(
+                    ModelDeploymentPhase.FAILED,
+                    "MissingAPI",
+                    message,
+                    stalled("MissingAPI", message),
+                    warning=True,
+                ),
+                now,
+            )
+            log.warning("missing API", error=str(err))
+            return RESYNC_SECONDS
 
         progress = RolloutProgress(plan.status.phase, str(plan.status.phase), plan.status.message)
         assessment = assess_model_deployment(spec, progress)
@@ -238,6 +272,18 @@ class RolloutReconciler:
                 fields=sorted(status_plan.patch),
             )
         return requeue
+
+    def _stall(self, body: Body, assessment: Assessment, now: datetime) -> None:
+        """Report a ModelDeployment the operator cannot act on (Stalled), once."""
+        meta = body["metadata"]
+        raw_status: Mapping[str, Any] = body.get("status") or {}
+        status_plan = plan_status(raw_status, assessment, int(meta.get("generation") or 0), now)
+        if status_plan.patch:
+            self.adapter.patch_status(meta["namespace"], meta["name"], status_plan.patch)
+            for transition in status_plan.transitions:
+                self.adapter.post_event(
+                    body, PlannedEvent(transition.type, transition.reason, transition.message)
+                )
 
     def _apply(
         self,

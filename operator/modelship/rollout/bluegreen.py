@@ -35,7 +35,8 @@ def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> None:
     if background_analysis_failed(d):
         return
     control = d.inp.control
-    promote = control.promote is not None
+    # A promote annotation acts once; the promotion it starts carries on until the switch.
+    promote = control.promote is not None or d.state.promoting
     if not promote and not run_gate(
         d, "prePromotion", bg.pre_promotion_analysis, "pre-promotion analysis"
     ):
@@ -58,6 +59,7 @@ def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> None:
             d.requeue_at(promote_at)
             return
     # Promotion: the new revision gets full capacity before the Service switches to it.
+    d.update_state(promoting=True)
     d.replicas[d.canary] = total
     if preview.ready < total:
         d.set_phase(Phase.PROGRESSING, f"promoting: {preview.ready}/{total} pods ready")

@@ -147,7 +147,13 @@ class Draft:
         self.status.update(
             current_step=None, current_step_started_at=None, canary_weight=None, paused_at=None
         )
-        self.update_state(stage=None, started_at=None, stage_started_at=None, preview_ready_at=None)
+        self.update_state(
+            stage=None,
+            started_at=None,
+            stage_started_at=None,
+            preview_ready_at=None,
+            promoting=False,
+        )
 
     def start(self, revision: str, stage: RolloutStage, reason: str) -> None:
         self.canary = revision
@@ -158,7 +164,11 @@ class Draft:
             paused_at=None,
         )
         self.update_state(
-            stage=stage, started_at=self.now, stage_started_at=self.now, preview_ready_at=None
+            stage=stage,
+            started_at=self.now,
+            stage_started_at=self.now,
+            preview_ready_at=None,
+            promoting=False,
         )
         self.event(
             "RolloutStarted",

@@ -447,3 +447,18 @@ def test_shadow_drop_records_the_evaluation_and_stays_healthy() -> None:
     assert cluster.replicas() == {old: 4, new: 0}
     assert cluster.status.history is not None
     assert cluster.status.history[0].outcome is RolloutOutcome.DROPPED
+
+
+def test_blue_green_manual_promotion_with_a_small_preview_completes() -> None:
+    strategy = {"blueGreen": {"autoPromotionEnabled": False, "previewReplicas": 1}}
+    cluster = deployed(strategy=strategy)
+    old, new = new_version(cluster)
+    cluster.converge()
+    assert cluster.replicas() == {old: 4, new: 1}
+    cluster.control = Control(promote="step")
+    cluster.pods_become_ready = False
+    cluster.step()  # the preview scales up; its pods are not ready yet
+    cluster.pods_become_ready = True
+    cluster.converge()
+    assert cluster.status.stable_revision == new
+    assert cluster.status.phase is Phase.HEALTHY
