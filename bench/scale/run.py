@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO / "e2e"))
 
 from kubernetes import client, config, watch  # noqa: E402
 from modelship_testing.cluster import LocalCluster, free_port  # noqa: E402
+from modelship_testing.objects import release_finalizers  # noqa: E402
 
 NAMESPACE = "bench-scale"
 GROUP, VERSION, PLURAL = "modelship.io", "v1alpha1", "modeldeployments"
@@ -115,9 +116,10 @@ def main() -> int:
             "--metrics-port",
             str(metrics_port),
             "--log-level",
-            "WARNING",
+            os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         ],
-        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+        # As in the operator's image: two malloc arenas, not one per thread, keep RSS down.
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "MALLOC_ARENA_MAX": "2"},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -181,6 +183,7 @@ def main() -> int:
         stop.set()
         operator.terminate()
         operator.wait(30)
+        release_finalizers(api, NAMESPACE)
         core.delete_namespace(NAMESPACE)
 
     print()

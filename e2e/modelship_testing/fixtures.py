@@ -17,12 +17,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import pytest
 from kubernetes import client, config
 
 from modelship_testing.cluster import REPO, LocalCluster, binary, free_port, gateway_api_crds
+from modelship_testing.objects import release_finalizers
 from modelship_testing.prometheus import PrometheusHandle
 from modelship_testing.waiters import diagnostic, wait_for
 
@@ -134,31 +135,6 @@ def namespace(k8s_api: client.ApiClient, request: pytest.FixtureRequest) -> Iter
         yield name
     release_finalizers(k8s_api, name)
     core.delete_namespace(name, propagation_policy="Background")
-
-
-def release_finalizers(api: client.ApiClient, namespace: str) -> None:
-    """Drop the operator's finalizers from modelship objects: the test's operator has
-    stopped, and nothing else would ever remove them, so the namespace could not go."""
-    custom = client.CustomObjectsApi(api)
-    for plural in ("modeldeployments", "driftmonitors", "retrainpolicies"):
-        try:
-            listed: Any = custom.list_namespaced_custom_object(
-                "modelship.io", "v1alpha1", namespace, plural
-            )
-            items = listed["items"]
-        except client.ApiException:
-            continue  # the CRDs are not installed
-        for item in items:
-            if item["metadata"].get("finalizers"):
-                custom.patch_namespaced_custom_object(
-                    "modelship.io",
-                    "v1alpha1",
-                    namespace,
-                    plural,
-                    item["metadata"]["name"],
-                    {"metadata": {"finalizers": None}},
-                    _content_type="application/merge-patch+json",
-                )
 
 
 class OperatorProcess:

@@ -213,3 +213,28 @@ class EndpointWatcher:
                 resource_version = None
             finally:
                 stream.stop()
+
+
+def release_finalizers(api: client.ApiClient, namespace: str) -> None:
+    """Drop the operator's finalizers from modelship objects: the test's operator has
+    stopped, and nothing else would ever remove them, so the namespace could not go."""
+    custom = client.CustomObjectsApi(api)
+    for plural in ("modeldeployments", "driftmonitors", "retrainpolicies"):
+        try:
+            listed: Any = custom.list_namespaced_custom_object(
+                "modelship.io", "v1alpha1", namespace, plural
+            )
+            items = listed["items"]
+        except client.ApiException:
+            continue  # the CRDs are not installed
+        for item in items:
+            if item["metadata"].get("finalizers"):
+                custom.patch_namespaced_custom_object(
+                    "modelship.io",
+                    "v1alpha1",
+                    namespace,
+                    plural,
+                    item["metadata"]["name"],
+                    {"metadata": {"finalizers": None}},
+                    _content_type="application/merge-patch+json",
+                )

@@ -29,6 +29,7 @@ from modelship.rollout.objects import (
 from modelship.rollout.types import PlannedEvent, RevisionObserved
 
 MERGE_PATCH = "application/merge-patch+json"
+MODEL_DEPLOYMENTS = "/apis/modelship.io/v1alpha1"
 
 
 class MissingKindError(RuntimeError):
@@ -63,6 +64,10 @@ class ChildrenAdapter:
         self.api = api
         self.writes = 0
         """API writes made (also exported as modelship_api_writes_total)."""
+        self._known: dict[tuple[str, str, str], str] = {}
+        """(kind, namespace, name) -> content hash known to be live."""
+        self._wanted: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        """(namespace, ModelDeployment) -> (kind, name) of the children last wanted."""
 
     def _wrote(self, verb: str) -> None:
         self.writes += 1
@@ -173,38 +178,60 @@ class ChildrenAdapter:
                 raise
 
     # --- other children -----------------------------------------------------------------
-    def ensure(self, manifest: Mapping[str, Any]) -> bool:
-        """Create the object, or update it when its content hash differs; True if written."""
+    def ensure(self, manifest: Mapping[str, Any], verify: bool = False) -> bool:
+        """Create the object, or update it when its content hash differs; True if written.
+
+        Hashes this process wrote or saw are remembered, so a converged object costs no
+        request at all; `verify` reads the live object anyway (the periodic resync, which
+        also repairs a child someone deleted or edited)."""
         meta = manifest["metadata"]
         kind, namespace, name = manifest["kind"], meta["namespace"], meta["name"]
+        key, want = (kind, namespace, name), meta["annotations"][ANNOTATION_HASH]
+        if not verify and self._known.get(key) == want:
+            return False
+        if key not in self._known and not verify and self._create(kind, manifest):
+            self._known[key] = want
+            return True
         try:
             live = self.call("GET", self._path(kind, namespace, name))
         except ApiException as err:
             if err.status != 404:
                 raise
-            self._wrote("create")
-            try:
-                self.call("POST", self._path(kind, namespace), body=dict(manifest))
-            except ApiException as missing:
-                if missing.status == 404:
-                    raise MissingKindError(
-                        f"the cluster does not serve {KINDS[kind].api_version} {kind}"
-                    ) from missing
-                raise
+            self._create(kind, manifest, exists_ok=False)
+            self._known[key] = want
             return True
         live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_HASH)
-        if live_hash == meta["annotations"][ANNOTATION_HASH]:
-            return False
-        patch = {
-            "metadata": {
-                "labels": meta.get("labels"),
-                "annotations": meta.get("annotations"),
-                "ownerReferences": meta.get("ownerReferences"),
-            },
-            "spec": manifest["spec"],
-        }
-        self._wrote("patch")
-        self.call("PATCH", self._path(kind, namespace, name), body=patch, content_type=MERGE_PATCH)
+        if live_hash != want:
+            patch = {
+                "metadata": {
+                    "labels": meta.get("labels"),
+                    "annotations": meta.get("annotations"),
+                    "ownerReferences": meta.get("ownerReferences"),
+                },
+                "spec": manifest["spec"],
+            }
+            self._wrote("patch")
+            self.call(
+                "PATCH", self._path(kind, namespace, name), body=patch, content_type=MERGE_PATCH
+            )
+        self._known[key] = want
+        return bool(live_hash != want)
+
+    def _create(self, kind: str, manifest: Mapping[str, Any], exists_ok: bool = True) -> bool:
+        """POST the object; False when it exists already (and `exists_ok`)."""
+        self._wrote("create")
+        try:
+            self.call(
+                "POST", self._path(kind, manifest["metadata"]["namespace"]), body=dict(manifest)
+            )
+        except ApiException as err:
+            if err.status == 409 and exists_ok:
+                return False
+            if err.status == 404:
+                raise MissingKindError(
+                    f"the cluster does not serve {KINDS[kind].api_version} {kind}"
+                ) from err
+            raise
         return True
 
     def remove_stale(
@@ -213,10 +240,19 @@ class ChildrenAdapter:
         md_name: str,
         wanted: Iterable[Mapping[str, Any]],
         kinds: Iterable[str],
+        verify: bool = False,
     ) -> None:
         """Delete children of these kinds that the plan no longer wants (e.g. an HPA after
-        autoscaling was removed)."""
+        autoscaling was removed): those this process created and no longer wants, or, when
+        it has no memory of the object or `verify`, every labelled one it does not want."""
         keep = {(m["kind"], m["metadata"]["name"]) for m in wanted}
+        md_key = (namespace, md_name)
+        previous = self._wanted.get(md_key)
+        self._wanted[md_key] = keep
+        if previous is not None and not verify:
+            for kind, name in previous - keep:
+                self._delete(kind, namespace, name)
+            return
         for kind in kinds:
             try:
                 listed = self.call(
@@ -229,20 +265,46 @@ class ChildrenAdapter:
                     continue
                 raise
             for item in listed.get("items", []):
-                name = item["metadata"]["name"]
-                if (kind, name) not in keep:
-                    self._wrote("delete")
-                    self.call("DELETE", self._path(kind, namespace, name))
+                if (kind, item["metadata"]["name"]) not in keep:
+                    self._delete(kind, namespace, item["metadata"]["name"])
+
+    def remember_new(self, namespace: str, md_name: str) -> None:
+        """A ModelDeployment seen for the first time has no children yet: nothing to list."""
+        self._wanted.setdefault((namespace, md_name), set())
+
+    def forget(self, namespace: str, md_name: str) -> None:
+        """Drop what is remembered of a ModelDeployment's children (deleted, or resync)."""
+        self._wanted.pop((namespace, md_name), None)
+        for key in [k for k in self._known if k[1] == namespace and k[2].startswith(md_name)]:
+            del self._known[key]
+
+    def _delete(self, kind: str, namespace: str, name: str) -> None:
+        self._wrote("delete")
+        self._known.pop((kind, namespace, name), None)
+        try:
+            self.call("DELETE", self._path(kind, namespace, name))
+        except ApiException as err:
+            if err.status != 404:
+                raise
 
     # --- the ModelDeployment itself ------------------------------------------------------
-    def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> str:
+        """Patch the status subresource; returns the object's new resourceVersion."""
         self._wrote("patch-status")
-        self.call(
+        patched = self.call(
             "PATCH",
-            f"/apis/modelship.io/v1alpha1/namespaces/{namespace}/modeldeployments/{name}/status",
+            f"{MODEL_DEPLOYMENTS}/namespaces/{namespace}/modeldeployments/{name}/status",
             body={"status": dict(status)},
             content_type=MERGE_PATCH,
         )
+        return str(patched["metadata"]["resourceVersion"])
+
+    def model_deployment(self, namespace: str, name: str) -> dict[str, Any]:
+        """A fresh copy of a ModelDeployment (when the watch has not caught up yet)."""
+        found: dict[str, Any] = self.call(
+            "GET", f"{MODEL_DEPLOYMENTS}/namespaces/{namespace}/modeldeployments/{name}"
+        )
+        return found
 
     def post_event(self, md: Mapping[str, Any], event: PlannedEvent) -> None:
         meta = md["metadata"]

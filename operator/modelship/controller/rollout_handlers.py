@@ -23,7 +23,7 @@ from modelship.rollout.objects import LABEL_MD
 
 # Reconciles run the blocking Kubernetes client in threads; enough of them that a thousand
 # ModelDeployments converge quickly, few enough to stay small.
-WORKER_THREADS = 32
+WORKER_THREADS = 16
 
 
 def api_client(pool_size: int = WORKER_THREADS) -> client.ApiClient:

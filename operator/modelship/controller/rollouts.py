@@ -9,9 +9,9 @@ of its Deployments, and when the plan's own clock says so (a timed pause ends).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import dataclasses
+import functools
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -166,13 +166,26 @@ class RolloutReconciler:
         self.adapter = adapter
         self.evaluator = evaluator
         self.default_image = default_image
+        self._written: dict[tuple[str, str], str] = {}
+        """resourceVersion of each object's last status write by this process."""
 
-    def reconcile(self, body: Body, now: datetime | None = None) -> float | None:
-        """One pass; returns seconds until the plan wants another look (None: only on change)."""
+    def reconcile(
+        self, body: Body, now: datetime | None = None, verify: bool = False
+    ) -> float | None:
+        """One pass; returns seconds until the plan wants another look (None: only on change).
+
+        `verify` re-reads every child instead of trusting what this process remembers (the
+        periodic resync)."""
         started = time.perf_counter()
         now = (now or datetime.now(UTC)).replace(microsecond=0)
         meta = body["metadata"]
         namespace, name = meta["namespace"], meta["name"]
+        written = self._written.pop((namespace, name), None)
+        if written is not None and meta.get("resourceVersion") != written:
+            # Woken (by a Deployment, say) before the watch delivered our own last status
+            # write: planning on the older status would repeat its decisions.
+            body = self.adapter.model_deployment(namespace, name)
+            meta = body["metadata"]
         generation = int(meta.get("generation") or 0)
         log = object_logger(body, MODEL_DEPLOYMENT.kind)
         raw_status: Mapping[str, Any] = body.get("status") or {}
@@ -188,6 +201,10 @@ class RolloutReconciler:
             return None
         assert isinstance(spec, ModelDeploymentSpec)
 
+        if verify:
+            self.adapter.forget(namespace, name)
+        elif raw_status.get("observedGeneration") is None:
+            self.adapter.remember_new(namespace, name)
         status = _status_model(raw_status)
         state = RolloutState.model_validate(raw_status.get("rollout") or {})
         control, handled = read_controls(meta.get("annotations") or {}, state.handled)
@@ -227,7 +244,7 @@ class RolloutReconciler:
             requeue = min(requeue or outcome.next_round_in, outcome.next_round_in)
         builder = ChildBuilder(body, spec, self.default_image)
         try:
-            self._apply(plan, builder, spec_revision, revisions)
+            self._apply(plan, builder, spec_revision, revisions, verify)
         except MissingKindError as err:
             message = f"{err}: install it, or choose another traffic router"
             self._stall(
@@ -254,7 +271,7 @@ class RolloutReconciler:
         status_plan = plan_status(raw_status, assessment, generation, now)
         if status_plan.patch:
             patch = {k: with_deletions(raw_status.get(k), v) for k, v in status_plan.patch.items()}
-            self.adapter.patch_status(namespace, name, patch)
+            self._written[(namespace, name)] = self.adapter.patch_status(namespace, name, patch)
             metrics.STATUS_WRITES.labels(MODEL_DEPLOYMENT.kind).inc()
         for event in plan.events:
             metrics.ROLLOUT_EVENTS.labels(event.reason).inc()
@@ -279,7 +296,8 @@ class RolloutReconciler:
         raw_status: Mapping[str, Any] = body.get("status") or {}
         status_plan = plan_status(raw_status, assessment, int(meta.get("generation") or 0), now)
         if status_plan.patch:
-            self.adapter.patch_status(meta["namespace"], meta["name"], status_plan.patch)
+            key = (meta["namespace"], meta["name"])
+            self._written[key] = self.adapter.patch_status(*key, status_plan.patch)
             for transition in status_plan.transitions:
                 self.adapter.post_event(
                     body, PlannedEvent(transition.type, transition.reason, transition.message)
@@ -291,14 +309,18 @@ class RolloutReconciler:
         builder: ChildBuilder,
         spec_revision: str,
         revisions: Mapping[str, Any],
+        verify: bool = False,
     ) -> None:
         namespace = builder.namespace
+        serving = builder.spec.serving
         for revision, replicas in plan.replicas.items():
             observed = revisions.get(revision)
             if observed is None:
                 if revision == spec_revision:
-                    count = replicas if replicas is not None else plan.status.replicas or 1
-                    self.adapter.create_deployment(builder.deployment(revision, max(count, 0)))
+                    # Left to an autoscaler, a new Deployment starts at its minimum.
+                    first = serving.autoscaling.min_replicas if serving.autoscaling else 1
+                    count = replicas if replicas is not None else first
+                    self.adapter.create_deployment(builder.deployment(revision, count))
                 continue
             if replicas is not None and observed.replicas != replicas:
                 self.adapter.scale_deployment(
@@ -308,8 +330,8 @@ class RolloutReconciler:
             self.adapter.delete_deployment(namespace, builder.deployment_name(revision))
         children = builder.children(plan, spec_revision)
         for manifest in children:
-            self.adapter.ensure(manifest)
-        self.adapter.remove_stale(namespace, builder.name, children, CHILD_KINDS)
+            self.adapter.ensure(manifest, verify)
+        self.adapter.remove_stale(namespace, builder.name, children, CHILD_KINDS, verify)
 
 
 class RolloutDriver:
@@ -325,25 +347,34 @@ class RolloutDriver:
             event.set()
 
     async def run(self, body: Body, stopped: Any) -> None:
-        """The worker: reconcile, then sleep until woken or until the plan's next moment."""
+        """The worker: reconcile, then sleep until woken, until the plan's next moment, or
+        until the periodic resync (which re-reads every child)."""
         meta = body["metadata"]
         key = (meta["namespace"], meta["name"])
         wakeup = self.wakeups.setdefault(key, asyncio.Event())
         log = object_logger(body, MODEL_DEPLOYMENT.kind)
+        verify = False
         try:
             while not stopped:
                 wakeup.clear()
                 try:
-                    snapshot = _snapshot(body)
-                    delay = await asyncio.to_thread(self.reconciler.reconcile, snapshot)
+                    reconcile = functools.partial(self.reconciler.reconcile, verify=verify)
+                    delay = await asyncio.to_thread(reconcile, _snapshot(body))
                 except Exception as err:
                     log.exception("reconcile failed", error=str(err))
                     delay = 10.0
                 timeout = RESYNC_SECONDS if delay is None else min(delay, RESYNC_SECONDS)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeup.wait(), timeout=timeout)
+                woken = asyncio.ensure_future(wakeup.wait())
+                stopping = asyncio.ensure_future(stopped.wait())
+                done, pending = await asyncio.wait(
+                    {woken, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in pending:
+                    task.cancel()
+                verify = not done and timeout >= RESYNC_SECONDS
         finally:
             self.wakeups.pop(key, None)
+            self.reconciler.adapter.forget(*key)
 
 
 def _snapshot(body: Body) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats as scipy_stats
 
 # Proportion that stands in for an empty bin in PSI and KL (Evidently's `fill_zeroes` value).
 EPSILON = 1e-4
@@ -66,6 +65,8 @@ def kl_divergence(reference: ArrayLike, current: ArrayLike, epsilon: float = EPS
     Same direction as Evidently (`scipy.stats.entropy(reference, current)`).
     """
     ref, cur = (_fill_empty(p, epsilon) for p in _pair(reference, current))
+    from scipy import stats as scipy_stats  # lazily: ~40 MiB the operator rarely needs
+
     return float(scipy_stats.entropy(ref, cur))
 
 
@@ -130,6 +131,8 @@ def ks_binned(reference_counts: ArrayLike, current_counts: ArrayLike) -> StatTes
     effective = np.round(n * m / (n + m))
     if statistic == 0 or effective < 1:  # identical CDFs, or too few samples to reject anything
         return StatTestResult(statistic=statistic, p_value=1.0)
+    from scipy import stats as scipy_stats  # lazily: ~40 MiB the operator rarely needs
+
     p_value = float(np.clip(scipy_stats.kstwo.sf(statistic, effective), 0.0, 1.0))
     return StatTestResult(statistic=statistic, p_value=p_value)
 
@@ -153,5 +156,7 @@ def chi_square(
     expected = ref * total
     statistic = float(np.sum((cur - expected) ** 2 / expected))
     dof = ref.size - 1
+    from scipy import stats as scipy_stats  # lazily: ~40 MiB the operator rarely needs
+
     p_value = float(scipy_stats.chi2.sf(statistic, dof)) if dof > 0 else 1.0
     return StatTestResult(statistic=statistic, p_value=p_value)
