@@ -12,6 +12,7 @@ from modelship.rollout.draft import (
     Phase,
     resolve_int_or_percent,
 )
+from modelship.rollout.gating import pause
 
 
 def plan_rolling(d: Draft, rolling: RollingStrategy, reason: str = "rolling update") -> None:
@@ -22,6 +23,12 @@ def plan_rolling(d: Draft, rolling: RollingStrategy, reason: str = "rolling upda
     if surge == 0 and unavailable == 0:
         surge = 1  # both zero could never make progress
     new, old = d.observed(d.canary), d.observed(d.stable)
+    if d.inp.control.paused and d.state.stage is not None:
+        # Held where it is: both revisions keep the pods they have.
+        d.replicas[d.canary], d.replicas[d.stable] = new.replicas, old.replicas
+        d.traffic = d.stable_traffic()
+        pause(d, f"{reason}: paused by the modelship.io/paused annotation")
+        return
     # Up to `total + surge` pods in all; at least `total - unavailable` ready ones.
     new_replicas = min(total, max(new.replicas, total + surge - old.replicas))
     old_replicas = min(old.replicas, max(total - unavailable - new.ready, 0))

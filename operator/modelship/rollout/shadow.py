@@ -11,7 +11,7 @@ from modelship.api.rolloutstate import RolloutStage
 from modelship.api.strategy import ShadowStrategy
 from modelship.rollout.canary import plan_canary
 from modelship.rollout.draft import Draft, Phase
-from modelship.rollout.gating import background_analysis_failed, run_gate
+from modelship.rollout.gating import background_analysis_failed, pause, run_gate
 from modelship.rollout.types import Traffic
 
 
@@ -37,6 +37,9 @@ def plan_shadow(d: Draft, shadow: ShadowStrategy) -> None:
         d.set_phase(Phase.PROGRESSING, f"shadow: {obs.ready}/{replicas} pods ready")
         return
     if background_analysis_failed(d):
+        return
+    if d.inp.control.paused:
+        pause(d, "shadow: paused by the modelship.io/paused annotation")
         return
     started = d.state.stage_started_at or d.now
     ends = started + d.duration(shadow.duration)

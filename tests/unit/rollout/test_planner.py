@@ -462,3 +462,18 @@ def test_blue_green_manual_promotion_with_a_small_preview_completes() -> None:
     cluster.converge()
     assert cluster.status.stable_revision == new
     assert cluster.status.phase is Phase.HEALTHY
+
+
+def test_paused_annotation_holds_a_rolling_update() -> None:
+    cluster = deployed(strategy={"rolling": {"maxSurge": 1, "maxUnavailable": 0}})
+    old, new = new_version(cluster)
+    cluster.pods_become_ready = False
+    cluster.step()
+    cluster.control = Control(paused=True)
+    cluster.pods_become_ready = True
+    cluster.converge()
+    assert cluster.status.phase is Phase.PAUSED
+    assert cluster.replicas() == {old: 4, new: 1}
+    cluster.control = Control()
+    cluster.converge()
+    assert cluster.status.stable_revision == new
