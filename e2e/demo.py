@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from kubernetes import client, config
-from modelship_testing.cluster import REPO, LocalCluster, binary
+from modelship_testing.cluster import REPO, LocalCluster, binary, wait_established
 from modelship_testing.objects import ModelDeployments
 from modelship_testing.prometheus import PrometheusHandle
 from modelship_testing.serving import Server, TrafficGenerator, start_server, train_fraud_model
@@ -78,7 +78,7 @@ class Demo:
         say("installing the CRDs and starting the operator")
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
         for crd in ("modeldeployments", "driftmonitors", "retrainpolicies"):
-            self.kubectl("wait", "--for=condition=Established", f"crd/{crd}.modelship.io")
+            wait_established(str(self.cluster.kubeconfig), f"{crd}.modelship.io")
         if NAMESPACE not in {n.metadata.name for n in self.core.list_namespace().items}:
             self.core.create_namespace(client.V1Namespace(metadata={"name": NAMESPACE}))
         env = {

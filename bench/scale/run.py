@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "e2e"))
 
 from kubernetes import client, config, watch  # noqa: E402
-from modelship_testing.cluster import LocalCluster, free_port  # noqa: E402
+from modelship_testing.cluster import LocalCluster, free_port, wait_established  # noqa: E402
 from modelship_testing.objects import release_finalizers  # noqa: E402
 
 NAMESPACE = "bench-scale"
@@ -88,7 +88,7 @@ def main() -> int:
     cluster = LocalCluster()
     cluster.up()
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    cluster.kubectl("wait", "--for=condition=Established", f"crd/{PLURAL}.{GROUP}")
+    wait_established(str(cluster.kubeconfig), f"{PLURAL}.{GROUP}")
     api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     if any(n.metadata.name == NAMESPACE for n in core.list_namespace().items):

@@ -96,6 +96,31 @@ def kwok_stages() -> Path:
     return binary("kwok").parent / "stages.yaml"
 
 
+def kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> str:
+    """Run kubectl against a cluster; raise with its stderr when it fails."""
+    result = subprocess.run(
+        [str(binary("kubectl")), f"--kubeconfig={kubeconfig}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ClusterError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def wait_established(kubeconfig: str, crd: str, timeout: float = 60) -> None:
+    """Wait until the API server serves a CRD. (`kubectl wait` fails instead of waiting
+    while a brand-new CRD has no conditions yet.)"""
+    condition = '{.status.conditions[?(@.type=="Established")].status}'
+    wait_until(
+        lambda: kubectl(kubeconfig, "get", f"crd/{crd}", "-o", f"jsonpath={condition}") == "True",
+        timeout,
+        f"CRD {crd} to be established",
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -550,16 +575,7 @@ class LocalCluster:
 
     # nodes
     def kubectl(self, *args: str, stdin: str | None = None) -> str:
-        result = subprocess.run(
-            [str(binary("kubectl")), f"--kubeconfig={self.kubeconfig}", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise ClusterError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
-        return result.stdout
+        return kubectl(str(self.kubeconfig), *args, stdin=stdin)
 
     def _create_nodes(self) -> None:
         nodes = [self._node_manifest(i) for i in range(NODE_COUNT)]

@@ -22,7 +22,14 @@ from typing import Protocol
 import pytest
 from kubernetes import client, config
 
-from modelship_testing.cluster import REPO, LocalCluster, binary, free_port, gateway_api_crds
+from modelship_testing.cluster import (
+    REPO,
+    LocalCluster,
+    free_port,
+    gateway_api_crds,
+    kubectl,
+    wait_established,
+)
 from modelship_testing.objects import release_finalizers
 from modelship_testing.prometheus import PrometheusHandle
 from modelship_testing.waiters import diagnostic, wait_for
@@ -57,20 +64,6 @@ def k8s_api(kubeconfig: str) -> client.ApiClient:
     return api
 
 
-def kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> str:
-    """Run kubectl against the test cluster; raise with its stderr when it fails."""
-    result = subprocess.run(
-        [str(binary("kubectl")), f"--kubeconfig={kubeconfig}", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
-    return result.stdout
-
-
 @pytest.fixture(scope="session")
 def crds(kubeconfig: str) -> list[str]:
     """Install modelship's CRDs (crds/*.yaml) and wait until the API server serves them."""
@@ -86,7 +79,7 @@ def crds(kubeconfig: str) -> list[str]:
             )["metadata"]["name"]
         )
     for name in names:
-        kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
+        wait_established(kubeconfig, name)
     return names
 
 
@@ -94,13 +87,7 @@ def crds(kubeconfig: str) -> list[str]:
 def gateway_api(kubeconfig: str) -> None:
     """The real Gateway API CRDs, installed in the cluster."""
     kubectl(kubeconfig, "apply", "--server-side", "-f", str(gateway_api_crds()))
-    kubectl(
-        kubeconfig,
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/httproutes.gateway.networking.k8s.io",
-    )
+    wait_established(kubeconfig, "httproutes.gateway.networking.k8s.io")
 
 
 def _events(api: client.ApiClient, namespace: str) -> str:
