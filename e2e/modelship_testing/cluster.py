@@ -68,6 +68,8 @@ def binary(name: str) -> Path:
         folder = f"etcd-{_module_version('etcd', 'go.etcd.io/etcd/server/v3')}"
     elif name == "kwok":
         folder = f"kwok-{_module_version('kwok', 'sigs.k8s.io/kwok')}"
+    elif name == "helm":
+        folder = f"helm-{_module_version('helm', 'helm.sh/helm/v3')}"
     elif name == "prometheus":
         found = shutil.which("prometheus")
         if not found:
