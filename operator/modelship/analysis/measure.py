@@ -116,11 +116,18 @@ def distribution(data: RoundData, metric: str, side: str) -> dict[str, float]:
     return counts
 
 
+def _bin_order(name: str) -> tuple[int, float, str]:
+    """Histogram bins by their upper edge (KS needs the real order); classes by name."""
+    if name.startswith("le="):
+        return (0, float(name[3:]), "")
+    return (1, 0.0, name)
+
+
 def prediction_drift(metric: Metric, data: RoundData) -> float | None:
     """The canary's prediction distribution scored against the stable revision's."""
     canary = distribution(data, metric.name, CANARY)
     stable = distribution(data, metric.name, STABLE)
-    bins = sorted(set(canary) | set(stable))
+    bins = sorted(set(canary) | set(stable), key=_bin_order)
     if not bins or sum(canary.values()) <= 0 or sum(stable.values()) <= 0:
         return None
     method = str(metric.method or DriftMethod.JENSEN_SHANNON)

@@ -48,17 +48,23 @@ class PrometheusClient:
             result = self._conn.custom_query(expr, params={"timeout": f"{self.timeout:g}s"})
         except (requests.RequestException, PrometheusApiClientException, ValueError) as err:
             raise PrometheusUnavailableError(_reason(err)) from err
-        if not isinstance(result, list):
+        if not isinstance(result, list):  # a scalar answer is a [timestamp, value] list too
             raise PrometheusUnavailableError(f"unexpected answer: {str(result)[:200]}")
         return result
 
     def scalar(self, expr: str) -> float | None:
-        """The single value of a query, None when it returned nothing."""
-        result = self.query(expr)
-        if not result:
-            return None
-        value = result[0].get("value")
-        return float(value[1]) if value else None
+        """The single value of a query (a vector's first sample, or a scalar), None when it
+        returned nothing."""
+        result: Any = self.query(expr)
+        try:
+            if not result:
+                return None
+            if isinstance(result[0], dict):
+                value = result[0].get("value")
+                return float(value[1]) if value else None
+            return float(result[1])  # a scalar: [timestamp, "value"]
+        except (IndexError, KeyError, TypeError, ValueError) as err:
+            raise PrometheusUnavailableError(f"unexpected answer: {str(result)[:200]}") from err
 
 
 def _reason(err: BaseException) -> str:

@@ -124,6 +124,10 @@ class PrometheusAnalysis:
         except PrometheusUnavailableError as err:
             metrics.PROMETHEUS_QUERIES.labels("error").inc()
             return unreachable(wanted, str(err), now)
+        except (KeyError, IndexError, TypeError, ValueError) as err:
+            # A malformed answer is no basis for a verdict either: Inconclusive, never a crash.
+            metrics.PROMETHEUS_QUERIES.labels("error").inc()
+            return unreachable(wanted, f"unexpected answer: {err!r}", now)
         return measure_round(wanted, data or RoundData(), custom, spec.analysis.min_samples, now)
 
     def _client(self, md: Mapping[str, Any], spec: ModelDeploymentSpec,

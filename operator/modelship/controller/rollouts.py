@@ -15,7 +15,9 @@ import functools
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from modelship.api.analysis import AnalysisGate
 from modelship.api.common import ConditionStatus
@@ -47,6 +49,7 @@ from modelship.rollout.revision import revision_of
 from modelship.rollout.types import PlannedEvent, RolloutInput, RolloutPlan
 
 Body = Mapping[str, Any]
+M = TypeVar("M", bound=BaseModel)
 # A converged object is re-read this often even when nothing wakes it (a missed watch event
 # must not leave it stale forever). Reads only: an unchanged plan writes nothing.
 RESYNC_SECONDS = 600.0
@@ -95,15 +98,23 @@ class NoAnalysis:
         return AnalysisOutcome()
 
 
-def _status_model(raw: Mapping[str, Any]) -> ModelDeploymentStatus:
-    """The observed status, leniently: fields this version does not know are ignored."""
-    known = {f.alias or name for name, f in ModelDeploymentStatus.model_fields.items()} | set(
-        ModelDeploymentStatus.model_fields
-    )
+def lenient(model: type[M], raw: Mapping[str, Any]) -> M:
+    """Parse a status written by any version of the operator: fields this version does not
+    know, or cannot read, are dropped one by one, never the whole status (an empty status
+    would restart the rollout from scratch and replay handled controls)."""
+    fields = {f.alias or name for name, f in model.model_fields.items()} | set(model.model_fields)
+    known = {k: v for k, v in raw.items() if k in fields}
     try:
-        return ModelDeploymentStatus.model_validate({k: v for k, v in raw.items() if k in known})
+        return model.model_validate(known)
     except ValueError:
-        return ModelDeploymentStatus()
+        readable = {}
+        for key, value in known.items():
+            try:
+                model.model_validate({key: value})
+            except ValueError:
+                continue
+            readable[key] = value
+        return model.model_validate(readable)
 
 
 def _progress_conditions(plan: RolloutPlan) -> DesiredCondition:
@@ -180,12 +191,17 @@ class RolloutReconciler:
         now = (now or datetime.now(UTC)).replace(microsecond=0)
         meta = body["metadata"]
         namespace, name = meta["namespace"], meta["name"]
-        written = self._written.pop((namespace, name), None)
-        if written is not None and meta.get("resourceVersion") != written:
-            # Woken (by a Deployment, say) before the watch delivered our own last status
-            # write: planning on the older status would repeat its decisions.
-            body = self.adapter.model_deployment(namespace, name)
-            meta = body["metadata"]
+        expected = self._written.get((namespace, name))
+        if expected is not None:
+            if meta.get("resourceVersion") == expected:
+                del self._written[(namespace, name)]
+            else:
+                # Woken (by a Deployment, say) before the watch delivered our own last status
+                # write: planning on the older status would repeat its decisions. Read it,
+                # and expect the watch to deliver at least that version before trusting it.
+                body = self.adapter.model_deployment(namespace, name)
+                meta = body["metadata"]
+                self._written[(namespace, name)] = str(meta.get("resourceVersion"))
         generation = int(meta.get("generation") or 0)
         log = object_logger(body, MODEL_DEPLOYMENT.kind)
         raw_status: Mapping[str, Any] = body.get("status") or {}
@@ -205,11 +221,11 @@ class RolloutReconciler:
             self.adapter.forget(namespace, name)
         elif raw_status.get("observedGeneration") is None:
             self.adapter.remember_new(namespace, name)
-        status = _status_model(raw_status)
-        state = RolloutState.model_validate(raw_status.get("rollout") or {})
+        status = lenient(ModelDeploymentStatus, raw_status)
+        state = lenient(RolloutState, raw_status.get("rollout") or {})
         control, handled = read_controls(meta.get("annotations") or {}, state.handled)
         state = state.model_copy(update={"handled": handled})
-        spec_revision = revision_of(spec, self.default_image)
+        spec_revision = revision_of(spec, self.default_image, name)
         revisions = self.adapter.revisions(namespace, name)
         autoscaled = (
             self.adapter.autoscaled_replicas(namespace, name) if spec.serving.autoscaling else None

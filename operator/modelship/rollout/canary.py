@@ -61,7 +61,9 @@ def plan_canary(d: Draft, canary: CanaryStrategy) -> None:
     if control.promote == "full":
         d.event("PromotedManually", f"full promotion requested at step {index + 1}/{len(steps)}")
         index = len(steps)
-    if background_analysis_failed(d):
+    # Traffic stays where it is unless a step moves it: also when the analysis stops here.
+    apply_weight(d, weight)
+    if control.promote is None and background_analysis_failed(d):
         return
 
     while index < len(steps):

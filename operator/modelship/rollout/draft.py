@@ -209,7 +209,7 @@ class Draft:
         if canary is None:
             return
         self.record(canary, outcome, reason, result)
-        self.replicas[canary] = 0
+        self.retire(canary)
         self.update_state(held_revision=canary, held_reason=reason, held_dropped=dropped)
         self.clear_rollout()
         if dropped:
@@ -221,12 +221,21 @@ class Draft:
                 "Warning",
             )
 
+    def retire(self, revision: str) -> None:
+        """`revision` stops serving. Behind a proxy or a revision selector its pods stay a
+        while, as traffic moves away; with the replicas router they go as the stable's pods
+        become ready (see settle_others). Never all at once: that would be an outage."""
+        if self.service_selects_revision:
+            self.schedule_scale_down(revision, timedelta(seconds=ROUTED_SCALE_DOWN_DELAY_SECONDS))
+        if self.stable:
+            self.replicas[self.stable] = None if self.spec.serving.autoscaling else self.total
+
     def supersede(self, reason: str) -> None:
         canary = self.canary
         if canary is None:
             return
         self.record(canary, RolloutOutcome.SUPERSEDED, reason)
-        self.replicas[canary] = 0
+        self.retire(canary)
         self.clear_rollout()
         self.event("Superseded", f"revision {canary}: {reason}")
 
@@ -252,20 +261,28 @@ class Draft:
         if len(pending) != len(self.state.scale_downs):
             self.update_state(scale_downs=pending)
         rollback = self.state.rollback.revision if self.state.rollback else None
-        idle = []
-        for revision, obs in self.inp.revisions.items():
-            if revision in (self.stable, self.canary) or revision in keep_up:
-                continue
-            self.replicas.setdefault(revision, 0)
-            if revision != rollback:
-                idle.append(obs)
+        idle = [
+            obs
+            for revision, obs in self.inp.revisions.items()
+            if revision not in (self.stable, self.canary) and revision not in keep_up
+        ]
         idle.sort(
             key=lambda o: o.created_at or datetime.min.replace(tzinfo=self.now.tzinfo), reverse=True
         )
+        # With the replicas router the main Service selects every pod: a revision that stops
+        # serving keeps pods until the serving revisions have enough ready ones to replace it.
+        needed = 0
+        if not self.service_selects_revision:
+            ready = sum(self.observed(r).ready for r in (self.stable, self.canary) if r)
+            needed = max(self.total - ready, 0)
         limit = self.spec.rollback.revision_history_limit
-        for obs in idle[limit:]:
-            self.replicas.pop(obs.revision, None)
-            self.delete.append(obs.revision)
+        for position, obs in enumerate(idle):
+            keep = min(obs.replicas, needed)
+            needed -= keep
+            self.replicas.setdefault(obs.revision, keep)
+            if position >= limit and obs.revision != rollback and not keep and not obs.replicas:
+                self.replicas.pop(obs.revision, None)
+                self.delete.append(obs.revision)
 
     def smooth_service_switch(self) -> None:
         """Move the main Service from one revision to another through a moment where it

@@ -71,6 +71,15 @@ def _target_revision(d: Draft) -> str:
     if rollback is not None and rollback.spec_revision != inp.spec_revision:
         rollback = None  # a new spec ends a rollback
         d.update_state(rollback=None)
+    elif rollback is not None and rollback.revision not in inp.revisions:
+        d.event(
+            "RollbackEnded",
+            f"the Deployment of revision {rollback.revision} is gone; "
+            f"serving the spec's revision {inp.spec_revision}",
+            "Warning",
+        )
+        rollback = None
+        d.update_state(rollback=None)
     wanted = inp.control.rollback_to
     current = rollback.revision if rollback is not None else inp.spec_revision
     if wanted is not None and wanted != current:

@@ -31,9 +31,10 @@ def pod_shaping_fields(spec: ModelDeploymentSpec, default_image: str) -> dict[st
     }
 
 
-def revision_of(spec: ModelDeploymentSpec, default_image: str) -> str:
-    """A short, stable hash of the pod-shaping fields (hex, a valid label value)."""
-    canonical = json.dumps(
-        pod_shaping_fields(spec, default_image), sort_keys=True, separators=(",", ":")
-    )
+def revision_of(spec: ModelDeploymentSpec, default_image: str, name: str = "") -> str:
+    """A short, stable hash of the pod-shaping fields (hex, a valid label value). The
+    ModelDeployment's name is part of it, so two of them with identical pods in a namespace
+    still have distinct revisions (analysis selects metrics by namespace and revision)."""
+    fields = {**pod_shaping_fields(spec, default_image), "modelDeployment": name}
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:REVISION_LENGTH]

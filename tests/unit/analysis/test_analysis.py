@@ -202,3 +202,17 @@ def test_round_from_a_prometheus_answer() -> None:
     assert out["drift"].result is R.FAILED
     assert out["drift"].value is not None
     assert out["drift"].value > 0.05
+
+
+def test_prediction_drift_orders_histogram_bins_by_edge() -> None:
+    from modelship.analysis.measure import RoundData, prediction_drift
+
+    data = RoundData()
+    edges = [1.0, 2.0, 3.0, 10.0]
+    for edge, stable, canary in zip(edges, [100, 100, 100, 200], [0, 100, 200, 200], strict=True):
+        data.buckets[("drift", "stable")][edge] = stable
+        data.buckets[("drift", "canary")][edge] = canary
+    drift = metric(name="drift", builtin="predictionDrift", method="kolmogorovSmirnov", min=0.05)
+    value = prediction_drift(drift, data)
+    assert value is not None
+    assert value < 1e-10  # string order (le=10 < le=2) would scramble the CDF

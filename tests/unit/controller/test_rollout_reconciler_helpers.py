@@ -25,3 +25,23 @@ def test_istio_router_is_reported_as_unsupported() -> None:
     assert problem.path == "spec.strategy.canary.traffic.router"
     assert "istio" in problem.message
     assert unsupported_setting(spec()) is None
+
+
+def test_a_status_from_another_version_is_read_field_by_field() -> None:
+    from modelship.api.modeldeployment import ModelDeploymentStatus
+    from modelship.api.rolloutstate import RolloutState
+    from modelship.controller.rollouts import lenient
+
+    raw = {
+        "phase": "Progressing",
+        "stableRevision": "abc",
+        "canaryRevision": "def",
+        "history": [{"revision": "abc", "unknownField": 1}],  # unreadable: dropped alone
+        "futureField": {"x": 1},  # unknown: ignored
+        "rollout": {},
+    }
+    status = lenient(ModelDeploymentStatus, raw)
+    assert (status.stable_revision, status.canary_revision) == ("abc", "def")
+    assert status.history is None
+    state = lenient(RolloutState, {"stage": "Canary", "handled": {"promote": "1"}, "new": 2})
+    assert state.handled.promote == "1"

@@ -120,8 +120,9 @@ def test_failed_analysis_rolls_back_and_holds_the_revision() -> None:
     cluster.gates = {"step-4": failing}
     plan = cluster.step()
     assert cluster.status.phase is Phase.ROLLED_BACK
-    assert plan.replicas[newer] == 0
     assert plan.replicas[old] == 4
+    # The canary's pods go only as the stable's come back: no moment without capacity.
+    assert plan.replicas[newer] == 2
     assert plan.traffic.canary_weight == 0
     assert "error-rate 0.2 > max 0.01" in cluster.status.message
     assert any(e.reason == "RolledBack" and e.type == "Warning" for e in plan.events)
@@ -444,6 +445,9 @@ def test_shadow_drop_records_the_evaluation_and_stays_healthy() -> None:
     cluster.tick(61)
     cluster.converge()
     assert cluster.status.phase is Phase.HEALTHY
+    assert cluster.replicas() == {old: 4, new: 4}  # the mirror moves away first
+    cluster.tick(31)
+    cluster.converge()
     assert cluster.replicas() == {old: 4, new: 0}
     assert cluster.status.history is not None
     assert cluster.status.history[0].outcome is RolloutOutcome.DROPPED
@@ -477,3 +481,39 @@ def test_paused_annotation_holds_a_rolling_update() -> None:
     cluster.control = Control()
     cluster.converge()
     assert cluster.status.stable_revision == new
+
+
+def test_rollback_at_full_weight_never_leaves_the_service_without_ready_pods() -> None:
+    steps = {"canary": {"steps": [{"setWeight": 100}, {"analysis": {}}]}}
+    cluster = deployed(strategy=steps)
+    old, new = new_version(cluster)
+    cluster.converge()
+    assert cluster.replicas() == {old: 0, new: 4}
+    cluster.gates = {"step-1": GateResult(Verdict.FAILED, "errors")}
+    cluster.pods_become_ready = False
+    plan = cluster.step()
+    assert plan.replicas[old] == 4
+    assert plan.replicas[new] == 4  # the stable has no ready pod yet
+    cluster.pods_become_ready = True
+    cluster.settle_pods()
+    cluster.converge()
+    assert cluster.replicas() == {old: 4, new: 0}
+
+
+def test_abort_behind_a_gateway_keeps_canary_pods_while_the_route_moves() -> None:
+    steps = {
+        "canary": {
+            "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "web"}}},
+            "steps": [{"setWeight": 50}, {"pause": {}}],
+        }
+    }
+    cluster = deployed(strategy=steps)
+    old, new = new_version(cluster)
+    cluster.converge()
+    cluster.control = Control(abort=True)
+    plan = cluster.step()
+    assert plan.traffic.canary_weight == 0
+    assert new not in plan.replicas  # untouched for now
+    cluster.tick(31)
+    cluster.converge()
+    assert cluster.replicas() == {old: 4, new: 0}
