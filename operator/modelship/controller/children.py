@@ -134,6 +134,12 @@ class ChildrenAdapter:
                 model_uri=annotations.get(ANNOTATION_URI, ""),
                 image=annotations.get(ANNOTATION_IMAGE, ""),
                 created_at=datetime.fromisoformat(created) if created else None,
+                stuck=any(
+                    c.get("type") == "Progressing"
+                    and c.get("status") == "False"
+                    and c.get("reason") == "ProgressDeadlineExceeded"
+                    for c in status.get("conditions") or []
+                ),
             )
         return out
 

@@ -27,7 +27,7 @@ def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> None:
         service_revision=d.stable, stable_revision=d.stable, canary_revision=d.canary, preview=True
     )
     if preview.ready < preview_replicas:
-        d.set_phase(Phase.PROGRESSING, f"preview: {preview.ready}/{preview_replicas} pods ready")
+        d.wait_for_pods(d.canary, f"preview: {preview.ready}/{preview_replicas} pods ready")
         return
     if d.state.preview_ready_at is None:
         d.update_state(preview_ready_at=d.now)
@@ -62,7 +62,7 @@ def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> None:
     d.update_state(promoting=True)
     d.replicas[d.canary] = total
     if preview.ready < total:
-        d.set_phase(Phase.PROGRESSING, f"promoting: {preview.ready}/{total} pods ready")
+        d.wait_for_pods(d.canary, f"promoting: {preview.ready}/{total} pods ready")
         return
     d.update_state(stage=RolloutStage.SWITCHED, stage_started_at=d.now)
     d.event(

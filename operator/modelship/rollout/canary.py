@@ -10,7 +10,7 @@ import math
 from datetime import timedelta
 
 from modelship.api.strategy import CanaryStep, CanaryStrategy, Router
-from modelship.rollout.draft import ROUTED_SCALE_DOWN_DELAY_SECONDS, Draft, Phase
+from modelship.rollout.draft import ROUTED_SCALE_DOWN_DELAY_SECONDS, Draft
 from modelship.rollout.gating import background_analysis_failed, pause, run_gate
 from modelship.rollout.replicas import guarded_scale_down, split_for_weight
 from modelship.rollout.types import Traffic
@@ -73,8 +73,8 @@ def plan_canary(d: Draft, canary: CanaryStrategy) -> None:
             weight = step.set_weight
             if not apply_weight(d, weight):
                 canary_obs = d.observed(d.canary)
-                d.set_phase(
-                    Phase.PROGRESSING,
+                d.wait_for_pods(
+                    d.canary,
                     f"{label}: setting canary weight to {weight}% "
                     f"({canary_obs.ready} canary pods ready)",
                 )
@@ -144,7 +144,7 @@ def _promote_canary(d: Draft) -> None:
     assert d.canary is not None
     if not apply_weight(d, 100):
         ready = d.observed(d.canary).ready
-        d.set_phase(Phase.PROGRESSING, f"promoting: {ready}/{d.total} canary pods ready")
+        d.wait_for_pods(d.canary, f"promoting: {ready}/{d.total} canary pods ready")
         return
     delay = 0 if d.router is Router.REPLICAS else ROUTED_SCALE_DOWN_DELAY_SECONDS
     canary = d.canary

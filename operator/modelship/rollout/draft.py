@@ -107,6 +107,18 @@ class Draft:
     def set_phase(self, phase: Phase, message: str) -> None:
         self.phase, self.message = phase, message
 
+    def wait_for_pods(self, revision: str | None, message: str) -> None:
+        """Report waiting for a revision's pods; Degraded, with what to check, once its
+        Deployment has given up on them (progress deadline exceeded)."""
+        if revision is not None and self.observed(revision).stuck:
+            self.set_phase(
+                Phase.DEGRADED,
+                f"{message}; the pods of revision {revision} did not become ready in time "
+                "(ProgressDeadlineExceeded): check the model URI, the image and the pods' logs",
+            )
+        else:
+            self.set_phase(Phase.PROGRESSING, message)
+
     def requeue_at(self, when: datetime) -> None:
         self.requeue.append(max((when - self.now).total_seconds(), 0.5))
 

@@ -190,9 +190,7 @@ def _steady(d: Draft) -> None:
             d.record(d.stable, RolloutOutcome.PROMOTED, "first revision")
             d.update_state(started_at=None)
     elif first or not stable.current or stable.replicas != total:
-        d.set_phase(
-            Phase.PROGRESSING, f"revision {d.stable}: {stable.available}/{total} pods available"
-        )
+        d.wait_for_pods(d.stable, f"revision {d.stable}: {stable.available}/{total} pods available")
     else:
         d.set_phase(
             Phase.DEGRADED, f"revision {d.stable}: only {stable.available}/{total} pods available"

@@ -9,7 +9,6 @@ from modelship.api.strategy import RollingStrategy
 from modelship.rollout.draft import (
     ROUTED_SCALE_DOWN_DELAY_SECONDS,
     Draft,
-    Phase,
     resolve_int_or_percent,
 )
 from modelship.rollout.gating import pause
@@ -49,7 +48,7 @@ def plan_rolling(d: Draft, rolling: RollingStrategy, reason: str = "rolling upda
         d.replicas[d.stable] = None if d.spec.serving.autoscaling else total
         d.traffic = d.stable_traffic()
         return
-    d.set_phase(
-        Phase.PROGRESSING,
+    d.wait_for_pods(
+        d.canary,
         f"{reason}: {new.available}/{total} new pods available, {old.replicas} old pods left",
     )

@@ -34,7 +34,7 @@ def plan_shadow(d: Draft, shadow: ShadowStrategy) -> None:
     )
     d.status["canary_weight"] = 0
     if not ready:
-        d.set_phase(Phase.PROGRESSING, f"shadow: {obs.ready}/{replicas} pods ready")
+        d.wait_for_pods(d.canary, f"shadow: {obs.ready}/{replicas} pods ready")
         return
     if background_analysis_failed(d):
         return

@@ -28,6 +28,9 @@ class RevisionObserved:
     model_uri: str = ""
     image: str = ""
     created_at: datetime | None = None
+    stuck: bool = False
+    """The Deployment reports ProgressDeadlineExceeded: its pods did not become ready in time
+    (a model that fails to load, an image that cannot be pulled, no room to schedule)."""
 
 
 class Verdict(StrEnum):

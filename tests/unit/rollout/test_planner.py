@@ -517,3 +517,18 @@ def test_abort_behind_a_gateway_keeps_canary_pods_while_the_route_moves() -> Non
     cluster.tick(31)
     cluster.converge()
     assert cluster.replicas() == {old: 4, new: 0}
+
+
+def test_pods_that_never_become_ready_are_reported_with_what_to_check() -> None:
+    from dataclasses import replace
+
+    cluster = Cluster(spec())
+    cluster.pods_become_ready = False
+    cluster.step()
+    assert cluster.status.phase is Phase.PROGRESSING
+    revision = cluster.spec_revision
+    cluster.revisions[revision] = replace(cluster.revisions[revision], stuck=True)
+    cluster.step()
+    assert cluster.status.phase is Phase.DEGRADED
+    assert "ProgressDeadlineExceeded" in cluster.status.message
+    assert "model URI" in cluster.status.message
