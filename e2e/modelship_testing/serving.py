@@ -92,6 +92,14 @@ class Server:
         except (urllib.error.URLError, OSError):
             return False
 
+    def status(self, path: str) -> int:
+        """The HTTP status of a GET of `path`."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=2) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as err:
+            return int(err.code)
+
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 

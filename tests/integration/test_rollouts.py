@@ -310,3 +310,24 @@ def test_shadow_mirrors_traffic_then_continues_as_a_canary(
     mds.wait_phase("fraud", "Paused", currentStep=1, canaryRevision=new)
     assert mds.http_route_weights("fraud") == [("fraud-stable", 50), ("fraud-canary", 50)]
     assert mirrored() is None
+
+
+def test_a_pod_template_the_api_server_refuses_is_reported_as_stalled(
+    mds: ModelDeployments, operator: OperatorFactory
+) -> None:
+    operator(namespaces=[mds.namespace])
+    template = {"spec": {"containers": [{"name": "server", "ports": [{"containerPort": 99999}]}]}}
+    mds.create("fraud", {"model": model(), "serving": {"replicas": 1, "template": template}})
+    status = mds.wait(
+        "fraud",
+        lambda s: (
+            {c["type"]: c["status"] for c in s.get("conditions") or []}.get("Stalled") == "True"
+        ),
+        "the ModelDeployment to be Stalled",
+    )
+    assert status["phase"] == "Failed"
+    assert "the API server refused Deployment" in status["message"]
+    assert "containerPort" in status["message"]
+    # Fixing the spec recovers.
+    mds.patch("fraud", {"spec": {"serving": {"template": None}}})
+    mds.wait_phase("fraud", "Healthy")

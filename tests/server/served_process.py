@@ -4,50 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from modelship_testing.cluster import free_port
+from modelship_testing.serving import Server
 
-
-@dataclass
-class ServerProcess:
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def status(self, path: str) -> int:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=2) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as err:
-            return err.code
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+# The same process handle as the analysis tests and the demo use.
+ServerProcess = Server
 
 
 def start_server(
@@ -65,7 +33,9 @@ def start_server(
             stdin=subprocess.DEVNULL,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
-    return ServerProcess(proc, port, log)
+    return ServerProcess(
+        revision=env.get("MODELSHIP_REVISION", "") if env else "", port=port, proc=proc, log=log
+    )
 
 
 def call(server: ServerProcess, path: str, body: Any | None = None) -> tuple[int, Any]:

@@ -9,7 +9,8 @@ writes at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,8 +33,33 @@ MERGE_PATCH = "application/merge-patch+json"
 MODEL_DEPLOYMENTS = "/apis/modelship.io/v1alpha1"
 
 
-class MissingKindError(RuntimeError):
+class ChildRejectedError(RuntimeError):
+    """The API server refused a child object: the user's spec (a pod template override, a
+    quota, a policy) or the cluster, not the operator, has to change."""
+
+    reason = "ChildRejected"
+
+
+class MissingKindError(ChildRejectedError):
     """The cluster does not serve a kind the plan needs (e.g. no Gateway API CRDs)."""
+
+    reason = "MissingAPI"
+
+
+@contextmanager
+def refusals(kind: str, name: str) -> Iterator[None]:
+    """Turn the API server's refusal of a write (400, 403, 422) into ChildRejectedError,
+    with the server's own message."""
+    try:
+        yield
+    except ApiException as err:
+        if err.status not in (400, 403, 422):
+            raise
+        try:
+            detail = json.loads(err.body or "{}").get("message") or err.reason
+        except ValueError:
+            detail = err.reason
+        raise ChildRejectedError(f"the API server refused {kind} {name}: {detail}") from err
 
 
 @dataclass(frozen=True)
@@ -155,25 +181,24 @@ class ChildrenAdapter:
 
     # --- Deployments --------------------------------------------------------------------
     def create_deployment(self, manifest: Mapping[str, Any]) -> None:
+        meta = manifest["metadata"]
         self._wrote("create")
         try:
-            self.call(
-                "POST",
-                self._path("Deployment", manifest["metadata"]["namespace"]),
-                body=dict(manifest),
-            )
+            with refusals("Deployment", meta["name"]):
+                self.call("POST", self._path("Deployment", meta["namespace"]), body=dict(manifest))
         except ApiException as err:
             if err.status != 409:  # already there: a restart raced a watch event
                 raise
 
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
         self._wrote("patch")
-        self.call(
-            "PATCH",
-            self._path("Deployment", namespace, name),
-            body={"spec": {"replicas": replicas}},
-            content_type=MERGE_PATCH,
-        )
+        with refusals("Deployment", name):
+            self.call(
+                "PATCH",
+                self._path("Deployment", namespace, name),
+                body={"spec": {"replicas": replicas}},
+                content_type=MERGE_PATCH,
+            )
 
     def delete_deployment(self, namespace: str, name: str) -> None:
         self._wrote("delete")
@@ -217,9 +242,10 @@ class ChildrenAdapter:
                 "spec": manifest["spec"],
             }
             self._wrote("patch")
-            self.call(
-                "PATCH", self._path(kind, namespace, name), body=patch, content_type=MERGE_PATCH
-            )
+            with refusals(kind, name):
+                self.call(
+                    "PATCH", self._path(kind, namespace, name), body=patch, content_type=MERGE_PATCH
+                )
         self._known[key] = want
         return bool(live_hash != want)
 
@@ -227,9 +253,10 @@ class ChildrenAdapter:
         """POST the object; False when it exists already (and `exists_ok`)."""
         self._wrote("create")
         try:
-            self.call(
-                "POST", self._path(kind, manifest["metadata"]["namespace"]), body=dict(manifest)
-            )
+            with refusals(kind, manifest["metadata"]["name"]):
+                self.call(
+                    "POST", self._path(kind, manifest["metadata"]["namespace"]), body=dict(manifest)
+                )
         except ApiException as err:
             if err.status == 409 and exists_ok:
                 return False

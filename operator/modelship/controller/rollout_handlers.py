@@ -26,13 +26,23 @@ from modelship.rollout.objects import LABEL_MD
 WORKER_THREADS = 16
 
 
+class NoClusterError(RuntimeError):
+    """Neither a kubeconfig nor an in-cluster service account is available."""
+
+
 def api_client(pool_size: int = WORKER_THREADS) -> client.ApiClient:
     """A client configured as kubectl would be: $KUBECONFIG, ~/.kube/config or in-cluster."""
     configuration = client.Configuration()
     try:
         config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except config.ConfigException:
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except config.ConfigException as err:
+            raise NoClusterError(
+                "no Kubernetes configuration: set KUBECONFIG (or ~/.kube/config), or run in "
+                f"a pod with a service account ({err})"
+            ) from err
     configuration.connection_pool_maxsize = pool_size
     return client.ApiClient(configuration)
 
@@ -54,8 +64,14 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorConfig) -> Rollo
         await driver.run(body, stopped)
 
     @kopf.on.event(*resource, registry=registry, id="wake-on-change")
-    def wake_on_change(namespace: str | None, name: str | None, **_: Any) -> None:
-        if namespace and name:
+    def wake_on_change(namespace: str | None, name: str | None, meta: kopf.Meta, **_: Any) -> None:
+        # The echo of our own status write changes nothing the plan reads: no pass (and
+        # no reads) for it.
+        if (
+            namespace
+            and name
+            and not driver.reconciler.own_write(namespace, name, meta.get("resourceVersion"))
+        ):
             driver.wake(namespace, name)
 
     @kopf.on.event(

@@ -20,7 +20,6 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel
 
 from modelship.api.analysis import AnalysisGate
-from modelship.api.common import ConditionStatus
 from modelship.api.modeldeployment import (
     ModelDeploymentPhase,
     ModelDeploymentSpec,
@@ -28,17 +27,18 @@ from modelship.api.modeldeployment import (
 )
 from modelship.api.resources import MODEL_DEPLOYMENT
 from modelship.api.rolloutstate import RolloutState
-from modelship.api.strategy import Router
-from modelship.api.validation import InvalidObjectError, Problem, parse_spec
+from modelship.api.validation import InvalidObjectError, parse_spec
 from modelship.controller import metrics
 from modelship.controller.analysis import AnalysisOutcome
-from modelship.controller.children import ChildrenAdapter, MissingKindError
+from modelship.controller.children import ChildRejectedError, ChildrenAdapter, MissingKindError
 from modelship.logging import object_logger
-from modelship.planners.assessment import RolloutProgress, assess_model_deployment
+from modelship.planners.assessment import (
+    RolloutProgress,
+    assess_model_deployment,
+    rollout_progressing,
+)
 from modelship.planners.status import (
     Assessment,
-    ConditionType,
-    DesiredCondition,
     plan_status,
     stalled,
 )
@@ -46,6 +46,7 @@ from modelship.rollout.controls import read_controls
 from modelship.rollout.objects import ChildBuilder
 from modelship.rollout.planner import plan_rollout
 from modelship.rollout.revision import revision_of
+from modelship.rollout.support import unsupported_setting
 from modelship.rollout.types import PlannedEvent, RolloutInput, RolloutPlan
 
 Body = Mapping[str, Any]
@@ -83,21 +84,6 @@ class GateEvaluator(Protocol):
     ) -> AnalysisOutcome: ...
 
 
-class NoAnalysis:
-    """No analysis component: every gate stays Running (a rollout waits at its gates)."""
-
-    def evaluate(
-        self,
-        md: Body,
-        spec: ModelDeploymentSpec,
-        status: ModelDeploymentStatus,
-        gates: Mapping[str, AnalysisGate],
-        rollout_started_at: datetime | None,
-        now: datetime,
-    ) -> AnalysisOutcome:
-        return AnalysisOutcome()
-
-
 def lenient(model: type[M], raw: Mapping[str, Any]) -> M:
     """Parse a status written by any version of the operator: fields this version does not
     know, or cannot read, are dropped one by one, never the whole status (an empty status
@@ -117,17 +103,6 @@ def lenient(model: type[M], raw: Mapping[str, Any]) -> M:
         return model.model_validate(readable)
 
 
-def _progress_conditions(plan: RolloutPlan) -> DesiredCondition:
-    phase = plan.status.phase
-    moving = phase in (ModelDeploymentPhase.PROGRESSING, ModelDeploymentPhase.PAUSED)
-    return DesiredCondition(
-        ConditionType.PROGRESSING,
-        ConditionStatus.TRUE if moving else ConditionStatus.FALSE,
-        str(phase),
-        plan.status.message if moving else "",
-    )
-
-
 def rollout_status_fields(
     plan: RolloutPlan, builder: ChildBuilder, outcome: AnalysisOutcome
 ) -> dict[str, Any]:
@@ -144,30 +119,6 @@ def rollout_status_fields(
             for m in outcome.measurements
         ]
     return extra
-
-
-def unsupported_setting(spec: ModelDeploymentSpec) -> Problem | None:
-    """A setting the schema accepts that this version of the operator cannot carry out."""
-    strategy = spec.strategy
-    for path, routing in (
-        ("spec.strategy.canary.traffic", strategy.canary.traffic if strategy.canary else None),
-        ("spec.strategy.shadow.traffic", strategy.shadow.traffic if strategy.shadow else None),
-    ):
-        if routing is not None and routing.router is Router.ISTIO:
-            return Problem(
-                f"{path}.router", "istio is not supported yet: use replicas or gatewayAPI"
-            )
-    return None
-
-
-def with_deletions(current: Any, desired: Any) -> Any:
-    """A JSON merge patch from `current` to `desired`: nested keys that disappeared become
-    null (merge patches otherwise keep them); lists are replaced whole."""
-    if not isinstance(current, Mapping) or not isinstance(desired, Mapping):
-        return desired
-    patch = {key: with_deletions(current.get(key), value) for key, value in desired.items()}
-    patch.update({key: None for key in current if key not in desired})
-    return patch
 
 
 class RolloutReconciler:
@@ -261,33 +212,38 @@ class RolloutReconciler:
         builder = ChildBuilder(body, spec, self.default_image)
         try:
             self._apply(plan, builder, spec_revision, revisions, verify)
-        except MissingKindError as err:
-            message = f"{err}: install it, or choose another traffic router"
+        except ChildRejectedError as err:
+            # What the user (or the cluster) must change, in status and an Event; retried
+            # on the next spec change or resync, never in a loop.
+            message = str(err)
+            if isinstance(err, MissingKindError):
+                message += ": install it, or choose another traffic router"
             self._stall(
                 body,
                 Assessment(
                     ModelDeploymentPhase.FAILED,
-                    "MissingAPI",
+                    err.reason,
                     message,
-                    stalled("MissingAPI", message),
+                    stalled(err.reason, message),
                     warning=True,
                 ),
                 now,
             )
-            log.warning("missing API", error=str(err))
+            log.warning("child refused", error=message)
             return RESYNC_SECONDS
 
         progress = RolloutProgress(plan.status.phase, str(plan.status.phase), plan.status.message)
         assessment = assess_model_deployment(spec, progress)
         assessment = dataclasses.replace(
             assessment,
-            conditions=(*assessment.conditions, _progress_conditions(plan)),
+            conditions=(*assessment.conditions, rollout_progressing(progress)),
             extra=rollout_status_fields(plan, builder, outcome),
         )
         status_plan = plan_status(raw_status, assessment, generation, now)
         if status_plan.patch:
-            patch = {k: with_deletions(raw_status.get(k), v) for k, v in status_plan.patch.items()}
-            self._written[(namespace, name)] = self.adapter.patch_status(namespace, name, patch)
+            self._written[(namespace, name)] = self.adapter.patch_status(
+                namespace, name, status_plan.patch
+            )
             metrics.STATUS_WRITES.labels(MODEL_DEPLOYMENT.kind).inc()
         for event in plan.events:
             metrics.ROLLOUT_EVENTS.labels(event.reason).inc()
@@ -305,6 +261,13 @@ class RolloutReconciler:
                 fields=sorted(status_plan.patch),
             )
         return requeue
+
+    def own_write(self, namespace: str, name: str, resource_version: str | None) -> bool:
+        """Whether this version of the object is the echo of this process's own status
+        write: nothing in it asks for another pass."""
+        return resource_version is not None and self._written.get((namespace, name)) == (
+            resource_version
+        )
 
     def _stall(self, body: Body, assessment: Assessment, now: datetime) -> None:
         """Report a ModelDeployment the operator cannot act on (Stalled), once."""

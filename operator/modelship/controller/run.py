@@ -36,9 +36,15 @@ def main(argv: list[str]) -> int:
         prometheus_url=config.prometheus_url,
     )
     liveness = f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None
+    try:
+        registry = build_registry(config)
+    except rollout_handlers.NoClusterError as err:
+        log.error("cannot start", error=str(err))
+        print(f"modelship operator: {err}", file=sys.stderr)
+        return 1
     with contextlib.suppress(KeyboardInterrupt):
         kopf.run(
-            registry=build_registry(config),
+            registry=registry,
             settings=handlers.kopf_settings(),
             standalone=config.standalone,
             peering_name=config.peering,

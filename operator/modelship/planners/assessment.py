@@ -7,11 +7,19 @@ from __future__ import annotations
 from collections.abc import Set
 from dataclasses import dataclass
 
+from modelship.api.common import ConditionStatus
 from modelship.api.driftmonitor import DriftMonitorPhase, DriftMonitorSpec
 from modelship.api.modeldeployment import ModelDeploymentPhase, ModelDeploymentSpec
 from modelship.api.retrainpolicy import RetrainPolicyPhase, RetrainPolicySpec
 from modelship.api.validation import InvalidObjectError
-from modelship.planners.status import Assessment, ready, reconciling, stalled
+from modelship.planners.status import (
+    Assessment,
+    ConditionType,
+    DesiredCondition,
+    ready,
+    reconciling,
+    stalled,
+)
 
 INVALID_SPEC = "InvalidSpec"
 REFERENCE_NOT_FOUND = "ReferenceNotFound"
@@ -72,6 +80,18 @@ def assess_model_deployment(
             warning=phase == ModelDeploymentPhase.DEGRADED,
         )
     return Assessment(phase, reason, message, ready(reason, message))
+
+
+def rollout_progressing(progress: RolloutProgress) -> DesiredCondition:
+    """The `Progressing` condition (Argo CD and people read it; kstatus does not): True
+    while a rollout moves or waits at a pause, False once it has settled."""
+    moving = progress.phase in (ModelDeploymentPhase.PROGRESSING, ModelDeploymentPhase.PAUSED)
+    return DesiredCondition(
+        ConditionType.PROGRESSING,
+        ConditionStatus.TRUE if moving else ConditionStatus.FALSE,
+        str(progress.phase),
+        progress.message if moving else "",
+    )
 
 
 @dataclass(frozen=True)

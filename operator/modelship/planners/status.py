@@ -118,6 +118,16 @@ def _primary(conditions: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
     )
 
 
+def merge_patch(current: Any, desired: Any) -> Any:
+    """A JSON merge patch from `current` to `desired`: nested keys that disappeared become
+    null (a merge patch otherwise keeps them); lists are replaced whole."""
+    if not isinstance(current, Mapping) or not isinstance(desired, Mapping):
+        return desired
+    patch = {key: merge_patch(current.get(key), value) for key, value in desired.items()}
+    patch.update({key: None for key in current if key not in desired})
+    return patch
+
+
 def plan_status(
     current: Mapping[str, Any] | None,
     assessment: Assessment,
@@ -136,7 +146,11 @@ def plan_status(
         "conditions": conditions,
         **assessment.extra,
     }
-    patch = {key: value for key, value in desired.items() if current.get(key) != value}
+    patch = {
+        key: merge_patch(current.get(key), value)
+        for key, value in desired.items()
+        if current.get(key) != value
+    }
 
     transitions: list[Transition] = []
     if current.get("phase") != phase or _primary(old_conditions) != _primary(conditions):

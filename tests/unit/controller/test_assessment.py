@@ -115,3 +115,21 @@ def test_retrain_policy_with_references_is_armed() -> None:
 def test_invalid_drift_monitor_and_policy_fail() -> None:
     assert assess_drift_monitor(ERROR, Existing()).phase == "Failed"
     assert assess_retrain_policy(ERROR, Existing()).phase == "Failed"
+
+
+@pytest.mark.parametrize(
+    ("phase", "status"),
+    [
+        (Phase.PROGRESSING, "True"),
+        (Phase.PAUSED, "True"),
+        (Phase.HEALTHY, "False"),
+        (Phase.ROLLED_BACK, "False"),
+        (Phase.DEGRADED, "False"),
+    ],
+)
+def test_progressing_condition_follows_the_rollout(phase: Phase, status: str) -> None:
+    from modelship.planners.assessment import rollout_progressing
+
+    condition = rollout_progressing(RolloutProgress(phase, str(phase), "step 2/4"))
+    assert (condition.type, condition.status.value) == ("Progressing", status)
+    assert condition.message == ("step 2/4" if status == "True" else "")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from modelship.controller.rollouts import unsupported_setting, with_deletions
+from modelship.planners.status import merge_patch as with_deletions
+from modelship.rollout.support import unsupported_setting
 from modelship_testing.rollout_sim import spec
 
 
