@@ -8,11 +8,13 @@ from typing import Any
 
 from modelship.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from modelship.api.rolloutstate import RolloutState
+from modelship.rollout.controls import read_controls
 from modelship.rollout.planner import plan_rollout
 from modelship.rollout.revision import revision_of
 from modelship.rollout.types import (
     Control,
     GateResult,
+    PlannedEvent,
     RevisionObserved,
     RolloutInput,
     RolloutPlan,
@@ -42,6 +44,10 @@ class Cluster:
         self.now = T0
         self.gates: dict[str, GateResult] = {}
         self.control = Control()
+        self.annotations: dict[str, str] | None = None
+        """When set, controls come from these annotations, as the operator reads them."""
+        self.events: list[PlannedEvent] = []
+        """Every event planned so far."""
         self.pods_become_ready = True
         self.autoscaled: int | None = None
         self.created: int = 0
@@ -52,15 +58,19 @@ class Cluster:
         return revision_of(self.spec, IMAGE)
 
     def plan(self) -> RolloutPlan:
+        control, state = self.control, self.state
+        if self.annotations is not None:
+            control, handled = read_controls(self.annotations, state.handled)
+            state = state.model_copy(update={"handled": handled})
         return plan_rollout(
             RolloutInput(
                 spec=self.spec,
                 status=self.status,
-                state=self.state,
+                state=state,
                 spec_revision=self.spec_revision,
                 revisions=dict(self.revisions),
                 now=self.now,
-                control=self.control,
+                control=control,
                 gates=dict(self.gates),
                 autoscaled_replicas=self.autoscaled,
             )
@@ -87,6 +97,7 @@ class Cluster:
         for revision in plan.delete:
             del self.revisions[revision]
         self.status, self.state = plan.status, plan.state
+        self.events.extend(plan.events)
         self.control = Control(paused=self.control.paused)
         self.last = plan
 

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 import yaml
-from kubernetes import client, watch
+from kubernetes import client, utils, watch
 from modelship.api import GROUP, KINDS_BY_NAME, VERSION
 from modelship_testing.fixtures import OperatorFactory, OperatorProcess
 from modelship_testing.waiters import wait_for
@@ -23,6 +23,14 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def load(name: str) -> dict[str, Any]:
     body: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text())
     return body
+
+
+def needs(name: str) -> list[dict[str, Any]]:
+    """The objects an example says it needs (its `# Needs:` line), to create first."""
+    found = re.search(r"^# Needs: (\S+)", (EXAMPLES / name).read_text(), re.MULTILINE)
+    if not found:
+        return []
+    return [d for d in yaml.safe_load_all((EXAMPLES / found.group(1)).read_text()) if d]
 
 
 class Objects:
@@ -49,6 +57,12 @@ class Objects:
                 GROUP, VERSION, self.namespace, KINDS_BY_NAME[kind].plural, name
             ),
         )
+
+    def create_example(self, name: str) -> dict[str, Any]:
+        """An example with the ConfigMaps, Secrets and claims it needs."""
+        for prerequisite in needs(name):
+            utils.create_from_dict(self.core.api_client, prerequisite, namespace=self.namespace)
+        return self.create(load(name))
 
     def patch_spec(self, kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         return cast(
@@ -114,7 +128,7 @@ def objects(k8s_api: client.ApiClient, crds: list[str], namespace: str) -> Objec
 def test_each_kind_becomes_ready_with_observed_generation(
     objects: Objects, operator: OperatorFactory
 ) -> None:
-    objects.create(load("modeldeployment-canary.yaml"))
+    objects.create_example("modeldeployment-canary.yaml")
     objects.create(load("driftmonitor.yaml"))
     objects.create(load("retrainpolicy.yaml"))
     operator(namespaces=[objects.namespace])
@@ -226,7 +240,7 @@ def test_monitor_follows_its_model_deployment_appearing_and_going(
         lambda b: stalled_with(b, 'ModelDeployment "fraud" does not exist'),
         "Stalled: no ModelDeployment",
     )
-    objects.create(load("modeldeployment-canary.yaml"))
+    objects.create_example("modeldeployment-canary.yaml")
     objects.wait_ready("DriftMonitor", "fraud-drift")
     objects.delete("ModelDeployment", "fraud")
     objects.wait_status(
@@ -282,7 +296,7 @@ def _watch_writes(
 
 def _converge_everything(objects: Objects, operator: OperatorFactory) -> OperatorProcess:
     handle = operator(namespaces=[objects.namespace])
-    objects.create(load("modeldeployment-canary.yaml"))
+    objects.create_example("modeldeployment-canary.yaml")
     objects.create(load("driftmonitor.yaml"))
     objects.create(load("retrainpolicy.yaml"))
     stalled = load("driftmonitor.yaml")

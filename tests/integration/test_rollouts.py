@@ -331,3 +331,46 @@ def test_a_pod_template_the_api_server_refuses_is_reported_as_stalled(
     # Fixing the spec recovers.
     mds.patch("fraud", {"spec": {"serving": {"template": None}}})
     mds.wait_phase("fraud", "Healthy")
+
+
+def test_missing_references_are_reported_and_nothing_is_created_until_they_exist(
+    mds: ModelDeployments, operator: OperatorFactory
+) -> None:
+    operator(namespaces=[mds.namespace])
+    spec = {
+        "model": {**model(), "profileRef": {"configMap": "fraud-profile"}},
+        "serving": {"replicas": 2},
+        "security": {"authSecretRef": {"name": "fraud-token"}},
+    }
+    mds.create("fraud", spec)
+    status = mds.wait(
+        "fraud",
+        lambda s: (
+            "ReferenceNotFound"
+            in {c["type"]: c["reason"] for c in s.get("conditions") or []}.values()
+        ),
+        "the missing ConfigMap to be reported",
+    )
+    assert status["phase"] == "Degraded"
+    assert 'spec.model.profileRef: ConfigMap "fraud-profile" does not exist' in status["message"]
+    assert 'spec.security.authSecretRef: Secret "fraud-token" does not exist' in status["message"]
+    assert mds.replicas("fraud") == {}  # no pods that a kubelet could never start
+
+    mds.core.create_namespaced_config_map(
+        mds.namespace,
+        {"metadata": {"name": "fraud-profile"}, "data": {"profile.json": "{}"}},
+    )
+    mds.core.create_namespaced_secret(
+        mds.namespace, {"metadata": {"name": "fraud-token"}, "stringData": {"wrong-key": "x"}}
+    )
+    status = mds.wait(
+        "fraud",
+        lambda s: 'has no key "token" (keys: wrong-key)' in s.get("message", ""),
+        "the missing key to be named",
+    )
+    assert "ConfigMap" not in status["message"]
+    mds.core.patch_namespaced_secret(
+        "fraud-token", mds.namespace, {"stringData": {"token": "s3cret"}}
+    )
+    status = mds.wait_phase("fraud", "Healthy")  # picked up without a spec change
+    assert list(mds.replicas("fraud").values()) == [(2, 2)]

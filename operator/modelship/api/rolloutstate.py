@@ -44,6 +44,11 @@ class HandledControls(KubeModel):
     abort: Token | None = None
     retry: Token | None = None
     rollback_to: Token | None = None
+    deferred_promote: Token | None = None
+    """A promote that arrived while `modelship.io/paused` held the rollout: it acts once the
+    pause lifts; remembered so its Event is posted once."""
+    unrecognised: Token | None = None
+    """A fingerprint of the control annotations last reported as not understood."""
 
 
 class ScaleDown(KubeModel):

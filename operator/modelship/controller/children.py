@@ -9,6 +9,7 @@ writes at all.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from modelship.rollout.objects import (
     LABEL_MD,
     LABEL_REVISION,
 )
+from modelship.rollout.references import UNCHECKED, Kind
 from modelship.rollout.types import PlannedEvent, RevisionObserved
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -85,9 +87,24 @@ KINDS: dict[str, KindAccess] = {
 }
 
 
+# API versions every supported Kubernetes serves; others (CRDs) are looked up in discovery.
+BUILT_IN = frozenset({"v1", "apps/v1", "autoscaling/v2", "policy/v1", "networking.k8s.io/v1"})
+# Objects a ModelDeployment refers to, by kind: their path under /api/v1/namespaces/NS/.
+REFERENCED: dict[str, str] = {
+    "ConfigMap": "configmaps",
+    "Secret": "secrets",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+    "ServiceAccount": "serviceaccounts",
+}
+# A kind found missing is asked about again after this long (its CRDs may get installed).
+MISSING_KIND_RECHECK_SECONDS = 30.0
+
+
 class ChildrenAdapter:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
+        self._served: dict[str, float | None] = {}
+        """kind -> None when served, else the monotonic time it was last found missing."""
         self.writes = 0
         """API writes made (also exported as modelship_api_writes_total)."""
         self._known: dict[tuple[str, str, str], str] = {}
@@ -168,6 +185,42 @@ class ChildrenAdapter:
                 ),
             )
         return out
+
+    def data_keys(self, namespace: str, kind: Kind, name: str) -> frozenset[str] | None:
+        """The keys of a referenced object (none for claims and accounts); None when it does
+        not exist; UNCHECKED when the operator may not read it (its RBAC lacks the kind)."""
+        try:
+            found = self.call("GET", f"/api/v1/namespaces/{namespace}/{REFERENCED[kind]}/{name}")
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            if err.status == 403:
+                return UNCHECKED
+            raise
+        return frozenset({**(found.get("data") or {}), **(found.get("binaryData") or {})})
+
+    def require_kinds(self, kinds: Iterable[str]) -> None:
+        """Raise MissingKindError for the first kind the cluster does not serve, before
+        anything is written (a refused strategy creates nothing)."""
+        for kind in sorted(set(kinds)):
+            access = KINDS[kind]
+            if access.api_version in BUILT_IN:
+                continue
+            missing_since = self._served.get(kind, 0.0)
+            if missing_since is None:
+                continue
+            if missing_since and time.monotonic() - missing_since < MISSING_KIND_RECHECK_SECONDS:
+                raise MissingKindError(f"the cluster does not serve {access.api_version} {kind}")
+            try:
+                listed = self.call("GET", access.base)
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+                listed = {}
+            served = any(r.get("kind") == kind for r in listed.get("resources") or [])
+            self._served[kind] = None if served else time.monotonic()
+            if not served:
+                raise MissingKindError(f"the cluster does not serve {access.api_version} {kind}")
 
     def autoscaled_replicas(self, namespace: str, name: str) -> int | None:
         try:

@@ -35,6 +35,7 @@ from modelship.logging import object_logger
 from modelship.planners.assessment import (
     RolloutProgress,
     assess_model_deployment,
+    missing_references,
     rollout_progressing,
 )
 from modelship.planners.status import (
@@ -45,6 +46,7 @@ from modelship.planners.status import (
 from modelship.rollout.controls import read_controls
 from modelship.rollout.objects import ChildBuilder
 from modelship.rollout.planner import plan_rollout
+from modelship.rollout.references import combine, missing, pod_references, spec_references
 from modelship.rollout.revision import revision_of
 from modelship.rollout.support import unsupported_setting
 from modelship.rollout.types import PlannedEvent, RolloutInput, RolloutPlan
@@ -54,6 +56,8 @@ M = TypeVar("M", bound=BaseModel)
 # A converged object is re-read this often even when nothing wakes it (a missed watch event
 # must not leave it stale forever). Reads only: an unchanged plan writes nothing.
 RESYNC_SECONDS = 600.0
+# A ModelDeployment waiting for a missing ConfigMap, Secret or claim looks again this often.
+REFERENCE_RECHECK_SECONDS = 10.0
 CHILD_KINDS = ("Service", "HorizontalPodAutoscaler", "NetworkPolicy", "HTTPRoute")
 
 # Status fields the rollout owns, as (python name, wire name).
@@ -172,11 +176,19 @@ class RolloutReconciler:
             self.adapter.forget(namespace, name)
         elif raw_status.get("observedGeneration") is None:
             self.adapter.remember_new(namespace, name)
+        spec_revision = revision_of(spec, self.default_image, name)
+        builder = ChildBuilder(body, spec, self.default_image)
+        absent = self._missing_references(builder, spec_revision)
+        if absent:
+            # Pods that need them would never start on a kubelet: create nothing new, keep
+            # what serves, and look again shortly.
+            self._stall(body, missing_references(absent, REFERENCE_RECHECK_SECONDS), now)
+            log.warning("missing references", missing=absent)
+            return REFERENCE_RECHECK_SECONDS
         status = lenient(ModelDeploymentStatus, raw_status)
         state = lenient(RolloutState, raw_status.get("rollout") or {})
         control, handled = read_controls(meta.get("annotations") or {}, state.handled)
         state = state.model_copy(update={"handled": handled})
-        spec_revision = revision_of(spec, self.default_image, name)
         revisions = self.adapter.revisions(namespace, name)
         autoscaled = (
             self.adapter.autoscaled_replicas(namespace, name) if spec.serving.autoscaling else None
@@ -209,7 +221,6 @@ class RolloutReconciler:
         requeue = plan.requeue_after
         if plan.gates and outcome.next_round_in is not None:
             requeue = min(requeue or outcome.next_round_in, outcome.next_round_in)
-        builder = ChildBuilder(body, spec, self.default_image)
         try:
             self._apply(plan, builder, spec_revision, revisions, verify)
         except ChildRejectedError as err:
@@ -282,6 +293,12 @@ class RolloutReconciler:
                     body, PlannedEvent(transition.type, transition.reason, transition.message)
                 )
 
+    def _missing_references(self, builder: ChildBuilder, revision: str) -> list[str]:
+        pod = builder.deployment(revision, None)["spec"]["template"]["spec"]
+        refs = combine(spec_references(builder.spec), pod_references(pod))
+        namespace = builder.namespace
+        return missing(refs, lambda kind, name: self.adapter.data_keys(namespace, kind, name))
+
     def _apply(
         self,
         plan: RolloutPlan,
@@ -292,6 +309,8 @@ class RolloutReconciler:
     ) -> None:
         namespace = builder.namespace
         serving = builder.spec.serving
+        children = builder.children(plan, spec_revision)
+        self.adapter.require_kinds(m["kind"] for m in children)
         for revision, replicas in plan.replicas.items():
             observed = revisions.get(revision)
             if observed is None:
@@ -307,7 +326,6 @@ class RolloutReconciler:
                 )
         for revision in plan.delete:
             self.adapter.delete_deployment(namespace, builder.deployment_name(revision))
-        children = builder.children(plan, spec_revision)
         for manifest in children:
             self.adapter.ensure(manifest, verify)
         self.adapter.remove_stale(namespace, builder.name, children, CHILD_KINDS, verify)

@@ -82,6 +82,22 @@ def assess_model_deployment(
     return Assessment(phase, reason, message, ready(reason, message))
 
 
+def missing_references(messages: list[str], recheck_seconds: float) -> Assessment:
+    """A ModelDeployment whose pods or analysis need objects that do not exist: nothing new
+    is created until they do (what already serves keeps serving)."""
+    message = (
+        f"waiting for {'; '.join(messages)}: no new pods are created until it exists "
+        f"(checked again every {recheck_seconds:g}s)"
+    )
+    return Assessment(
+        ModelDeploymentPhase.DEGRADED,
+        REFERENCE_NOT_FOUND,
+        message,
+        stalled(REFERENCE_NOT_FOUND, message),
+        warning=True,
+    )
+
+
 def rollout_progressing(progress: RolloutProgress) -> DesiredCondition:
     """The `Progressing` condition (Argo CD and people read it; kstatus does not): True
     while a rollout moves or waits at a pause, False once it has settled."""
@@ -111,6 +127,8 @@ def _missing(refs: list[tuple[str, str, str, Set[str]]]) -> str | None:
 
 
 def _unresolved(phase: str, message: str) -> Assessment:
+    """A reference that does not resolve is a spec the operator cannot act on: Failed and
+    Stalled, like an invalid one, until the object appears (which re-plans at once)."""
     return Assessment(
         phase, REFERENCE_NOT_FOUND, message, stalled(REFERENCE_NOT_FOUND, message), warning=True
     )
@@ -132,7 +150,7 @@ def assess_drift_monitor(
         ]
     )
     if missing:
-        return _unresolved(DriftMonitorPhase.PENDING, missing)
+        return _unresolved(DriftMonitorPhase.FAILED, missing)
     message = f"monitoring ModelDeployment {spec.model_deployment_ref} every {spec.interval}"
     return Assessment(
         DriftMonitorPhase.MONITORING, "Monitoring", message, ready("Monitoring", message)
@@ -173,6 +191,6 @@ def assess_retrain_policy(
         )
     missing = _missing(refs)
     if missing:
-        return _unresolved(RetrainPolicyPhase.PENDING, missing)
+        return _unresolved(RetrainPolicyPhase.FAILED, missing)
     message = f"armed for ModelDeployment {spec.model_deployment_ref}, promotion {spec.promotion}"
     return Assessment(RetrainPolicyPhase.IDLE, "Armed", message, ready("Armed", message))

@@ -61,6 +61,7 @@ def plan_canary(d: Draft, canary: CanaryStrategy) -> None:
     if control.promote == "full":
         d.event("PromotedManually", f"full promotion requested at step {index + 1}/{len(steps)}")
         index = len(steps)
+        d.update_state(promoting=True)  # remembered for the history entry
     # Traffic stays where it is unless a step moves it: also when the analysis stops here.
     apply_weight(d, weight)
     if control.promote is None and background_analysis_failed(d):
@@ -148,6 +149,11 @@ def _promote_canary(d: Draft) -> None:
         return
     delay = 0 if d.router is Router.REPLICAS else ROUTED_SCALE_DOWN_DELAY_SECONDS
     canary = d.canary
-    d.promote(canary, "canary steps completed", keep_old_for=timedelta(seconds=delay))
+    reason = (
+        "promoted in full by modelship.io/promote-full"
+        if d.state.promoting
+        else "canary steps completed"
+    )
+    d.promote(canary, reason, keep_old_for=timedelta(seconds=delay))
     d.traffic = d.stable_traffic()
     d.replicas[canary] = None if d.spec.serving.autoscaling else d.total

@@ -95,6 +95,13 @@ class Draft:
         """A status field as this plan has it so far (decided here, else as observed)."""
         return self.status[name] if name in self.status else getattr(self.inp.status, name)
 
+    def version_of(self, revision: str) -> str:
+        """The model version a revision serves: the spec's for the spec's revision, else
+        what its Deployment records."""
+        if revision == self.inp.spec_revision:
+            return self.spec.model.version
+        return self.observed(revision).model_version or "unknown"
+
     def gate(self, key: str) -> GateResult:
         return self.inp.gates.get(key, GateResult(Verdict.RUNNING))
 
@@ -141,7 +148,7 @@ class Draft:
         model = self.spec.model
         entry = HistoryEntry(
             revision=revision,
-            model_version=model.version if from_spec else (obs.model_version or "unknown"),
+            model_version=self.version_of(revision),
             model_uri=model.uri if from_spec else obs.model_uri,
             image=(self.spec.serving.image or self.inp.image) if from_spec else obs.image,
             started_at=self.state.started_at or self.now,
@@ -185,7 +192,7 @@ class Draft:
         self.event(
             "RolloutStarted",
             f"{reason}: {stage.value.lower()} of revision {revision} "
-            f"(model version {self.spec.model.version})",
+            f"(model version {self.version_of(revision)})",
         )
 
     def schedule_scale_down(self, revision: str, delay: timedelta) -> None:

@@ -20,8 +20,9 @@ from modelship.rollout.types import RolloutInput, RolloutPlan
 
 def plan_rollout(inp: RolloutInput) -> RolloutPlan:
     d = Draft(inp)
+    d.events.extend(inp.control.notices)
     target = _target_revision(d)
-    _handle_retry_and_holds(d, target)
+    retried = _handle_retry_and_holds(d, target)
 
     if d.stable is None or (d.stable not in inp.revisions and d.stable == target):
         _first_revision(d, target)
@@ -52,7 +53,7 @@ def plan_rollout(inp: RolloutInput) -> RolloutPlan:
     if d.canary != target:
         if d.canary is not None:
             d.supersede(f"superseded by revision {target}")
-        d.start(target, _stage_for(d), _start_reason(d))
+        d.start(target, _stage_for(d), _start_reason(d, retried))
     elif inp.control.abort:
         d.abort(RolloutOutcome.ABORTED, "aborted by the modelship.io/abort annotation")
         _steady(d)
@@ -101,15 +102,18 @@ def _target_revision(d: Draft) -> str:
     return rollback.revision if rollback is not None else inp.spec_revision
 
 
-def _handle_retry_and_holds(d: Draft, target: str) -> None:
+def _handle_retry_and_holds(d: Draft, target: str) -> bool:
+    """Release a held revision when the target moved on or a retry asks; True on a retry."""
     held = d.state.held_revision
     if held is None:
-        return
+        return False
     if held != target:
         d.update_state(held_revision=None, held_reason="", held_dropped=False)
     elif d.inp.control.retry:
         d.update_state(held_revision=None, held_reason="", held_dropped=False)
         d.event("RetryRequested", f"retrying the rollout of revision {held}")
+        return True
+    return False
 
 
 def _stage_for(d: Draft) -> RolloutStage:
@@ -123,9 +127,11 @@ def _stage_for(d: Draft) -> RolloutStage:
     }.get(kind, RolloutStage.ROLLING)
 
 
-def _start_reason(d: Draft) -> str:
+def _start_reason(d: Draft, retried: bool) -> str:
     if d.state.rollback is not None:
         return "rollback requested"
+    if retried:
+        return "retry requested"
     return "spec changed"
 
 
@@ -150,7 +156,7 @@ def _first_revision(d: Draft, target: str) -> None:
     if d.stable is None:
         d.stable = target
         d.update_state(started_at=d.now)
-        d.event("Deploying", f"first revision {target} (model version {d.spec.model.version})")
+        d.event("Deploying", f"first revision {target} (model version {d.version_of(target)})")
     _steady(d)
 
 
@@ -183,8 +189,7 @@ def _steady(d: Draft) -> None:
                 d.event("Healthy", f"revision {d.stable} serves with {total} ready pods")
             d.set_phase(
                 Phase.HEALTHY,
-                f"revision {d.stable} (model version "
-                f"{_version_of(d, d.stable)}) serves all traffic",
+                f"revision {d.stable} (model version {d.version_of(d.stable)}) serves all traffic",
             )
         if d.state.started_at is not None and d.canary is None and first:
             d.record(d.stable, RolloutOutcome.PROMOTED, "first revision")
@@ -195,9 +200,3 @@ def _steady(d: Draft) -> None:
         d.set_phase(
             Phase.DEGRADED, f"revision {d.stable}: only {stable.available}/{total} pods available"
         )
-
-
-def _version_of(d: Draft, revision: str) -> str:
-    if revision == d.inp.spec_revision:
-        return d.spec.model.version
-    return d.observed(revision).model_version or "unknown"

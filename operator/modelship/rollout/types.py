@@ -52,6 +52,13 @@ class GateResult:
 
 
 @dataclass(frozen=True)
+class PlannedEvent:
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Control:
     """Requests from the control annotations, each already filtered to new values."""
 
@@ -60,6 +67,8 @@ class Control:
     abort: bool = False
     retry: bool = False
     rollback_to: str | None = None
+    notices: tuple[PlannedEvent, ...] = ()
+    """Events about the annotations themselves (a deferred promote, a value not understood)."""
 
 
 @dataclass(frozen=True)
@@ -98,13 +107,6 @@ class Traffic:
     """Route weight of the canary backend, 0-100 (gatewayAPI, istio)."""
     mirror_percent: int = 0
     """Share of requests copied to the canary backend, answers discarded (shadow)."""
-
-
-@dataclass(frozen=True)
-class PlannedEvent:
-    type: Literal["Normal", "Warning"]
-    reason: str
-    message: str
 
 
 @dataclass

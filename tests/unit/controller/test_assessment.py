@@ -79,7 +79,7 @@ def test_drift_monitor_is_stalled_until_its_model_deployment_exists() -> None:
     monitor = spec("DriftMonitor", {"modelDeploymentRef": "fraud"})
     waiting = assess_drift_monitor(monitor, Existing(model_deployments={"other"}))
     assert (waiting.phase, waiting.reason, kstatus(waiting)) == (
-        "Pending",
+        "Failed",
         "ReferenceNotFound",
         FAILED,
     )

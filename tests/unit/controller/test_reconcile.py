@@ -99,7 +99,10 @@ def test_invalid_spec_is_stalled_once_and_recovers(events: list[tuple[str, str, 
 
 def test_reference_appearing_turns_the_monitor_ready(events: list[tuple[str, str, str]]) -> None:
     body = example("driftmonitor.yaml")
-    assert run(body, Existing())["status"]["phase"] == "Pending"
+    patch = run(body, Existing())
+    assert patch["status"]["phase"] == "Failed"  # what the Stalled condition says, too
+    stalled = {c["type"]: c for c in patch["status"]["conditions"]}["Stalled"]
+    assert (stalled["status"], stalled["reason"]) == ("True", "ReferenceNotFound")
     assert run(body, Existing()) == {}
     assert run(body, Existing(model_deployments={"fraud"}))["status"]["phase"] == "Monitoring"
     assert [e[:2] for e in events] == [("Warning", "ReferenceNotFound"), ("Normal", "Monitoring")]

@@ -136,9 +136,11 @@ def test_failed_analysis_rolls_back_and_holds_the_revision() -> None:
     assert cluster.replicas()[newer] == 0
 
     cluster.control = Control(retry=True)
-    cluster.step()
+    plan = cluster.step()
     assert cluster.status.canary_revision == newer
-    assert cluster.status.current_step == 0 or cluster.status.current_step == 1
+    assert cluster.status.current_step == 0  # waiting for the canary's pods at setWeight 25
+    started = [e.message for e in plan.events if e.reason == "RolloutStarted"]
+    assert started == [f"retry requested: canary of revision {newer} (model version 3)"]
 
 
 def test_inconclusive_analysis_pauses_and_never_rolls_back() -> None:
@@ -532,3 +534,91 @@ def test_pods_that_never_become_ready_are_reported_with_what_to_check() -> None:
     assert cluster.status.phase is Phase.DEGRADED
     assert "ProgressDeadlineExceeded" in cluster.status.message
     assert "model URI" in cluster.status.message
+
+
+def test_promote_while_paused_waits_for_the_pause_to_lift() -> None:
+    cluster = deployed(strategy=CANARY_STEPS)
+    cluster.annotations = {}
+    _, new = new_version(cluster)
+    cluster.converge()
+    assert (cluster.status.phase, cluster.status.current_step) == (Phase.PAUSED, 1)
+
+    cluster.annotations = {"modelship.io/paused": "true", "modelship.io/promote": "1"}
+    cluster.converge()
+    assert cluster.status.current_step == 1  # held by the pause annotation
+    deferred = [e for e in cluster.events if e.reason == "PromoteDeferred"]
+    assert len(deferred) == 1, "announced once, not on every reconcile"
+    assert "acts as soon as the pause is lifted" in deferred[0].message
+
+    cluster.annotations = {"modelship.io/promote": "1"}
+    cluster.converge()
+    assert cluster.status.current_step == 3  # the promote ended the pause: now the 5m pause
+    assert cluster.status.canary_revision == new
+    cluster.converge()
+    assert cluster.status.current_step == 3  # and it acted once
+
+
+def test_rollback_to_reports_the_version_it_serves() -> None:
+    cluster = deployed(strategy=CANARY_STEPS)
+    first = cluster.spec_revision
+    new_version(cluster, "8")
+    cluster.control = Control(promote="full")
+    cluster.converge()
+    cluster.control = Control(rollback_to=first)
+    cluster.converge()
+    assert cluster.status.stable_revision == first
+    started = [e.message for e in cluster.events if e.reason == "RolloutStarted"]
+    assert started[-1] == f"rollback requested: rollback of revision {first} (model version 1)"
+    assert "(model version 1) serves all traffic" in cluster.status.message
+    assert cluster.status.history is not None
+    assert cluster.status.history[0].model_version == "1"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "expected"),
+    [
+        ({"modelship.io/paused": "maybe"}, "modelship.io/paused='maybe' is neither true nor false"),
+        ({"modelship.io/promote-ful": "1"}, "did you mean modelship.io/promote-full?"),
+        ({"modelship.io/frobnicate": "x"}, "known: modelship.io/paused"),
+    ],
+)
+def test_annotations_that_mean_nothing_are_reported_once(
+    annotations: dict[str, str], expected: str
+) -> None:
+    cluster = deployed()
+    cluster.annotations = dict(annotations)
+    cluster.converge()
+    cluster.converge()
+    warnings = [e for e in cluster.events if e.reason == "UnrecognisedControl"]
+    assert len(warnings) == 1
+    assert warnings[0].type == "Warning"
+    assert expected in warnings[0].message
+    cluster.annotations = {}
+    cluster.converge()
+    cluster.annotations = dict(annotations)
+    cluster.converge()
+    assert len([e for e in cluster.events if e.reason == "UnrecognisedControl"]) == 2
+
+
+def test_a_full_promotion_is_recorded_as_such() -> None:
+    cluster = deployed(strategy=CANARY_STEPS)
+    new_version(cluster)
+    cluster.converge()
+    cluster.pods_become_ready = False
+    cluster.control = Control(promote="full")
+    cluster.converge()  # all pods to the canary; they are not ready yet
+    assert cluster.status.canary_revision is not None
+    cluster.pods_become_ready = True
+    cluster.converge()
+    assert cluster.status.canary_revision is None
+    assert cluster.status.history is not None
+    assert cluster.status.history[0].reason == "promoted in full by modelship.io/promote-full"
+    _, third = new_version(cluster, "3")
+    cluster.converge()
+    cluster.control = Control(promote="step")
+    cluster.converge()
+    cluster.tick(301)
+    cluster.gates = {"step-4": GateResult(Verdict.SUCCESSFUL)}
+    cluster.converge()
+    assert cluster.status.stable_revision == third
+    assert cluster.status.history[0].reason == "canary steps completed"

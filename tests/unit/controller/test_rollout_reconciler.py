@@ -1,0 +1,181 @@
+"""The rollout reconciler against a fake Kubernetes adapter: what it writes, and what it does
+not write, when the cluster lacks something the spec needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from modelship.controller.analysis import AnalysisOutcome
+from modelship.controller.children import KINDS, MissingKindError
+from modelship.controller.rollouts import REFERENCE_RECHECK_SECONDS, RolloutReconciler
+from modelship.rollout.types import PlannedEvent, RevisionObserved
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+class FakeAdapter:
+    """Records writes; serves the kinds and referenced objects it is given."""
+
+    def __init__(self, served: Iterable[str] = KINDS, objects: Mapping[Any, Any] = ()) -> None:
+        self.served = set(served)
+        self.objects: dict[tuple[str, str], frozenset[str]] = dict(objects)
+        self.writes: list[str] = []
+        self.events: list[PlannedEvent] = []
+        self.status: dict[str, Any] = {}
+        self.deployments: dict[str, RevisionObserved] = {}
+
+    def data_keys(self, namespace: str, kind: str, name: str) -> frozenset[str] | None:
+        return self.objects.get((kind, name))
+
+    def require_kinds(self, kinds: Iterable[str]) -> None:
+        for kind in kinds:
+            if kind not in self.served:
+                version = KINDS[kind].api_version
+                raise MissingKindError(f"the cluster does not serve {version} {kind}")
+
+    def revisions(self, namespace: str, name: str) -> dict[str, RevisionObserved]:
+        return dict(self.deployments)
+
+    def autoscaled_replicas(self, namespace: str, name: str) -> int | None:
+        return None
+
+    def create_deployment(self, manifest: Mapping[str, Any]) -> None:
+        self.writes.append(f"create Deployment {manifest['metadata']['name']}")
+
+    def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
+        self.writes.append(f"scale {name} {replicas}")
+
+    def delete_deployment(self, namespace: str, name: str) -> None:
+        self.writes.append(f"delete {name}")
+
+    def ensure(self, manifest: Mapping[str, Any], verify: bool = False) -> bool:
+        self.require_kinds([manifest["kind"]])  # as a create of an unserved kind fails
+        self.writes.append(f"ensure {manifest['kind']} {manifest['metadata']['name']}")
+        return True
+
+    def remove_stale(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def remember_new(self, namespace: str, name: str) -> None:
+        pass
+
+    def forget(self, namespace: str, name: str) -> None:
+        pass
+
+    def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> str:
+        self.status = {**self.status, **status}
+        return str(len(self.events) + 100)
+
+    def post_event(self, md: Mapping[str, Any], event: PlannedEvent) -> None:
+        self.events.append(event)
+
+
+class NoAnalysis:
+    def evaluate(self, *args: Any, **kwargs: Any) -> AnalysisOutcome:
+        return AnalysisOutcome()
+
+
+def body(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "modelship.io/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": "fraud", "namespace": "ml", "uid": "u-1", "generation": 1},
+        "spec": spec,
+        "status": status or {},
+    }
+
+
+MODEL = {"name": "fraud", "version": "1", "uri": "s3://models/fraud/1/"}
+GATEWAY = {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "web"}}}
+CANARY = {"canary": {"traffic": GATEWAY, "steps": [{"setWeight": 50}]}}
+
+
+def reconcile(adapter: FakeAdapter, spec: dict[str, Any]) -> float | None:
+    reconciler = RolloutReconciler(adapter, NoAnalysis(), "modelship/server:test")  # type: ignore[arg-type]
+    return reconciler.reconcile(body(spec), now=T0)
+
+
+def conditions(adapter: FakeAdapter) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in adapter.status["conditions"]}
+
+
+def test_a_router_whose_api_is_missing_creates_nothing() -> None:
+    adapter = FakeAdapter(served=set(KINDS) - {"HTTPRoute"})
+    reconcile(adapter, {"model": MODEL, "strategy": CANARY})
+    assert adapter.writes == []
+    assert adapter.status["phase"] == "Failed"
+    assert conditions(adapter)["Stalled"] == ("True", "MissingAPI")
+    assert "does not serve gateway.networking.k8s.io/v1 HTTPRoute" in adapter.status["message"]
+
+
+def test_the_same_spec_with_the_api_served_creates_its_children() -> None:
+    adapter = FakeAdapter()
+    reconcile(adapter, {"model": MODEL, "strategy": CANARY})
+    assert any(w.startswith("create Deployment fraud-") for w in adapter.writes)
+    assert "ensure HTTPRoute fraud" in adapter.writes
+
+
+@pytest.mark.parametrize(
+    ("spec", "objects", "expected"),
+    [
+        (
+            {"model": {**MODEL, "profileRef": {"configMap": "nope"}}},
+            {},
+            'spec.model.profileRef: ConfigMap "nope" does not exist',
+        ),
+        (
+            {"model": MODEL, "security": {"authSecretRef": {"name": "token", "key": "api"}}},
+            {("Secret", "token"): frozenset({"token"})},
+            'spec.security.authSecretRef: Secret "token" has no key "api" (keys: token)',
+        ),
+        (
+            {
+                "model": MODEL,
+                "analysis": {
+                    "prometheus": {"bearerTokenSecretRef": {"name": "prom"}},
+                    "metrics": [{"name": "e", "builtin": "errorRate", "max": 0.1}],
+                },
+            },
+            {},
+            'spec.analysis.prometheus.bearerTokenSecretRef: Secret "prom" does not exist',
+        ),
+        (
+            {"model": {**MODEL, "uri": "pvc://models/fraud/1"}},
+            {},
+            'spec.model.uri: PersistentVolumeClaim "models" does not exist',
+        ),
+        (
+            {
+                "model": MODEL,
+                "serving": {"template": {"spec": {"serviceAccountName": "reader"}}},
+            },
+            {},
+            'spec.serving.template: ServiceAccount "reader" does not exist',
+        ),
+    ],
+)
+def test_a_missing_reference_is_named_and_nothing_is_created(
+    spec: dict[str, Any], objects: dict[Any, Any], expected: str
+) -> None:
+    adapter = FakeAdapter(objects=objects)
+    assert reconcile(adapter, spec) == REFERENCE_RECHECK_SECONDS
+    assert adapter.writes == []
+    assert adapter.status["phase"] == "Degraded"
+    assert conditions(adapter)["Stalled"] == ("True", "ReferenceNotFound")
+    assert expected in adapter.status["message"]
+    assert [(e.type, e.reason) for e in adapter.events] == [("Warning", "ReferenceNotFound")]
+
+
+def test_a_reference_that_appears_lets_the_rollout_start() -> None:
+    adapter = FakeAdapter()
+    spec = {"model": {**MODEL, "profileRef": {"configMap": "profile"}}}
+    reconcile(adapter, spec)
+    assert adapter.writes == []
+    adapter.objects[("ConfigMap", "profile")] = frozenset({"profile.json"})
+    reconciler = RolloutReconciler(adapter, NoAnalysis(), "img")  # type: ignore[arg-type]
+    reconciler.reconcile(body(spec, adapter.status), now=T0)
+    assert any(w.startswith("create Deployment fraud-") for w in adapter.writes)
+    assert adapter.status["phase"] == "Progressing"
