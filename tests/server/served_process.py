@@ -38,20 +38,28 @@ def start_server(
     )
 
 
-def call(server: ServerProcess, path: str, body: Any | None = None) -> tuple[int, Any]:
+def call(
+    server: ServerProcess, path: str, body: Any | None = None, token: str | None = None
+) -> tuple[int, Any]:
+    """Status and JSON body of a GET (or a POST of `body`), with `token` as a bearer token."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(server.url + path, data=data,
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(server.url + path, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             raw = response.read()
             return response.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+        raw = err.read()
+        return err.code, json.loads(raw) if raw else None
 
 
-def scrape(server: ServerProcess) -> dict[str, float]:
-    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+def scrape(server: ServerProcess, token: str | None = None) -> dict[str, float]:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    request = urllib.request.Request(server.url + "/metrics", headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read().decode()
     samples = {}
     for line in text.splitlines():

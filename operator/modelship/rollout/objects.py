@@ -27,6 +27,11 @@ ANNOTATION_IMAGE = f"{GROUP}/image"
 SERVICE_PORT = 80
 PROFILE_MOUNT = "/etc/modelship/profile"
 PVC_MOUNT = "/mnt/models"
+# The authSecretRef key as a file in a whole-volume mount (a subPath mount would not be
+# refreshed when the Secret changes); readable by owner and group (the pod's fsGroup).
+AUTH_MOUNT = "/etc/modelship/auth"
+AUTH_TOKEN_FILE = "token"
+AUTH_TOKEN_MODE = 0o440
 RUN_AS = 65532
 
 Manifest = dict[str, Any]
@@ -178,12 +183,22 @@ class ChildBuilder:
             )
         security = self.spec.security
         if security is not None and security.auth_secret_ref is not None:
+            # A mounted file, not an env var: the kubelet refreshes it in place when the
+            # Secret rotates and the server re-reads it, so rotation needs no rollout.
             ref = security.auth_secret_ref
-            env.append(
+            volumes.append(
                 {
-                    "name": "MODELSHIP_AUTH_TOKEN",
-                    "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+                    "name": "auth-token",
+                    "secret": {
+                        "secretName": ref.name,
+                        "items": [{"key": ref.key, "path": AUTH_TOKEN_FILE}],
+                        "defaultMode": AUTH_TOKEN_MODE,
+                    },
                 }
+            )
+            mounts.append({"name": "auth-token", "mountPath": AUTH_MOUNT, "readOnly": True})
+            env.append(
+                {"name": "MODELSHIP_AUTH_TOKEN_FILE", "value": f"{AUTH_MOUNT}/{AUTH_TOKEN_FILE}"}
             )
         probe = {"httpGet": {"path": "/v2/health/ready", "port": "http"}, "periodSeconds": 5}
         container: Manifest = {

@@ -11,7 +11,7 @@ import gc
 import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +31,7 @@ from starlette.routing import Route
 from modelship import __version__
 from modelship.profile.schema import CategoricalDistribution, NumericDistribution, Profile
 from modelship.profile.schema import load_profile as read_profile
+from modelship.server.auth import BearerAuth, Handler
 from modelship.server.batching import MicroBatcher
 from modelship.server.contract import CONTENT_TYPE, ContractMetrics, MetricsLayout
 from modelship.server.feedback import FeedbackCache, Remembered
@@ -182,8 +183,13 @@ def output_tensor(name: str, array: NDArray[Any]) -> dict[str, Any]:
 class ModelServer:
     """Server state and the route handlers."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
+        self.auth = (
+            BearerAuth(token=settings.auth_token, token_file=settings.auth_token_file, clock=clock)
+            if settings.auth_enabled
+            else None
+        )
         self.status = "loading"
         self.load_error: str | None = None
         self.served: Served | None = None
@@ -370,13 +376,12 @@ class ModelServer:
             values = predictions.astype(np.float64).reshape(batch.rows, -1)[:, 0]
             self.metrics.observe_batch(batch, None, values, groups)
             self.feedback.remember(request_id, Remembered(values, groups))
-        body_out: dict[str, Any] = {
-            "model_name": self.settings.model_name,
-            "model_version": self.settings.model_version or None,
-            "id": request_id,
-            "parameters": {},
-            "outputs": [output_tensor(name, results[name]) for name in requested],
-        }
+        body_out: dict[str, Any] = {"model_name": self.settings.model_name}
+        if self.settings.model_version:  # optional in the protocol: omitted, never null
+            body_out["model_version"] = self.settings.model_version
+        body_out["id"] = request_id
+        body_out["parameters"] = {}
+        body_out["outputs"] = [output_tensor(name, results[name]) for name in requested]
         return json_response(body_out), "success"
 
     async def feedback_handler(self, request: Request) -> Response:
@@ -429,7 +434,10 @@ class ModelServer:
         return json_response(body), "success"
 
     async def metrics_handler(self, request: Request) -> Response:
-        return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+        text = self.metrics.render()
+        if self.auth is not None:
+            text += self.auth.render(self.metrics.base)
+        return Response(text, media_type=CONTENT_TYPE)
 
 
 def served_decode(served: Served, payload: InferenceRequest) -> Batch:
@@ -444,8 +452,17 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error(str(exc.detail), exc.status_code)
 
 
-def create_app(settings: Settings, load_in_background: bool = True) -> Starlette:
-    server = ModelServer(settings)
+def _open(handler: Handler) -> Handler:
+    return handler
+
+
+def create_app(
+    settings: Settings,
+    load_in_background: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+) -> Starlette:
+    """The app; `clock` (monotonic seconds) paces the token file's rechecks."""
+    server = ModelServer(settings, clock)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -454,21 +471,26 @@ def create_app(settings: Settings, load_in_background: bool = True) -> Starlette
             await loading
         yield
 
+    # Health stays open for probes; the rest needs the token when one is configured (no
+    # wrapper at all, so no cost, when none is). /metrics only with --auth-metrics.
+    auth = server.auth
+    protect: Callable[[Handler], Handler] = auth.guard if auth is not None else _open
+    scrape = protect if settings.auth_metrics else _open
     model = "/v2/models/{name}"
     versioned = "/v2/models/{name}/versions/{version}"
     routes: Sequence[Route] = [
         Route("/v2/health/live", server.live, methods=["GET"]),
         Route("/v2/health/ready", server.server_ready, methods=["GET"]),
-        Route("/v2", server.server_metadata, methods=["GET"]),
-        Route("/metrics", server.metrics_handler, methods=["GET"]),
+        Route("/v2", protect(server.server_metadata), methods=["GET"]),
+        Route("/metrics", scrape(server.metrics_handler), methods=["GET"]),
         *[
             route
             for prefix in (model, versioned)
             for route in (
-                Route(prefix, server.model_metadata, methods=["GET"]),
+                Route(prefix, protect(server.model_metadata), methods=["GET"]),
                 Route(f"{prefix}/ready", server.model_ready, methods=["GET"]),
-                Route(f"{prefix}/infer", server.infer, methods=["POST"]),
-                Route(f"{prefix}/feedback", server.feedback_handler, methods=["POST"]),
+                Route(f"{prefix}/infer", protect(server.infer), methods=["POST"]),
+                Route(f"{prefix}/feedback", protect(server.feedback_handler), methods=["POST"]),
             )
         ],
     ]

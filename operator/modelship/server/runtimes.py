@@ -64,7 +64,18 @@ class SklearnRuntime:
     def __init__(self, path: Path) -> None:
         import joblib
 
-        self.model = joblib.load(path)
+        try:
+            self.model = joblib.load(path)
+        except ImportError as err:
+            raise ModelLoadError(
+                f"{path}: the pickled model needs a module that is not installed: {err}"
+            ) from err
+        except Exception as err:
+            # Unpickling garbage raises anything (a CSV: IndexError, pop from empty list).
+            raise ModelLoadError(
+                f"{path} is not a loadable sklearn/joblib model: expected an estimator saved "
+                f"with joblib.dump or pickle (unpickling it raised {type(err).__name__}: {err})"
+            ) from err
         if not hasattr(self.model, "predict"):
             raise ModelLoadError(f"{path}: {type(self.model).__name__} has no predict method")
         self.outputs = (

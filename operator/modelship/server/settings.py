@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FORMATS = ("sklearn", "xgboost", "lightgbm", "onnx", "custom")
 
@@ -23,7 +23,12 @@ ENVIRONMENT = {
     "MODELSHIP_FEEDBACK_CAPACITY": "feedback_capacity",
     "MODELSHIP_CACHE_DIR": "cache_dir",
     "MODELSHIP_LOG_LEVEL": "log_level",
+    "MODELSHIP_AUTH_TOKEN": "auth_token",
+    "MODELSHIP_AUTH_TOKEN_FILE": "auth_token_file",
+    "MODELSHIP_AUTH_METRICS": "auth_metrics",
 }
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,19 @@ class Settings:
     feedback_capacity: int = 10_000  # requests whose predictions are kept for /feedback
     cache_dir: str = ""  # where remote models are downloaded; default: the temp directory
     log_level: str = "info"
+    # Bearer token (docs/server.md#authentication): a literal, or a file re-read on change.
+    auth_token: str = field(default="", repr=False)
+    auth_token_file: str = ""
+    auth_metrics: bool = False  # /metrics needs the token too
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.auth_token or self.auth_token_file)
 
     def to_environment(self) -> dict[str, str]:
         """The settings as environment variables (how uvicorn's app factory receives them)."""
-        return {env: str(getattr(self, field)) for env, field in ENVIRONMENT.items()}
+        values = {env: getattr(self, name) for env, name in ENVIRONMENT.items()}
+        return {env: str(v).lower() if isinstance(v, bool) else str(v) for env, v in values.items()}
 
 
 class SettingsError(ValueError):
@@ -52,7 +66,7 @@ class SettingsError(ValueError):
 
 def from_environment(environ: Mapping[str, str]) -> Settings:
     values: dict[str, str] = {
-        field: environ[env] for env, field in ENVIRONMENT.items() if environ.get(env)
+        name: environ[env] for env, name in ENVIRONMENT.items() if environ.get(env)
     }
     return _build(values)
 
@@ -72,6 +86,25 @@ def _build(values: Mapping[str, str]) -> Settings:
         capacity = int(values.get("feedback_capacity", "10000"))
     except ValueError as err:
         raise SettingsError(f"invalid number: {err}") from err
+    token, token_file = values.get("auth_token", ""), values.get("auth_token_file", "")
+    if token and token_file:
+        raise SettingsError(
+            "set one of MODELSHIP_AUTH_TOKEN and MODELSHIP_AUTH_TOKEN_FILE (--auth-token-file), "
+            "not both"
+        )
+    if token:
+        from modelship.server.auth import TokenError, check_token
+
+        try:
+            check_token(token.encode(), "MODELSHIP_AUTH_TOKEN")
+        except TokenError as err:
+            raise SettingsError(str(err)) from None
+    auth_metrics = _boolean(values.get("auth_metrics", "false"), "--auth-metrics")
+    if auth_metrics and not (token or token_file):
+        raise SettingsError(
+            "--auth-metrics (MODELSHIP_AUTH_METRICS) needs a token: set "
+            "MODELSHIP_AUTH_TOKEN_FILE (--auth-token-file) or MODELSHIP_AUTH_TOKEN"
+        )
     return Settings(
         model_name=values["model_name"],
         model_uri=values["model_uri"],
@@ -85,7 +118,18 @@ def _build(values: Mapping[str, str]) -> Settings:
         feedback_capacity=capacity,
         cache_dir=values.get("cache_dir", ""),
         log_level=values.get("log_level", "info"),
+        auth_token=token,
+        auth_token_file=token_file,
+        auth_metrics=auth_metrics,
     )
+
+
+def _boolean(value: str, flag: str) -> bool:
+    if value.lower() in TRUE:
+        return True
+    if value.lower() in FALSE:
+        return False
+    raise SettingsError(f"{flag}: expected true or false, not {value!r}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -106,12 +150,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--feedback-capacity", help="requests remembered for /feedback")
     p.add_argument("--cache-dir", help="download directory for remote models")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    p.add_argument(
+        "--auth-token-file",
+        help="require 'Authorization: Bearer <token>' with the token in this file (re-read "
+        "when it changes); MODELSHIP_AUTH_TOKEN gives a literal token instead",
+    )
+    p.add_argument(
+        "--auth-metrics",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="require the token on /metrics too (default: /metrics stays open)",
+    )
     return p
 
 
 def from_arguments(argv: list[str], environ: Mapping[str, str]) -> Settings:
     args = vars(parser().parse_args(argv))
-    values = {field: environ[env] for env, field in ENVIRONMENT.items() if environ.get(env)}
+    values = {name: environ[env] for env, name in ENVIRONMENT.items() if environ.get(env)}
     values.update({k: str(v) for k, v in args.items() if v is not None})
     return _build(values)
 

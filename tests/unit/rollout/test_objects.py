@@ -158,3 +158,65 @@ def test_network_policy_admits_listed_peers_and_own_pods() -> None:
     assert {"namespaceSelector": {"matchLabels": {"team": "checkout"}}} in peers
     assert {"podSelector": {"matchLabels": {LABEL_MD: "fraud"}}} in peers
     assert builder().network_policy() is None
+
+
+def test_auth_secret_is_mounted_as_a_refreshable_file_not_an_env_var() -> None:
+    security = {"authSecretRef": {"name": "fraud-api-token", "key": "api-token"}}
+    manifest = builder(security=security).deployment("abc", 1)
+    pod = manifest["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["auth-token"] == {
+        "name": "auth-token",
+        "secret": {
+            "secretName": "fraud-api-token",
+            "items": [{"key": "api-token", "path": "token"}],
+            "defaultMode": 0o440,
+        },
+    }
+    server = container(manifest)
+    mounts = [m for m in server["volumeMounts"] if m["name"] == "auth-token"]
+    # A whole-volume mount (no subPath): the kubelet refreshes it when the Secret rotates.
+    assert mounts == [{"name": "auth-token", "mountPath": "/etc/modelship/auth", "readOnly": True}]
+    env = {e["name"]: e for e in server["env"]}
+    assert env["MODELSHIP_AUTH_TOKEN_FILE"] == {
+        "name": "MODELSHIP_AUTH_TOKEN_FILE",
+        "value": "/etc/modelship/auth/token",
+    }
+    assert "MODELSHIP_AUTH_TOKEN" not in env
+    assert not [e for e in server["env"] if "valueFrom" in e]  # no Secret in the environment
+    # Still locked down: the token file is readable by the pod's group (fsGroup), non-root.
+    assert server["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"]
+    # The default key is `token`.
+    default = builder(security={"authSecretRef": {"name": "t"}}).deployment("abc", 1)
+    items = {v["name"]: v for v in default["spec"]["template"]["spec"]["volumes"]}
+    assert items["auth-token"]["secret"]["items"] == [{"key": "token", "path": "token"}]
+
+
+def test_without_an_auth_secret_there_is_no_token_file() -> None:
+    manifest = builder().deployment("abc", 1)
+    assert "auth-token" not in {v["name"] for v in manifest["spec"]["template"]["spec"]["volumes"]}
+    assert not [e for e in container(manifest)["env"] if e["name"].startswith("MODELSHIP_AUTH")]
+
+
+def test_the_revision_follows_the_secret_reference_not_its_content() -> None:
+    from modelship.rollout.revision import revision_of
+
+    def revision(security: dict[str, Any] | None) -> str:
+        fields = {"security": security} if security is not None else {}
+        return revision_of(spec(**fields), "modelship/server:1", "fraud")
+
+    ref = {"authSecretRef": {"name": "fraud-api-token"}}
+    assert revision(ref) == revision(ref)
+    assert revision(ref) != revision(None)
+    assert revision(ref) != revision({"authSecretRef": {"name": "other-token"}})
+    assert revision(ref) != revision({"authSecretRef": {"name": "fraud-api-token", "key": "k"}})
+    # Only the reference is hashed: the Secret's content is nowhere in the spec, so rotating
+    # it keeps the revision and the pod template (no rollout); the server re-reads the file.
+    one = builder(security=ref).deployment(revision(ref), 1)
+    two = builder(security=ref).deployment(revision(ref), 1)
+    assert (
+        one["metadata"]["annotations"][ANNOTATION_HASH]
+        == (two["metadata"]["annotations"][ANNOTATION_HASH])
+    )

@@ -381,3 +381,35 @@ def test_profile_and_model_must_agree(credit: TrainedModel, tmp_path: Path) -> N
         assert mismatched.get("/v2/health/ready").status_code == 400
         error = mismatched.post("/v2/models/credit/infer", json=columnar(ROWS[:1])).json()["error"]
         assert "the model takes 3 features but the profile has 1: age" in error
+
+
+def test_no_model_version_is_omitted_never_null(credit: TrainedModel) -> None:
+    app = create_app(settings_for(credit, model_version=""), load_in_background=False)
+    with TestClient(app) as unversioned:
+        response = unversioned.post("/v2/models/credit/infer", json=columnar(ROWS[:1]))
+        assert response.status_code == 200
+        body = response.json()
+        assert "model_version" not in body  # optional in the protocol; null is not a string
+        assert list(body) == ["model_name", "id", "parameters", "outputs"]
+        assert unversioned.get("/v2/models/credit").json()["versions"] == []
+
+
+def test_a_file_that_is_not_a_model_fails_the_load_naming_it(
+    credit: TrainedModel, tmp_path: Path
+) -> None:
+    import structlog
+
+    data = tmp_path / "train.csv"
+    credit.data.head(20).to_csv(data, index=False)
+    app = create_app(settings_for(credit, model_uri=f"file://{data}"), load_in_background=False)
+    with structlog.testing.capture_logs() as logs, TestClient(app) as failed:
+        assert failed.get("/v2/health/live").status_code == 200
+        assert failed.get("/v2/health/ready").status_code == 400
+        response = failed.post("/v2/models/credit/infer", json=columnar(ROWS[:1]))
+    assert response.status_code == 503
+    message = response.json()["error"]
+    assert f"{data} is not a loadable sklearn/joblib model" in message
+    assert "pop from empty list" not in message.split("(")[0]  # the cause comes after
+    errors = [e for e in logs if e["log_level"] == "error"]
+    assert len(errors) == 1
+    assert f"{data} is not a loadable sklearn/joblib model" in errors[0]["error"]

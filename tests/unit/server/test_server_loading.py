@@ -143,6 +143,30 @@ def test_custom_model_errors(class_path: str, message: str, tmp_path: Path) -> N
         load_runtime(tmp_path, "custom", class_path)
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"age,income,label\n30,40.5,approve\n", b"", b"\x80\x05garbage", b'{"json": true}'],
+)
+def test_a_file_that_is_not_a_pickle_is_rejected_clearly(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "model.joblib"
+    path.write_bytes(content)
+    with pytest.raises(ModelLoadError) as raised:
+        load_runtime(path, "sklearn")
+    assert str(raised.value).startswith(f"{path} is not a loadable sklearn/joblib model")
+
+
+def test_a_pickle_needing_a_missing_module_says_so(tmp_path: Path) -> None:
+    import pickle
+
+    path = tmp_path / "model.pkl"
+    # A pickle of an object of class absent_module.Model, written by hand.
+    path.write_bytes(b"\x80\x04c" + b"absent_module_xyz\nModel\n" + b")\x81.")
+    with pytest.raises(ModelLoadError, match="needs a module that is not installed"):
+        load_runtime(path, "sklearn")
+    with pytest.raises(ModuleNotFoundError):
+        pickle.loads(path.read_bytes())
+
+
 def test_a_non_model_pickle_is_rejected(tmp_path: Path) -> None:
     import joblib
 
