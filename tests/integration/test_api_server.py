@@ -19,6 +19,28 @@ pytestmark = pytest.mark.cluster
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 VALID = sorted(EXAMPLES.glob("*.yaml"))
 INVALID = sorted((EXAMPLES / "invalid").glob("*.yaml"))
+MODEL = {"model": {"name": "fraud", "version": "7", "uri": "s3://models/fraud/7/"}}
+ANALYSIS = {"metrics": [{"name": "errors", "builtin": "errorRate", "max": 0.01}]}
+
+
+# What the API server itself adds after a type, enum or required-field error, whatever the
+# CRD's rules: the notice that the CEL rules were skipped, and (for spec.serving.replicas) the
+# scale subresource's own read of the field. Our rules add nothing after any error.
+API_SERVER_NOTICES = (
+    "some validation rules were not checked because the object was invalid",
+    ".spec.serving.replicas accessor error",
+)
+
+
+def causes(error: str) -> list[str]:
+    """The causes in kubectl's "is invalid" message (one inline, or several as a list), or
+    the whole error when it is of another kind (a strict decoding error)."""
+    if " is invalid: " not in error:
+        return [error.strip()]
+    text = error.split(" is invalid: ", 1)[1].strip()
+    if "\n* " in f"\n{text}":
+        return [line[2:] for line in text.splitlines() if line.startswith("* ")]
+    return [text]
 
 
 def header(path: Path) -> dict[str, str]:
@@ -73,6 +95,40 @@ def test_invalid_example_is_refused_with_its_message(
     error = refused.stderr
     assert fields["Expect"] in error
     assert fields.get("Field", "") in error
+    # The rule's own message is the first and only one: no rule runs on a value that already
+    # failed its schema (no "type conversion error ... evaluating rule" after a bad duration).
+    first, *rest = causes(error)
+    assert fields["Expect"] in first, error
+    assert all(any(notice in cause for notice in API_SERVER_NOTICES) for cause in rest), error
+
+
+SCHEMA_ERRORS = [
+    ("DriftMonitor", {"modelDeploymentRef": "fraud", "interval": "5x"}, "spec.interval"),
+    ("DriftMonitor", {"modelDeploymentRef": "fraud", "window": "1 hour"}, "spec.window"),
+    ("ModelDeployment", {**MODEL, "serving": {"autoscaling": {"maxReplicas": 0}}},
+     "spec.serving.autoscaling.maxReplicas"),
+    ("ModelDeployment", {**MODEL, "strategy": {"canary": {"steps": [
+        {"analysis": {"metrics": ["Bad_Name"]}}]}}, "analysis": ANALYSIS},
+     "spec.strategy.canary.steps[0].analysis.metrics[0]"),
+    ("ModelDeployment", {**MODEL, "analysis": {**ANALYSIS, "interval": "1d"}},
+     "spec.analysis.interval"),
+    ("RetrainPolicy", {"modelDeploymentRef": "fraud", "job": {"template": {"spec": {}}},
+                       "output": {"uri": "ftp://models/latest/"}}, "spec.output.uri"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "spec", "field"), SCHEMA_ERRORS)
+def test_a_value_failing_its_schema_gets_that_message_only(
+    kubeconfig: str, served: str, kind: str, spec: dict[str, Any], field: str
+) -> None:
+    manifest = {"apiVersion": "modelship.io/v1alpha1", "kind": kind,
+                "metadata": {"name": "bad"}, "spec": spec}  # fmt: skip
+    refused = subprocess.run(
+        [str(binary("kubectl")), f"--kubeconfig={kubeconfig}", "apply", "-n", served, "-f", "-"],
+        input=yaml.safe_dump(manifest), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0, refused.stdout
+    assert [cause.split(":")[0] for cause in causes(refused.stderr)] == [field], refused.stderr
 
 
 @pytest.mark.parametrize("path", by("operator"), ids=lambda p: p.name)

@@ -10,7 +10,13 @@ from pydantic import Field, StringConstraints
 
 from modelship.api.base import KubeModel, Rule, ordered, unique
 from modelship.api.common import DriftMethod, PrometheusConnection
-from modelship.api.types import URL, Duration, LabelName, parse_duration
+from modelship.api.types import (
+    URL,
+    Duration,
+    LabelName,
+    cel_duration_at_least,
+    parse_duration,
+)
 
 
 class BuiltinMetric(StrEnum):
@@ -91,7 +97,7 @@ class Analysis(KubeModel):
 
     rules = (
         Rule(
-            cel="!has(self.interval) || duration(self.interval) >= duration('1s')",
+            cel="!has(self.interval) || " + cel_duration_at_least("self.interval", "'1s'"),
             message="interval must be at least 1s",
             check=lambda a: parse_duration(a.interval).total_seconds() >= 1,
         ),

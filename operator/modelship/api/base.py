@@ -4,6 +4,12 @@ A cross-field rule is written once, as a `Rule`, and enforced twice: by the API 
 expression lands in the CRD's `x-kubernetes-validations`) and by the operator (its Python
 predicate runs when a model is validated), with the same message in both places, so a user sees
 the same words from `kubectl apply` and from the object's `Stalled` condition.
+
+The API server evaluates CEL rules even on values that already failed their own schema (a
+pattern, a range): only type, enum, required and size errors stop it. pydantic never runs a
+model's rules once one of its fields failed. So a rule's CEL must hold ("pass") whenever a
+value it reads is invalid by its own schema, and never fail with a runtime error on such a
+value (`duration('10x')`): the field's own message is then the only one, from both.
 """
 
 from __future__ import annotations
@@ -31,10 +37,24 @@ class Rule:
     check: Callable[[Any], bool]
     field_path: str | None = None
     """CEL `fieldPath`: the child the API server names in the error (e.g. `.max`)."""
+    message_expression: str | None = None
+    """CEL `messageExpression`: a message naming the culprit. `message` stays the fallback."""
+    describe: Callable[[Any], str] | None = None
+    """The Python twin of `message_expression`: the same words for the same object."""
+
+    def __post_init__(self) -> None:
+        if (self.message_expression is None) != (self.describe is None):
+            raise ValueError("message_expression and describe come together")
+
+    def failure(self, value: Any) -> str:
+        """The message for a value that fails the rule."""
+        return self.describe(value) if self.describe else self.message
 
     def to_schema(self) -> dict[str, str]:
         assert self.cel is not None
         entry = {"rule": self.cel, "message": self.message}
+        if self.message_expression:
+            entry["messageExpression"] = self.message_expression
         if self.field_path:
             entry["fieldPath"] = self.field_path
         return entry
@@ -57,7 +77,7 @@ class KubeModel(BaseModel):
     def _check_rules(self) -> Self:
         for rule in type(self).__dict__.get("rules", ()):
             if not rule.check(self):
-                raise ValueError(rule.message)
+                raise ValueError(rule.failure(self))
         return self
 
     @classmethod

@@ -11,14 +11,27 @@ from pydantic import Field, StringConstraints
 from modelship.api.base import KubeModel
 from modelship.api.types import URL, Duration, LabelName, ObjectName, ShortString
 
+SecretKey = Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
+"""A key within a Secret's data."""
+
 
 class SecretKeyRef(KubeModel):
-    """A key of a Secret in the resource's own namespace."""
+    """A key of a Secret in the resource's own namespace, holding a bearer token."""
 
     name: ObjectName
     """The Secret's name."""
-    key: Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)] = "token"
+    key: SecretKey = "token"
     """The key within the Secret."""
+
+
+class CASecretKeyRef(KubeModel):
+    """A key of a Secret in the resource's own namespace, holding a PEM CA bundle."""
+
+    name: ObjectName
+    """The Secret's name."""
+    key: SecretKey = "ca.crt"
+    """The key within the Secret (`ca.crt`, as in the Secrets cert-manager and Kubernetes
+    write)."""
 
 
 class LocalObjectRef(KubeModel):
@@ -79,7 +92,7 @@ class PrometheusTLS(KubeModel):
 
     insecure_skip_verify: bool = False
     """Skip verifying Prometheus' certificate. For testing only."""
-    ca_secret_ref: SecretKeyRef | None = None
+    ca_secret_ref: CASecretKeyRef | None = None
     """A Secret key holding the PEM CA bundle that signed Prometheus' certificate."""
 
 
@@ -158,6 +171,7 @@ P_VALUE_METHODS = frozenset({DriftMethod.KOLMOGOROV_SMIRNOV, DriftMethod.CHI2})
 
 __all__ = [
     "P_VALUE_METHODS",
+    "CASecretKeyRef",
     "Condition",
     "ConditionStatus",
     "Conditions",

@@ -16,7 +16,7 @@ from modelship.api.common import (
     PrometheusConnection,
     Severity,
 )
-from modelship.api.types import Duration, ObjectName, parse_duration
+from modelship.api.types import Duration, ObjectName, cel_duration_at_least, parse_duration
 
 FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
 Text = Annotated[str, StringConstraints(max_length=1024)]
@@ -38,7 +38,9 @@ def _p_values_bounded(method: DriftMethod, warning: float | None, critical: floa
 # a distance (every default method is one).
 THRESHOLD_RULES = (
     Rule(
-        cel=f"!has(self.warning) || ((has(self.method) && self.method in {_P_VALUE_CEL})"
+        # Negative thresholds are reported by their own bounds alone.
+        cel="!has(self.warning) || self.warning < 0.0 || self.critical < 0.0 || "
+        f"((has(self.method) && self.method in {_P_VALUE_CEL})"
         " ? self.warning > self.critical : self.warning < self.critical)",
         message="warning must be less severe than critical: below it for distances, above it "
         "for the p-value tests chi2 and kolmogorovSmirnov",
@@ -253,13 +255,15 @@ class DriftMonitorSpec(KubeModel):
 
     rules = (
         Rule(
-            cel="duration(has(self.window) ? self.window : '1h') >= "
-            "duration(has(self.interval) ? self.interval : '5m')",
+            cel=cel_duration_at_least(
+                "(has(self.window) ? self.window : '1h')",
+                "(has(self.interval) ? self.interval : '5m')",
+            ),
             message="window must be at least as long as interval",
             check=lambda s: parse_duration(s.window) >= parse_duration(s.interval),
         ),
         Rule(
-            cel="!has(self.interval) || duration(self.interval) >= duration('10s')",
+            cel="!has(self.interval) || " + cel_duration_at_least("self.interval", "'10s'"),
             message="interval must be at least 10s",
             check=lambda s: parse_duration(s.interval).total_seconds() >= 10,
         ),

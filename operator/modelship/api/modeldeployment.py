@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
@@ -14,11 +14,13 @@ from modelship.api.common import Conditions, NetworkPeer, SecretKeyRef
 from modelship.api.rolloutstate import RolloutState
 from modelship.api.strategy import CanaryStrategy, RollingStrategy, Strategy
 from modelship.api.types import (
+    DNS1123_LABEL,
     LabelValue,
     ModelURI,
     ObjectName,
     PreservedObject,
     Quantity,
+    cel_matches,
 )
 
 
@@ -70,7 +72,9 @@ class Autoscaling(KubeModel):
 
     rules = (
         Rule(
-            cel="!has(self.minReplicas) || self.minReplicas <= self.maxReplicas",
+            # Out of range values are reported by their own bounds alone.
+            cel="!has(self.minReplicas) || self.minReplicas > 1000 || self.maxReplicas < 1"
+            " || self.minReplicas <= self.maxReplicas",
             message="minReplicas must not exceed maxReplicas",
             check=lambda a: ordered(a.min_replicas, a.max_replicas),
         ),
@@ -129,24 +133,40 @@ class Security(KubeModel):
     """A Secret key holding the bearer token clients must send."""
 
 
+def _undefined(gate: AnalysisGate | None, analysis: Analysis) -> list[str]:
+    """The metrics a gate names that spec.analysis does not define, in order."""
+    defined = {metric.name for metric in analysis.metrics}
+    return [name for name in (gate.metrics or []) if name not in defined] if gate else []
+
+
 def _gate_ok(gate: AnalysisGate | None, analysis: Analysis | None) -> bool:
     if gate is None:
         return True
-    if analysis is None:
-        return False
-    defined = {metric.name for metric in analysis.metrics}
-    return all(name in defined for name in gate.metrics or [])
+    return analysis is not None and not _undefined(gate, analysis)
 
 
 def _canary_gates_ok(canary: CanaryStrategy | None, analysis: Analysis | None) -> bool:
     return canary is None or all(_gate_ok(step.analysis, analysis) for step in canary.steps)
 
 
+def _first_undefined_per_step(canary: CanaryStrategy | None, analysis: Analysis) -> list[str]:
+    """The first undefined metric of each canary step that names one (as the CEL twin)."""
+    steps = canary.steps if canary else []
+    return [names[0] for step in steps if (names := _undefined(step.analysis, analysis))]
+
+
+# CEL twins of the above. A name that is not a valid metric name (its pattern reports it) is
+# left to that message.
+_UNDEFINED_CEL = (
+    f"({cel_matches('n', DNS1123_LABEL)} && !self.analysis.metrics.exists(m, m.name == n))"
+)
+
+
 def _gate_cel(gate: str) -> str:
     """CEL: the gate at `gate` (a path under self) needs spec.analysis and names its metrics."""
     return (
         f"!has({gate}) || (has(self.analysis) && (!has({gate}.metrics) ||"
-        f" {gate}.metrics.all(n, self.analysis.metrics.exists(m, m.name == n))))"
+        f" {gate}.metrics.all(n, !({_UNDEFINED_CEL}))))"
     )
 
 
@@ -154,7 +174,42 @@ def _steps_cel(canary: str) -> str:
     return f"!has({canary}) || {canary}.steps.all(s, {_gate_cel('s.analysis')})"
 
 
+def _undefined_cel(gate: str) -> str:
+    """CEL: the list of metrics the gate at `gate` names that spec.analysis does not define."""
+    return f"(has({gate}) && has({gate}.metrics) ? {gate}.metrics.filter(n, {_UNDEFINED_CEL}) : [])"
+
+
+def _steps_undefined_cel(canary: str) -> str:
+    """CEL: the first undefined metric of each step of the canary at `canary` naming one."""
+    return (
+        f"(has({canary}) ? {canary}.steps.filter(s, has(s.analysis) && has(s.analysis.metrics)"
+        f" && s.analysis.metrics.exists(n, {_UNDEFINED_CEL}))"
+        f".map(s, s.analysis.metrics.filter(n, {_UNDEFINED_CEL})[0]) : [])"
+    )
+
+
 _GATE_MESSAGE = "needs spec.analysis, and every metric it names must be defined there"
+
+
+def _gate_rule(subject: str, cel: str, undefined_cel: str, check: Any, undefined: Any) -> Rule:
+    """A rule that the gates of one strategy need spec.analysis and name defined metrics.
+
+    Its message names the first metric that is not defined (when spec.analysis is set; else
+    the whole block is what is missing).
+    """
+    message = f"{subject} {_GATE_MESSAGE}"
+    assert "'" not in message
+    return Rule(
+        cel=cel,
+        message=message,
+        check=check,
+        message_expression=(
+            f"has(self.analysis) ? '{message}: ' + ({undefined_cel})[0] + ' is not' : '{message}'"
+        ),
+        describe=lambda s: (
+            f"{message}: {undefined(s)[0]} is not" if s.analysis is not None else message
+        ),
+    )
 
 
 class ModelDeploymentSpec(KubeModel):
@@ -167,16 +222,21 @@ class ModelDeploymentSpec(KubeModel):
             message="model.format custom needs serving.image: the reference server cannot load it",
             check=lambda s: s.model.format != ModelFormat.CUSTOM or s.serving.image is not None,
         ),
-        Rule(
+        _gate_rule(
+            "each analysis step of strategy.canary",
             cel=f"!has(self.strategy) || {_steps_cel('self.strategy.canary')}",
-            message=f"each analysis step of strategy.canary {_GATE_MESSAGE}",
+            undefined_cel=_steps_undefined_cel("self.strategy.canary"),
             check=lambda s: _canary_gates_ok(s.strategy.canary, s.analysis),
+            undefined=lambda s: _first_undefined_per_step(s.strategy.canary, s.analysis),
         ),
-        Rule(
+        _gate_rule(
+            "blueGreen prePromotionAnalysis and postPromotionAnalysis",
             cel="!has(self.strategy) || !has(self.strategy.blueGreen) || "
             f"(({_gate_cel('self.strategy.blueGreen.prePromotionAnalysis')}) && "
             f"({_gate_cel('self.strategy.blueGreen.postPromotionAnalysis')}))",
-            message=f"blueGreen prePromotionAnalysis and postPromotionAnalysis {_GATE_MESSAGE}",
+            undefined_cel=_undefined_cel("self.strategy.blueGreen.prePromotionAnalysis")
+            + " + "
+            + _undefined_cel("self.strategy.blueGreen.postPromotionAnalysis"),
             check=lambda s: (
                 s.strategy.blue_green is None
                 or (
@@ -184,18 +244,29 @@ class ModelDeploymentSpec(KubeModel):
                     and _gate_ok(s.strategy.blue_green.post_promotion_analysis, s.analysis)
                 )
             ),
+            undefined=lambda s: (
+                _undefined(s.strategy.blue_green.pre_promotion_analysis, s.analysis)
+                + _undefined(s.strategy.blue_green.post_promotion_analysis, s.analysis)
+            ),
         ),
-        Rule(
+        _gate_rule(
+            "shadow analysis and the analysis steps of shadow.canary",
             cel="!has(self.strategy) || !has(self.strategy.shadow) || "
             f"(({_gate_cel('self.strategy.shadow.analysis')}) && "
             f"({_steps_cel('self.strategy.shadow.canary')}))",
-            message=f"shadow analysis and the analysis steps of shadow.canary {_GATE_MESSAGE}",
+            undefined_cel=_undefined_cel("self.strategy.shadow.analysis")
+            + " + "
+            + _steps_undefined_cel("self.strategy.shadow.canary"),
             check=lambda s: (
                 s.strategy.shadow is None
                 or (
                     _gate_ok(s.strategy.shadow.analysis, s.analysis)
                     and _canary_gates_ok(s.strategy.shadow.canary, s.analysis)
                 )
+            ),
+            undefined=lambda s: (
+                _undefined(s.strategy.shadow.analysis, s.analysis)
+                + _first_undefined_per_step(s.strategy.shadow.canary, s.analysis)
             ),
         ),
     )

@@ -16,6 +16,7 @@ from modelship.api.types import (
     Duration,
     ObjectName,
     PreservedObject,
+    cel_matches,
 )
 
 Text = Annotated[str, StringConstraints(max_length=1024)]
@@ -68,7 +69,9 @@ class Output(KubeModel):
 
     rules = (
         Rule(
-            cel="self.uri.contains('{version}')",
+            # A uri that fails its pattern is reported by it alone.
+            cel=f"!{cel_matches('self.uri', OUTPUT_URI_PATTERN)}"
+            " || self.uri.contains('{version}')",
             message="uri must contain {version}, so that each run writes to its own location",
             check=lambda o: "{version}" in o.uri,
         ),

@@ -16,7 +16,8 @@ from modelship.api.cron import validate_cron
 
 # Go duration syntax restricted to ms, s, m and h: CEL's duration() parses exactly this, so
 # rules such as `duration(self.window) >= duration(self.interval)` work at the API server.
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+# No backslashes, so that the pattern reads the same inside a CEL string literal.
+DURATION_PATTERN = r"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -27,6 +28,21 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"invalid duration {text!r}: use a number and a unit, e.g. 30s, 5m, 1h")
     seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
     return timedelta(seconds=seconds)
+
+
+def cel_matches(expr: str, pattern: str) -> str:
+    """CEL: `expr` (a string) matches `pattern` (which holds no quote or backslash)."""
+    assert "'" not in pattern and "\\" not in pattern, pattern
+    return f"{expr}.matches('{pattern}')"
+
+
+def cel_duration_at_least(expr: str, minimum: str) -> str:
+    """CEL: the duration `expr` is at least `minimum` (a quoted literal or another duration
+    expression), or one of them is not a duration at all: its pattern reports that, and
+    `duration()` of it would be a runtime error."""
+    operands = [expr] if minimum.startswith("'") else [expr, minimum]
+    guards = " || ".join(f"!{cel_matches(e, DURATION_PATTERN)}" for e in operands)
+    return f"({guards} || duration({expr}) >= duration({minimum}))"
 
 
 Duration = Annotated[

@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import importlib
 import pkgutil
+import re
 from typing import Any
 
 import modelship.api
 import pytest
 from modelship.api import KINDS, KINDS_BY_NAME
-from modelship.api.base import KubeModel
+from modelship.api.base import KubeModel, Rule
+from modelship.api.types import DURATION_PATTERN
 from modelship.api.validation import InvalidObjectError, parse_spec
 
 JOB = {"template": {"spec": {"template": {"spec": {"containers": [{"name": "t", "image": "t"}]}}}}}
@@ -62,7 +64,24 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
     ("ModelDeployment", canary({"analysis": {}}), "spec",
      "each analysis step of strategy.canary needs spec.analysis"),
     ("ModelDeployment", {**canary({"analysis": {"metrics": ["p99"]}}), "analysis": ANALYSIS},
-     "spec", "every metric it names must be defined there"),
+     "spec", "every metric it names must be defined there: p99 is not"),
+    ("ModelDeployment", {**canary({"analysis": {"metrics": ["errors"]}}, {"setWeight": 5},
+                                  {"analysis": {"metrics": ["errors", "p50", "p99"]}}),
+                         "analysis": ANALYSIS},
+     "spec", "each analysis step of strategy.canary needs spec.analysis, and every metric it "
+             "names must be defined there: p50 is not"),
+    ("ModelDeployment", {"strategy": {"blueGreen": {"prePromotionAnalysis": {},
+                                                    "postPromotionAnalysis": {"metrics": ["p99"]}}},
+                         "analysis": ANALYSIS},
+     "spec", "blueGreen prePromotionAnalysis and postPromotionAnalysis needs spec.analysis, and "
+             "every metric it names must be defined there: p99 is not"),
+    ("ModelDeployment", {"strategy": {"shadow": {"traffic": {"router": "istio", "istio": {}},
+                                                 "analysis": {"metrics": ["errors"]},
+                                                 "canary": {"steps": [
+                                                     {"analysis": {"metrics": ["p99"]}}]}}},
+                         "analysis": ANALYSIS},
+     "spec", "shadow analysis and the analysis steps of shadow.canary needs spec.analysis, and "
+             "every metric it names must be defined there: p99 is not"),
     ("ModelDeployment", {**canary({"analysis": {"metrics": ["errors", "errors"]}}),
                          "analysis": ANALYSIS},
      "spec.strategy.canary.steps[0].analysis", "metrics must not repeat"),
@@ -212,6 +231,45 @@ ACCEPTED: list[tuple[str, dict[str, Any]]] = [
 @pytest.mark.parametrize(("kind", "spec"), ACCEPTED)
 def test_valid_variation_is_accepted(kind: str, spec: dict[str, Any]) -> None:
     parse(kind, spec)
+
+
+def test_a_gate_without_spec_analysis_says_so_without_naming_metrics() -> None:
+    with pytest.raises(InvalidObjectError) as error:
+        parse("ModelDeployment", canary({"analysis": {"metrics": ["p99"]}}))
+    assert [p.message for p in error.value.problems] == [
+        "each analysis step of strategy.canary needs spec.analysis, and every metric it names "
+        "must be defined there"
+    ]
+
+
+def _cel_calls(cel: str, function: str) -> list[str]:
+    """The arguments of every call of `function` in a CEL expression."""
+    args = []
+    for start in (m.end() for m in re.finditer(rf"\b{function}\(", cel)):
+        depth, end = 1, start
+        while depth:
+            depth += {"(": 1, ")": -1}.get(cel[end], 0)
+            end += 1
+        args.append(cel[start : end - 1])
+    return args
+
+
+def _all_rules() -> list[Rule]:
+    rules = [rule for cls in _all_models() for rule in cls.__dict__.get("rules", ())]
+    return [rule for rule in rules if rule.cel is not None]
+
+
+def test_every_cel_duration_is_guarded_by_the_duration_pattern() -> None:
+    """The API server runs CEL on values that failed their pattern; `duration('10x')` would add
+    a "type conversion error" to the pattern's message."""
+    checked = 0
+    for rule in _all_rules():
+        for arg in _cel_calls(rule.cel or "", "duration"):
+            if arg.startswith("'"):
+                continue  # a literal
+            assert f"!{arg}.matches('{DURATION_PATTERN}')" in (rule.cel or ""), rule.cel
+            checked += 1
+    assert checked >= 4
 
 
 def test_name_must_be_a_dns_1035_label_for_model_deployments() -> None:
