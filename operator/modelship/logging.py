@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, MutableMapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -59,6 +61,45 @@ class _RoutineHandlerSuccess(logging.Filter):
         )
 
 
+class _RepeatedWarning(logging.Filter):
+    """Say a problem with an object once, not at every pass that finds it unchanged.
+
+    A warning of the operator's own about an object (an invalid spec, a refused child: a
+    reconcile woken twice in a row finds the same problem twice) is dropped when the
+    same warning, with the same fields (object, generation, error), was logged less than
+    `window` seconds ago. The object's status and Events carry the problem meanwhile; the
+    periodic resync (every 10 minutes) logs it again while it lasts, and any change to it
+    (another error, a new generation) is logged at once.
+    """
+
+    def __init__(self, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window = window
+        self.clock = clock
+        self._seen: OrderedDict[tuple[Any, ...], float] = OrderedDict()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = record.msg
+        if record.levelno != logging.WARNING or not isinstance(fields, dict):
+            return True  # info and error lines, and kopf's own records
+        if not record.name.startswith("modelship") or "name" not in fields:
+            return True  # only lines about an object
+        key = (
+            record.name,
+            record.levelno,
+            *sorted((k, repr(v)) for k, v in fields.items() if k != "timestamp"),
+        )
+        now = self.clock()
+        printed = self._seen.pop(key, None)  # when it was last printed
+        if printed is not None and now - printed < self.window:
+            self._seen[key] = printed
+            return False
+        self._seen[key] = now
+        while len(self._seen) > 4096:
+            self._seen.popitem(last=False)
+        return True
+
+
 def configure(level: str = "INFO", fmt: LogFormat = "json", stream: TextIO | None = None) -> None:
     """Send every log record (structlog's and the standard library's) to one formatter."""
     shared: list[Processor] = [
@@ -93,6 +134,7 @@ def configure(level: str = "INFO", fmt: LogFormat = "json", stream: TextIO | Non
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     handler.addFilter(_RoutineHandlerSuccess())
+    handler.addFilter(_RepeatedWarning())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -10,10 +10,14 @@ finalizers: deleting a resource never waits for the operator.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import errno
+import socket
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import kopf
+import structlog
 
 from modelship.api.resources import (
     DRIFT_MONITOR,
@@ -28,6 +32,12 @@ from modelship.controller import kube, metrics
 from modelship.controller.reconcile import reconcile
 from modelship.controller.settings import OperatorConfig
 from modelship.planners.assessment import Existing
+
+log = structlog.get_logger("modelship.operator")
+
+CRD_INSTALL_COMMAND = "kubectl apply --server-side -f crds/"
+CRD_RECHECK_SECONDS = 30.0
+PEERING_GROUP = "kopf.dev"
 
 NAME_INDEXES = {
     MODEL_DEPLOYMENT.kind: "modeldeployment_names",
@@ -114,7 +124,8 @@ def _on_referenced(kind: Kind, writer: kube.StatusWriter) -> Any:
 def register(
     registry: kopf.OperatorRegistry, config: OperatorConfig, writer: kube.StatusWriter
 ) -> None:
-    """Register every handler of the operator on `registry`."""
+    """Register every handler of the operator on `registry`, after claiming its ports."""
+    claim_ports(config)
     # ModelDeployments are reconciled by their rollout daemon (controller.rollout_handlers).
     for kind in (DRIFT_MONITOR, RETRAIN_POLICY):
         resource = (GROUP, VERSION, kind.plural)
@@ -134,11 +145,130 @@ def register(
         kind = KINDS_BY_NAME[kind_name]
         kopf.index(GROUP, VERSION, kind.plural, registry=registry, id=index_id)(_referrers_index)
 
-    if config.metrics_port:
+    @kopf.on.startup(registry=registry)
+    async def check_crds(memo: kopf.Memo, **_: Any) -> None:
+        # Report at once, then keep looking in the background: kopf serves each kind as soon
+        # as its CRD appears, so the operator need not restart.
+        memo["crd_check"] = asyncio.create_task(
+            watch_crds(required_crds(config), _crd_reader(), CRD_RECHECK_SECONDS)
+        )
 
-        @kopf.on.startup(registry=registry)
-        def serve_metrics(**_: Any) -> None:
-            metrics.serve(config.metrics_port)
+    @kopf.on.cleanup(registry=registry)
+    async def stop_crd_check(memo: kopf.Memo, **_: Any) -> None:
+        task = memo.get("crd_check")
+        if task is not None:
+            task.cancel()
+
+
+def claim_ports(config: OperatorConfig) -> None:
+    """Serve /metrics, and check that the health port is free, before anything else starts.
+
+    A port in use is a mistake to fix, not something to retry: exit with a message naming
+    the flag, before any reconcile (run.main builds the registry, and with it this, before it
+    starts kopf). kopf binds the health port itself once it runs.
+    """
+    for port, flag, env in (
+        (config.metrics_port, "--metrics-port", "MODELSHIP_METRICS_PORT"),
+        (config.health_port, "--health-port", "MODELSHIP_HEALTH_PORT"),
+    ):
+        if not port:
+            continue
+        try:
+            if flag == "--metrics-port":
+                metrics.serve(port)
+            else:
+                _check_free(port)
+        except OSError as err:
+            reason = (
+                "is in use"
+                if err.errno == errno.EADDRINUSE
+                else f"cannot be opened ({err.strerror or err})"
+            )
+            message = f"port {port} {reason}; choose another with {flag} / {env}"
+            log.error("cannot start", error=message)
+            raise SystemExit(f"modelship operator: {message}") from None
+
+
+def _check_free(port: int) -> None:
+    """Raise OSError unless `port` can be bound on every interface (as kopf's server does)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("0.0.0.0", port))
+
+
+def required_crds(config: OperatorConfig) -> list[str]:
+    """The CRDs this operator needs: its three kinds, and kopf's peering kind when peering."""
+    names = [kind.crd_name for kind in KINDS_BY_NAME.values()]
+    if config.peering:
+        plural = "clusterkopfpeerings" if config.clusterwide else "kopfpeerings"
+        names.append(f"{plural}.{PEERING_GROUP}")
+    return names
+
+
+CRDReader = Callable[[str], Mapping[str, Any] | None]
+"""Reads a CRD by name: its body, or None when it does not exist."""
+
+
+def missing_crds(names: Sequence[str], read: CRDReader) -> list[str]:
+    """The CRDs of `names` that are absent or not yet Established."""
+    missing = []
+    for name in names:
+        crd = read(name)
+        conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+        established = any(
+            c.get("type") == "Established" and c.get("status") == "True" for c in conditions
+        )
+        if not established:
+            missing.append(name)
+    return missing
+
+
+async def watch_crds(names: Sequence[str], read: CRDReader, interval: float) -> None:
+    """Log the missing CRDs (error level, each by name, with the command that installs them)
+    every `interval` seconds until they are all there, then say so once."""
+    reported = False
+    while True:
+        try:
+            missing = await asyncio.to_thread(missing_crds, names, read)
+        except Exception as err:  # noqa: BLE001 - the API may be briefly unreachable
+            if getattr(err, "status", None) == 403:
+                log.warning("cannot check the CRDs: forbidden", error=str(err).strip())
+                return
+            log.warning("cannot check the CRDs", error=str(err), retry_in_seconds=interval)
+        else:
+            if not missing:
+                if reported:
+                    log.info("CRDs installed", crds=list(names))
+                return
+            reported = True
+            log.error(
+                "CRDs not installed; waiting for them",
+                missing=missing,
+                install=CRD_INSTALL_COMMAND,
+                retry_in_seconds=interval,
+            )
+        await asyncio.sleep(interval)
+
+
+def _crd_reader() -> CRDReader:
+    """Reads CRDs with the operator's own Kubernetes configuration."""
+    from kubernetes import client
+
+    from modelship.controller.rollout_handlers import api_client
+
+    api = client.ApiextensionsV1Api(api_client(pool_size=1))
+
+    def read(name: str) -> Mapping[str, Any] | None:
+        try:
+            crd = api.read_custom_resource_definition(name)
+        except client.ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        body: Mapping[str, Any] = api.api_client.sanitize_for_serialization(crd)
+        return body
+
+    return read
 
 
 def kopf_settings() -> kopf.OperatorSettings:

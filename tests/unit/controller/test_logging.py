@@ -69,3 +69,66 @@ def test_level_filters(stream: io.StringIO) -> None:
     logging.getLogger("modelship.x").info("quiet")
     logging.getLogger("modelship.x").warning("loud")
     assert [json.loads(x)["msg"] for x in stream.getvalue().splitlines()] == ["loud"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_a_repeated_warning_about_an_object_prints_once(
+    stream: io.StringIO, fmt: mslogging.LogFormat
+) -> None:
+    """A reconcile woken twice in a row finds the same invalid spec twice: one line."""
+    mslogging.configure("INFO", fmt, stream)
+    body = {"metadata": {"namespace": "ml", "name": "fraud", "generation": 1}}
+    log = mslogging.object_logger(body, "ModelDeployment")
+    log.warning("invalid spec", error="spec.strategy: set exactly one")
+    log.warning("invalid spec", error="spec.strategy: set exactly one")
+    log.warning("child refused", error="HTTPRoute: no such kind")
+    log.warning("child refused", error="HTTPRoute: no such kind")
+    text = stream.getvalue()
+    assert text.count("invalid spec") == 1, text
+    assert text.count("child refused") == 1, text
+
+
+def test_a_changed_or_lasting_problem_is_logged_again(stream: io.StringIO) -> None:
+    mslogging.configure("INFO", "json", stream)
+    clock = Clock()
+    handler = logging.getLogger().handlers[0]
+    repeated = next(f for f in handler.filters if isinstance(f, mslogging._RepeatedWarning))
+    repeated.clock = clock
+    body = {"metadata": {"namespace": "ml", "name": "fraud", "generation": 1}}
+    log = mslogging.object_logger(body, "ModelDeployment")
+    log.warning("invalid spec", error="a")
+    log.warning("invalid spec", error="b")  # another problem
+    mslogging.object_logger({"metadata": {**body["metadata"], "generation": 2}}, "X").warning(
+        "invalid spec", error="b"
+    )  # another generation
+    other = {"metadata": {"namespace": "ml", "name": "other", "generation": 1}}
+    mslogging.object_logger(other, "ModelDeployment").warning("invalid spec", error="a")
+    for now in (10.0, 59.0):
+        clock.now = now
+        log.warning("invalid spec", error="a")  # still within the minute since it was said
+    clock.now = 61.0
+    log.warning("invalid spec", error="a")  # it lasts: said again
+    log.error("reconcile failed", error="boom")
+    log.error("reconcile failed", error="boom")  # errors are never held back
+    logging.getLogger("modelship.x").warning("not about an object")
+    logging.getLogger("modelship.x").warning("not about an object")
+    lines = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert [(x["msg"], x.get("name"), x.get("error")) for x in lines] == [
+        ("invalid spec", "fraud", "a"),
+        ("invalid spec", "fraud", "b"),
+        ("invalid spec", "fraud", "b"),
+        ("invalid spec", "other", "a"),
+        ("invalid spec", "fraud", "a"),
+        ("reconcile failed", "fraud", "boom"),
+        ("reconcile failed", "fraud", "boom"),
+        ("not about an object", None, None),
+        ("not about an object", None, None),
+    ]
