@@ -29,6 +29,10 @@ system-deps: ## install the Debian packages the tests need (Prometheus, openssl)
 cluster-bin: ## build etcd, kube-apiserver, controller-manager, scheduler and kwok from Go modules (cached)
 	bash e2e/cluster/build.sh
 
+.PHONY: check-cold-build
+check-cold-build: cluster-bin ## prove the build fetches what it reads: empty module cache, binaries only
+	bash hack/check-cold-build.sh
+
 .PHONY: cluster-up
 cluster-up: setup cluster-bin ## start the local control plane, KWOK nodes and Prometheus (idempotent)
 	$(CLUSTER_PY) up

@@ -5,7 +5,6 @@ need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v go >/dev/null 2>&1 || { echo "Go 1.24 or newer is needed to build the local cluster: https://go.dev/dl" >&2; exit 1; }
 if ((${#need[@]})); then
   sudo=""
   [[ $(id -u) == 0 ]] || sudo="sudo"

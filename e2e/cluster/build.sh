@@ -1,16 +1,47 @@
 #!/usr/bin/env bash
 # Build the local control plane from Go modules into a cache outside the repository.
-# Binaries are keyed by version, so a second run builds nothing.
+# Binaries are keyed by version, so a second run builds nothing. Every file read from a
+# module's source is fetched here with `go mod download`, whatever the Go module cache holds.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${MODELSHIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelship}"
 
-modver() { (cd "$here/$1" && go list -mod=mod -m -f '{{.Version}}' "$2"); }
+die() { echo "build: $*" >&2; exit 1; }
+
+# The Go these modules need: the highest `go` directive among them, checked before anything runs.
+command -v go >/dev/null 2>&1 || die "Go is not installed; the local cluster is built with Go $(
+  sed -n 's/^go //p' "$here"/*/go.mod | sort -V | tail -1) or newer (https://go.dev/dl)"
+need_go="$(sed -n 's/^go //p' "$here"/*/go.mod | sort -V | tail -1)"
+have_go="$(go env GOVERSION)"; have_go="${have_go#go}"
+if [[ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -V | head -1)" != "$need_go" ]]; then
+  die "Go $need_go or newer is needed (e2e/cluster/*/go.mod); this machine has Go $have_go"
+fi
+
+# modver MODULE_DIR MODULE: the version its go.mod requires, read without any network access.
+modver() {
+  local v
+  v="$(sed -nE "s#^[[:space:]]*(require[[:space:]]+)?$2 (v[^[:space:]]+).*#\2#p" "$here/$1/go.mod" | head -1)"
+  [[ -n "$v" ]] || die "$2 is not required by e2e/cluster/$1/go.mod"
+  echo "$v"
+}
+# moddir MODULE_DIR MODULE: download MODULE at its pinned version and print its source directory.
+moddir() {
+  local version json dir
+  version="$(modver "$1" "$2")"
+  json="$(cd "$here/$1" && GOFLAGS=-mod=mod go mod download -json "$2@$version" 2>&1)" ||
+    die "could not download $2@$version: $(sed -n 's/.*"Error": "\(.*\)".*/\1/p' <<<"$json")${json:+
+$json}"
+  dir="$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' <<<"$json")"
+  [[ -n "$dir" && -d "$dir" ]] || die "go mod download $2@$version gave no source directory: $json"
+  echo "$dir"
+}
+
 kube_version="$(modver kubernetes k8s.io/kubernetes)"
 etcd_version="$(modver etcd go.etcd.io/etcd/server/v3)"
 kwok_version="$(modver kwok sigs.k8s.io/kwok)"
 helm_version="$(modver helm helm.sh/helm/v3)"
+gateway_version="$(modver gateway-api sigs.k8s.io/gateway-api)"
 
 export GOFLAGS="${GOFLAGS:-} -mod=mod -trimpath"
 export CGO_ENABLED=0
@@ -29,7 +60,8 @@ build() {
     mkdir -p "$out"
     echo "build   $pkg -> $out/$name"
     local start=$SECONDS
-    (cd "$here/$module" && go build -ldflags "-s -w $ldflags" -o "$out/$name.tmp" "$pkg")
+    (cd "$here/$module" && go build -ldflags "-s -w $ldflags" -o "$out/$name.tmp" "$pkg") ||
+      die "go build $pkg failed (module e2e/cluster/$module)"
     mv "$out/$name.tmp" "$out/$name"
     echo "built   $name in $((SECONDS - start))s"
   done
@@ -42,46 +74,43 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   kube_ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
 done
 
-kube_pkgs=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
-           k8s.io/kubernetes/cmd/kube-scheduler)
-# kubectl only when the machine has none, so the project never depends on what is installed.
-if ! command -v kubectl >/dev/null 2>&1 || [[ "${MODELSHIP_BUILD_KUBECTL:-0}" == 1 ]]; then
-  kube_pkgs+=(k8s.io/kubernetes/cmd/kubectl)
-fi
-
+# kubectl is built too, so the tests never depend on whichever kubectl a machine happens to have.
 build etcd "$cache/etcd-$etcd_version" "-X go.etcd.io/etcd/api/v3/version.GitSHA=modelship" go.etcd.io/etcd/server/v3
 build kwok "$cache/kwok-$kwok_version" \
   "-X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$kube_version" \
   sigs.k8s.io/kwok/cmd/kwok
-build kubernetes "$cache/kubernetes-$kube_version" "$kube_ldflags" "${kube_pkgs[@]}"
+build kubernetes "$cache/kubernetes-$kube_version" "$kube_ldflags" \
+  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 # helm renders and lints the chart, and installs it into the local cluster in tests.
 build helm "$cache/helm-$helm_version" "-X helm.sh/helm/v3/internal/version.version=$helm_version" \
   helm.sh/helm/v3/cmd/helm
 
+# concat OUT SOURCE_DIR FILE...: join YAML files from a module's source into OUT, atomically.
+concat() {
+  local out="$1" dir="$2" f; shift 2
+  [[ -s "$out" ]] && { echo "cached  $out"; return; }
+  mkdir -p "$(dirname "$out")"
+  for f in "$@"; do
+    [[ -s "$dir/$f" ]] || die "$f is missing from $dir"
+    echo "---"
+    cat "$dir/$f"
+  done > "$out.tmp"
+  mv "$out.tmp" "$out"
+  echo "wrote   $out"
+}
+
 # KWOK's stage definitions (how fake nodes and pods move through their lifecycle) ship in its
 # module source; keep the ones the local cluster uses beside the binary.
 stages="$cache/kwok-$kwok_version/stages.yaml"
-if [[ ! -s "$stages" ]]; then
-  kwok_dir="$(cd "$here/kwok" && go list -mod=mod -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
-  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
-    echo "---"
-    cat "$kwok_dir/kustomize/stage/$f"
-  done > "$stages.tmp"
-  mv "$stages.tmp" "$stages"
-  echo "wrote   $stages"
-fi
+[[ -s "$stages" ]] || { kwok_dir="$(moddir kwok sigs.k8s.io/kwok)" || exit 1; }
+[[ -s "$stages" ]] || concat "$stages" "$kwok_dir/kustomize/stage" \
+  node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml
 
 # Gateway API CRDs (standard channel) from the module source, for the gatewayAPI router tests.
-gateway_version="$(modver gateway-api sigs.k8s.io/gateway-api)"
 gateway_crds="$cache/gateway-api-$gateway_version/crds.yaml"
-if [[ ! -s "$gateway_crds" ]]; then
-  mkdir -p "$(dirname "$gateway_crds")"
-  gateway_dir="$(cd "$here/gateway-api" && go list -mod=mod -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)"
-  for f in "$gateway_dir"/config/crd/standard/gateway.networking.k8s.io_{gatewayclasses,gateways,httproutes,referencegrants}.yaml; do
-    echo "---"
-    cat "$f"
-  done > "$gateway_crds.tmp"
-  mv "$gateway_crds.tmp" "$gateway_crds"
-  echo "wrote   $gateway_crds"
-fi
+[[ -s "$gateway_crds" ]] || { gateway_dir="$(moddir gateway-api sigs.k8s.io/gateway-api)" || exit 1; }
+[[ -s "$gateway_crds" ]] || concat "$gateway_crds" "$gateway_dir/config/crd/standard" \
+  gateway.networking.k8s.io_gatewayclasses.yaml gateway.networking.k8s.io_gateways.yaml \
+  gateway.networking.k8s.io_httproutes.yaml gateway.networking.k8s.io_referencegrants.yaml

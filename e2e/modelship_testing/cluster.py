@@ -75,8 +75,6 @@ def binary(name: str) -> Path:
         if not found:
             raise ClusterError("prometheus is not installed: run `make system-deps`")
         return Path(found)
-    elif name == "kubectl" and shutil.which("kubectl"):
-        return Path(str(shutil.which("kubectl")))
     else:
         folder = f"kubernetes-{kube_version()}"
     path = CACHE / folder / name
