@@ -351,7 +351,8 @@ class ModelDeploymentStatus(KubeModel):
     canary_revision: Revision | None = None
     """The revision being rolled out (canary, preview or shadow), if any."""
     current_step: int | None = Field(default=None, ge=0)
-    """Index of the canary step in progress."""
+    """Index of the canary step in progress, counted from 0 as Argo Rollouts'
+    `currentStepIndex` (`rollout.step` gives it counted from 1, as `step/steps`)."""
     current_step_started_at: datetime | None = None
     """When the current step started (timed pauses count from here)."""
     canary_weight: int | None = Field(default=None, ge=0, le=100)
@@ -375,7 +376,8 @@ class ModelDeploymentStatus(KubeModel):
     )
     """The in-cluster URL of the Open Inference Protocol endpoint."""
     rollout: RolloutState | None = None
-    """The rollout planner's bookkeeping (stage, held revision, handled controls)."""
+    """The rollout planner's bookkeeping (stage, held revision, handled controls), and the
+    model version that serves and the step in progress as `kubectl get` prints them."""
 
 
 __all__ = [

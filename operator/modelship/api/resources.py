@@ -91,9 +91,21 @@ MODEL_DEPLOYMENT = Kind(
         PrinterColumn("Phase", ".status.phase", description="The rollout's phase"),
         _ready("Whether the model is serving as specified"),
         PrinterColumn("Model", ".spec.model.name", priority=1),
-        PrinterColumn("Version", ".spec.model.version", description="The desired model version"),
+        PrinterColumn(
+            "Version",
+            ".status.rollout.stableVersion",
+            description="The model version the stable revision serves",
+        ),
+        PrinterColumn(
+            "Desired",
+            ".spec.model.version",
+            description="The model version the spec asks for",
+            priority=1,
+        ),
         PrinterColumn("Weight", ".status.canaryWeight", "integer", "Canary traffic percentage"),
-        PrinterColumn("Step", ".status.currentStep", "integer", "Canary step in progress"),
+        PrinterColumn(
+            "Step", ".status.rollout.step", description="Canary step in progress, as step/steps"
+        ),
         PrinterColumn("Stable", ".status.stableRevision", priority=1),
         PrinterColumn("URL", ".status.inferenceURL", priority=1),
         AGE,

@@ -1,7 +1,9 @@
 """The rollout planner's bookkeeping, kept in a ModelDeployment's status between reconciles.
 
 Everything the planner needs to resume after an operator restart lives here, so a restarted
-operator picks up at the same step without creating anything twice.
+operator picks up at the same step without creating anything twice. Beside it, two fields
+for people (`stableVersion`, `step`), which the planner rewrites on every pass and which
+`kubectl get` prints.
 """
 
 from __future__ import annotations
@@ -68,6 +70,15 @@ class RollbackTarget(KubeModel):
 
 class RolloutState(KubeModel):
     """Bookkeeping of the rollout in progress (operator-owned)."""
+
+    stable_version: Annotated[str, StringConstraints(max_length=63)] | None = None
+    """The model version the stable revision serves: the spec's version once it is rolled
+    out, an older one while a rollout runs, after a rollback or a `rollback-to`
+    (`kubectl get` prints it as VERSION)."""
+    step: Annotated[str, StringConstraints(max_length=16)] | None = None
+    """The canary step in progress as `step/steps`, counted from 1 (`2/5`; `5/5` once the
+    last step is done and the canary is being promoted); absent when no canary steps run.
+    `kubectl get` prints it as STEP; `currentStep` is the same step counted from 0."""
 
     stage: RolloutStage | None = None
     """The stage of the rollout in progress."""

@@ -325,9 +325,25 @@ class Draft:
         else:
             self.update_state(service_revision=desired, switch_until=None)
 
+    def canary_step(self) -> str | None:
+        """The canary step in progress for people, counted from 1: `2/5` (None: no canary
+        steps run). Past the last step (promoting) it stays at the last one."""
+        strategy = self.spec.strategy
+        canary = strategy.canary or (strategy.shadow.canary if strategy.shadow else None)
+        index = self.current("current_step")
+        if self.canary is None or self.state.stage is not RolloutStage.CANARY:
+            return None
+        if canary is None or not canary.steps or index is None:
+            return None
+        return f"{min(index + 1, len(canary.steps))}/{len(canary.steps)}"
+
     def finish(self) -> RolloutPlan:
         self.smooth_service_switch()
         self.settle_others()
+        self.update_state(
+            stable_version=self.version_of(self.stable) if self.stable else None,
+            step=self.canary_step(),
+        )
         observed = self.inp.revisions.values()
         status = self.inp.status.model_copy(
             update={

@@ -167,9 +167,12 @@ def test_names_subresources_and_columns() -> None:
         assert version["subresources"]["status"] == {}
         assert {"Phase", "Ready", "Age"} <= {c["name"] for c in version["additionalPrinterColumns"]}
     columns = {c["name"]: c["jsonPath"] for c in md["versions"][0]["additionalPrinterColumns"]}
-    assert columns["Version"] == ".spec.model.version"
+    # VERSION is what serves (after a rollback-to, an older version than the spec's);
+    # STEP counts from 1, as the messages do ("step 2/5").
+    assert columns["Version"] == ".status.rollout.stableVersion"
+    assert columns["Desired"] == ".spec.model.version"
     assert columns["Weight"] == ".status.canaryWeight"
-    assert columns["Step"] == ".status.currentStep"
+    assert columns["Step"] == ".status.rollout.step"
     assert (
         md["versions"][0]["subresources"]["scale"]["specReplicasPath"] == ".spec.serving.replicas"
     )

@@ -622,3 +622,66 @@ def test_a_full_promotion_is_recorded_as_such() -> None:
     cluster.converge()
     assert cluster.status.stable_revision == third
     assert cluster.status.history[0].reason == "canary steps completed"
+
+
+def test_status_names_the_version_that_serves() -> None:
+    """VERSION in `kubectl get md` is the stable revision's model version, not the spec's."""
+    cluster = deployed(strategy=CANARY_STEPS)
+    first = cluster.spec_revision
+    assert cluster.state.stable_version == "1"
+    new_version(cluster, "8")
+    cluster.converge()  # the canary of 8 waits at its pause: 1 still serves
+    assert cluster.status.canary_revision is not None
+    assert cluster.state.stable_version == "1"
+    cluster.control = Control(promote="full")
+    cluster.converge()
+    assert cluster.state.stable_version == "8"
+    cluster.control = Control(rollback_to=first)
+    cluster.converge()
+    assert cluster.spec.model.version == "8"
+    assert cluster.status.stable_revision == first
+    assert cluster.state.stable_version == "1"
+
+
+def test_step_counts_from_one_as_the_messages_do() -> None:
+    cluster = deployed(strategy=CANARY_STEPS)
+    assert cluster.state.step is None  # no canary steps run
+    new_version(cluster)
+    cluster.converge()
+    assert cluster.status.current_step == 1
+    assert cluster.state.step == "2/5"
+    assert cluster.status.message.startswith("step 2/5:")
+    cluster.control = Control(promote="step")
+    cluster.converge()
+    assert (cluster.status.current_step, cluster.state.step) == (3, "4/5")
+    cluster.tick(301)
+    cluster.converge()
+    assert (cluster.status.current_step, cluster.state.step) == (4, "5/5")
+    cluster.gates = {"step-4": GateResult(Verdict.SUCCESSFUL)}
+    cluster.converge()
+    assert cluster.status.phase is Phase.HEALTHY
+    assert (cluster.status.current_step, cluster.state.step) == (None, None)
+
+
+def test_step_is_absent_without_canary_steps() -> None:
+    shadow = {
+        "shadow": {
+            "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "web"}}},
+            "duration": "10m",
+            "canary": {"steps": [{"setWeight": 50}, {"pause": {}}]},
+        }
+    }
+    cluster = deployed(strategy=shadow)
+    new_version(cluster)
+    cluster.converge()
+    assert cluster.status.canary_revision is not None
+    assert cluster.state.step is None  # mirroring: no canary step yet
+    cluster.tick(601)
+    cluster.converge()
+    assert cluster.state.step == "2/2"
+    rolling = deployed(replicas=4)
+    new_version(rolling)
+    rolling.pods_become_ready = False
+    rolling.converge()
+    assert rolling.status.phase is Phase.PROGRESSING
+    assert rolling.state.step is None
