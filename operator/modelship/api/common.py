@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from types import MappingProxyType
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import Field, StringConstraints
 
@@ -149,13 +151,15 @@ Conditions = Annotated[list[Condition], Field(max_length=16)]
 
 
 class Severity(StrEnum):
+    """How far one score is on the drift side of its thresholds."""
+
     NONE = "none"
     WARNING = "warning"
     CRITICAL = "critical"
 
 
 class DriftMethod(StrEnum):
-    """Distribution statistics computed on binned counts (see docs/drift.md)."""
+    """Distribution statistics computed on binned counts (see docs/statistics.md)."""
 
     PSI = "psi"
     JENSEN_SHANNON = "jensenShannon"
@@ -169,17 +173,51 @@ class DriftMethod(StrEnum):
 # above the critical one. The other methods are distances, where higher means more drift.
 P_VALUE_METHODS = frozenset({DriftMethod.KOLMOGOROV_SMIRNOV, DriftMethod.CHI2})
 
+
+class DefaultThresholds(NamedTuple):
+    warning: float | None
+    critical: float
+
+
+# The one table of default thresholds per method: the API's defaults and modelship.stats read
+# it. Plain floats, so the API stays free of numpy. Why these values: docs/statistics.md.
+DEFAULT_THRESHOLDS: Mapping[DriftMethod, DefaultThresholds] = MappingProxyType(
+    {
+        DriftMethod.PSI: DefaultThresholds(warning=0.1, critical=0.2),
+        DriftMethod.JENSEN_SHANNON: DefaultThresholds(warning=None, critical=0.1),
+        DriftMethod.KULLBACK_LEIBLER: DefaultThresholds(warning=None, critical=0.1),
+        DriftMethod.WASSERSTEIN: DefaultThresholds(warning=None, critical=0.1),
+        DriftMethod.KOLMOGOROV_SMIRNOV: DefaultThresholds(warning=0.05, critical=0.01),
+        DriftMethod.CHI2: DefaultThresholds(warning=0.05, critical=0.01),
+    }
+)
+
+
+class MultipleTesting(StrEnum):
+    """Correction of the p-values of one evaluation's p-value tests (see docs/statistics.md)."""
+
+    NONE = "none"
+    BONFERRONI = "bonferroni"
+    BENJAMINI_HOCHBERG = "benjaminiHochberg"
+
+
+DEFAULT_MULTIPLE_TESTING = MultipleTesting.BENJAMINI_HOCHBERG
+
 __all__ = [
+    "DEFAULT_MULTIPLE_TESTING",
+    "DEFAULT_THRESHOLDS",
     "P_VALUE_METHODS",
     "CASecretKeyRef",
     "Condition",
     "ConditionStatus",
     "Conditions",
+    "DefaultThresholds",
     "DriftMethod",
     "IPBlock",
     "LabelName",
     "LabelSelector",
     "LocalObjectRef",
+    "MultipleTesting",
     "NetworkPeer",
     "PrometheusConnection",
     "PrometheusTLS",
