@@ -61,10 +61,11 @@ crds: $(VENV)/.installed ## regenerate crds/ and the chart's CRDs from the API m
 	$(PY) -m modelship.cli crds --out crds --chart charts/modelship/crds --docs docs/resources.md
 
 .PHONY: lint
-lint: $(VENV)/.installed ## ruff and mypy
+lint: $(VENV)/.installed ## ruff, mypy and the layering contract (import-linter)
 	$(VENV)/bin/ruff check operator tests e2e bench
 	$(VENV)/bin/ruff format --check operator tests e2e bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 .PHONY: fmt
 fmt: $(VENV)/.installed ## format the code

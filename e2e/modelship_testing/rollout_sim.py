@@ -10,6 +10,7 @@ from modelship.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentSt
 from modelship.api.rolloutstate import RolloutState
 from modelship.rollout.controls import read_controls
 from modelship.rollout.planner import plan_rollout
+from modelship.rollout.replicas import initial_replicas
 from modelship.rollout.revision import revision_of
 from modelship.rollout.types import (
     Control,
@@ -82,16 +83,20 @@ class Cluster:
             if obs is None:
                 assert revision == self.spec_revision, f"no template for revision {revision}"
                 self.created += 1
+                autoscaling = self.spec.serving.autoscaling
                 obs = RevisionObserved(
                     revision=revision,
-                    replicas=0,
+                    # The reconciler's own decision, so the walk-throughs model production.
+                    replicas=initial_replicas(
+                        replicas, autoscaling.min_replicas if autoscaling else None
+                    ),
                     model_version=self.spec.model.version,
                     model_uri=self.spec.model.uri,
                     created_at=self.now,
                 )
             count = obs.replicas if replicas is None else replicas
-            if replicas is None and obs.replicas == 0:
-                count = self.autoscaled or self.spec.serving.replicas
+            if replicas is None and self.autoscaled is not None:
+                count = self.autoscaled  # what the autoscaler does with a count left to it
             obs = replace(obs, replicas=count)
             self.revisions[revision] = obs
         for revision in plan.delete:

@@ -14,8 +14,10 @@ Semantics (docs/analysis.md):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from modelship.analysis.types import GateResult, Verdict
 from modelship.api.analysis import (
     Analysis,
     AnalysisGate,
@@ -25,7 +27,6 @@ from modelship.api.analysis import (
     Metric,
 )
 from modelship.api.types import parse_duration
-from modelship.rollout.types import GateResult, Verdict
 
 BACKGROUND = "background"
 
@@ -39,6 +40,38 @@ def current_run(run: AnalysisRunStatus | None, revision: str, now: datetime) -> 
     if run is None or run.revision != revision:
         return new_run(revision, now)
     return run
+
+
+def run_for(
+    previous: AnalysisRunStatus | None,
+    revision: str,
+    rollout_started_at: datetime | None,
+    now: datetime,
+) -> AnalysisRunStatus:
+    """The run that counts now: this revision's, restarted when the rollout (re)started
+    after it began (a retry counts afresh)."""
+    run = current_run(previous, revision, now)
+    if rollout_started_at and run.started_at and run.started_at < rollout_started_at:
+        return new_run(revision, now)
+    return run
+
+
+def conclude(
+    run: AnalysisRunStatus,
+    gates: Mapping[str, AnalysisGate],
+    analysis: Analysis,
+    previous: Sequence[Measurement] | None,
+    measured: Sequence[Measurement],
+) -> tuple[dict[str, GateResult], list[Measurement]]:
+    """Each gate's verdict, a failed one carrying the failing measurements (the reason a
+    rollout stops), and the last measurement of each metric."""
+    last = latest(previous, measured)
+    failing = tuple(m for m in last if m.result is MeasurementResult.FAILED)
+    found = {
+        key: replace(result, measurements=failing) if result.verdict is Verdict.FAILED else result
+        for key, result in verdicts(run, gates, analysis).items()
+    }
+    return found, last
 
 
 def next_round_at(run: AnalysisRunStatus, analysis: Analysis) -> datetime:

@@ -11,7 +11,8 @@ import structlog
 
 from modelship import __version__
 from modelship import logging as mslogging
-from modelship.controller import handlers, kube, rollout_handlers
+from modelship.adapters.kubernetes import NoClusterError
+from modelship.controller import registration, startup
 from modelship.controller.settings import OperatorConfig, parse
 
 
@@ -19,8 +20,7 @@ def build_registry(config: OperatorConfig) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     # Log in as the kubernetes client does: $KUBECONFIG, ~/.kube/config or the pod's account.
     kopf.on.login(registry=registry)(kopf.login_via_client)
-    handlers.register(registry, config, kube.StatusWriter())
-    rollout_handlers.register(registry, config)
+    registration.register(registry, config)
     return registry
 
 
@@ -38,14 +38,14 @@ def main(argv: list[str]) -> int:
     liveness = f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None
     try:
         registry = build_registry(config)
-    except rollout_handlers.NoClusterError as err:
+    except NoClusterError as err:
         log.error("cannot start", error=str(err))
         print(f"modelship operator: {err}", file=sys.stderr)
         return 1
     with contextlib.suppress(KeyboardInterrupt):
         kopf.run(
             registry=registry,
-            settings=handlers.kopf_settings(),
+            settings=startup.kopf_settings(),
             standalone=config.standalone,
             peering_name=config.peering,
             priority=config.peering_priority,

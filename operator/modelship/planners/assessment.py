@@ -98,6 +98,17 @@ def missing_references(messages: list[str], recheck_seconds: float) -> Assessmen
     )
 
 
+def child_refused(reason: str, message: str, missing_kind: bool) -> Assessment:
+    """The API server refused a child, or the cluster lacks its kind: what the user (or the
+    cluster) must change, in status and an Event; retried on the next spec change or
+    resync, never in a loop."""
+    if missing_kind:
+        message += ": install it, or choose another traffic router"
+    return Assessment(
+        ModelDeploymentPhase.FAILED, reason, message, stalled(reason, message), warning=True
+    )
+
+
 def rollout_progressing(progress: RolloutProgress) -> DesiredCondition:
     """The `Progressing` condition (Argo CD and people read it; kstatus does not): True
     while a rollout moves or waits at a pause, False once it has settled."""
@@ -118,11 +129,42 @@ class Existing:
     drift_monitors: Set[str] = frozenset()
 
 
-def _missing(refs: list[tuple[str, str, str, Set[str]]]) -> str | None:
-    """The first reference (field, kind, name, existing names) that does not resolve."""
-    for field, kind, name, existing in refs:
-        if name not in existing:
-            return f'{field}: {kind} "{name}" does not exist in this namespace'
+@dataclass(frozen=True)
+class Reference:
+    """One object another object names: the field that names it, its kind and name."""
+
+    field: str
+    kind: str
+    name: str
+
+
+def references(spec: DriftMonitorSpec | RetrainPolicySpec) -> list[Reference]:
+    """Every object a DriftMonitor or RetrainPolicy refers to: the one reference graph
+    between kinds (assessment and the wake-ups of referrers both read it)."""
+    refs = [Reference("spec.modelDeploymentRef", "ModelDeployment", spec.model_deployment_ref)]
+    if isinstance(spec, RetrainPolicySpec):
+        for trigger in ("drift", "performance"):
+            found = getattr(spec.triggers, trigger)
+            if found is not None:
+                refs.append(
+                    Reference(
+                        f"spec.triggers.{trigger}.driftMonitorRef",
+                        "DriftMonitor",
+                        found.drift_monitor_ref,
+                    )
+                )
+    return refs
+
+
+def _missing(refs: list[Reference], existing: Existing) -> str | None:
+    """The first reference that does not resolve."""
+    names = {
+        "ModelDeployment": existing.model_deployments,
+        "DriftMonitor": existing.drift_monitors,
+    }
+    for ref in refs:
+        if ref.name not in names[ref.kind]:
+            return f'{ref.field}: {ref.kind} "{ref.name}" does not exist in this namespace'
     return None
 
 
@@ -139,21 +181,16 @@ def assess_drift_monitor(
 ) -> Assessment:
     if isinstance(spec, InvalidObjectError):
         return invalid(DriftMonitorPhase.FAILED, spec)
-    missing = _missing(
-        [
-            (
-                "spec.modelDeploymentRef",
-                "ModelDeployment",
-                spec.model_deployment_ref,
-                existing.model_deployments,
-            )
-        ]
-    )
+    missing = _missing(references(spec), existing)
     if missing:
         return _unresolved(DriftMonitorPhase.FAILED, missing)
-    message = f"monitoring ModelDeployment {spec.model_deployment_ref} every {spec.interval}"
+    # Honest until drift evaluation lands: valid, references resolve, nothing measured.
+    message = (
+        f"valid; references resolve (ModelDeployment {spec.model_deployment_ref}); this "
+        "version of the operator does not yet evaluate drift"
+    )
     return Assessment(
-        DriftMonitorPhase.MONITORING, "Monitoring", message, ready("Monitoring", message)
+        DriftMonitorPhase.PENDING, "NotMeasuring", message, ready("NotMeasuring", message)
     )
 
 
@@ -162,35 +199,13 @@ def assess_retrain_policy(
 ) -> Assessment:
     if isinstance(spec, InvalidObjectError):
         return invalid(RetrainPolicyPhase.FAILED, spec)
-    refs = [
-        (
-            "spec.modelDeploymentRef",
-            "ModelDeployment",
-            spec.model_deployment_ref,
-            existing.model_deployments,
-        )
-    ]
-    triggers = spec.triggers
-    if triggers.drift:
-        refs.append(
-            (
-                "spec.triggers.drift.driftMonitorRef",
-                "DriftMonitor",
-                triggers.drift.drift_monitor_ref,
-                existing.drift_monitors,
-            )
-        )
-    if triggers.performance:
-        refs.append(
-            (
-                "spec.triggers.performance.driftMonitorRef",
-                "DriftMonitor",
-                triggers.performance.drift_monitor_ref,
-                existing.drift_monitors,
-            )
-        )
-    missing = _missing(refs)
+    missing = _missing(references(spec), existing)
     if missing:
         return _unresolved(RetrainPolicyPhase.FAILED, missing)
-    message = f"armed for ModelDeployment {spec.model_deployment_ref}, promotion {spec.promotion}"
-    return Assessment(RetrainPolicyPhase.IDLE, "Armed", message, ready("Armed", message))
+    # Honest until retraining lands: the spec is valid and its references resolve, and
+    # nothing evaluates the triggers yet.
+    message = (
+        f"valid; references resolve (ModelDeployment {spec.model_deployment_ref}); this "
+        "version of the operator does not yet evaluate triggers or run retraining"
+    )
+    return Assessment(RetrainPolicyPhase.IDLE, "NotActing", message, ready("NotActing", message))

@@ -55,3 +55,11 @@ def guarded_scale_down(target: int, current: int, total: int, other_ready: int) 
         return target
     keep = max(total - other_ready, 0)
     return max(target, min(current, keep))
+
+
+def initial_replicas(planned: int | None, autoscaling_min: int | None) -> int:
+    """The replicas a new revision Deployment is created with: the planned count, or, when
+    the count is left to an autoscaler, the autoscaler's minimum (one without autoscaling)."""
+    if planned is not None:
+        return planned
+    return autoscaling_min if autoscaling_min is not None else 1

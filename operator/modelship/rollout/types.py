@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal
 
-from modelship.api.analysis import AnalysisGate, Measurement
+from modelship.analysis.types import GateResult, Verdict
+from modelship.api.analysis import AnalysisGate
 from modelship.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from modelship.api.rolloutstate import RolloutState
+from modelship.planners.status import Transition as PlannedEvent
+
+__all__ = ["GateResult", "PlannedEvent", "Verdict"]
 
 
 @dataclass(frozen=True)
@@ -31,31 +34,6 @@ class RevisionObserved:
     stuck: bool = False
     """The Deployment reports ProgressDeadlineExceeded: its pods did not become ready in time
     (a model that fails to load, an image that cannot be pulled, no room to schedule)."""
-
-
-class Verdict(StrEnum):
-    """The analysis component's answer for one gate."""
-
-    RUNNING = "Running"
-    SUCCESSFUL = "Successful"
-    FAILED = "Failed"
-    INCONCLUSIVE = "Inconclusive"
-    """No usable data (no traffic, too few samples, Prometheus unreachable) past the limit:
-    the rollout pauses; it never rolls back on an inconclusive result."""
-
-
-@dataclass(frozen=True)
-class GateResult:
-    verdict: Verdict
-    message: str = ""
-    measurements: tuple[Measurement, ...] = ()
-
-
-@dataclass(frozen=True)
-class PlannedEvent:
-    type: Literal["Normal", "Warning"]
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)

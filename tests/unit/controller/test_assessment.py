@@ -87,7 +87,7 @@ def test_drift_monitor_is_stalled_until_its_model_deployment_exists() -> None:
         'spec.modelDeploymentRef: ModelDeployment "fraud" does not exist in this namespace'
     )
     found = assess_drift_monitor(monitor, Existing(model_deployments={"fraud"}))
-    assert (found.phase, kstatus(found)) == ("Monitoring", CURRENT)
+    assert (found.phase, found.reason, kstatus(found)) == ("Pending", "NotMeasuring", CURRENT)
 
 
 @pytest.mark.parametrize(
@@ -106,10 +106,10 @@ def test_retrain_policy_names_the_first_missing_reference(existing: Existing, mi
     assert result.message.startswith(missing)
 
 
-def test_retrain_policy_with_references_is_armed() -> None:
+def test_retrain_policy_with_references_says_it_does_not_act_yet() -> None:
     existing = Existing(model_deployments={"fraud"}, drift_monitors={"fraud-drift"})
     result = assess_retrain_policy(spec("RetrainPolicy", RP), existing)
-    assert (result.phase, result.reason, kstatus(result)) == ("Idle", "Armed", CURRENT)
+    assert (result.phase, result.reason, kstatus(result)) == ("Idle", "NotActing", CURRENT)
 
 
 def test_invalid_drift_monitor_and_policy_fail() -> None:

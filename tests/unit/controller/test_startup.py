@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from modelship import logging as mslogging
-from modelship.controller import handlers
+from modelship.controller import startup
 from modelship.controller.settings import parse
 
 
@@ -60,7 +60,7 @@ def test_a_port_in_use_is_refused_with_the_flag_to_change(
     busy_port: int, flag: str, env: str, log_lines: io.StringIO
 ) -> None:
     with pytest.raises(SystemExit) as exit_:
-        handlers.claim_ports(parse([flag, str(busy_port)], {}))
+        startup.claim_ports(parse([flag, str(busy_port)], {}))
     expected = f"port {busy_port} is in use; choose another with {flag} / {env}"
     assert str(exit_.value.code) == f"modelship operator: {expected}"
     assert lines(log_lines)[-1]["level"] == "error"
@@ -69,7 +69,7 @@ def test_a_port_in_use_is_refused_with_the_flag_to_change(
 
 def test_a_free_metrics_port_serves_metrics_at_once() -> None:
     port = free_port()
-    handlers.claim_ports(parse(["--metrics-port", str(port), "--health-port", "0"], {}))
+    startup.claim_ports(parse(["--metrics-port", str(port), "--health-port", "0"], {}))
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
         assert b"modelship_reconciles_total" in answer.read()
 
@@ -115,7 +115,7 @@ class FakeCRDs:
         return {"status": {"conditions": [{"type": "Established", "status": "True"}]}}
 
 
-ALL = handlers.required_crds(parse([], {}))
+ALL = startup.required_crds(parse([], {}))
 
 
 def test_required_crds_are_the_three_kinds_and_the_peering_kind_when_peering() -> None:
@@ -124,10 +124,10 @@ def test_required_crds_are_the_three_kinds_and_the_peering_kind_when_peering() -
         "driftmonitors.modelship.io",
         "retrainpolicies.modelship.io",
     ]
-    assert handlers.required_crds(parse(["--peering", "ha"], {}))[-1] == (
+    assert startup.required_crds(parse(["--peering", "ha"], {}))[-1] == (
         "clusterkopfpeerings.kopf.dev"
     )
-    assert handlers.required_crds(parse(["--peering", "ha", "-n", "ml"], {}))[-1] == (
+    assert startup.required_crds(parse(["--peering", "ha", "-n", "ml"], {}))[-1] == (
         "kopfpeerings.kopf.dev"
     )
 
@@ -136,14 +136,14 @@ def test_a_crd_not_yet_established_counts_as_missing() -> None:
     def read(name: str) -> Mapping[str, Any] | None:
         return {"status": {"conditions": [{"type": "Established", "status": "False"}]}}
 
-    assert handlers.missing_crds(ALL[:1], read) == ALL[:1]
+    assert startup.missing_crds(ALL[:1], read) == ALL[:1]
 
 
 async def test_missing_crds_are_named_at_error_level_until_they_appear(
     log_lines: io.StringIO,
 ) -> None:
     crds = FakeCRDs(ALL[:1])
-    check = asyncio.create_task(handlers.watch_crds(ALL, crds.read, interval=0.05))
+    check = asyncio.create_task(startup.watch_crds(ALL, crds.read, interval=0.05))
     await asyncio.sleep(0.12)
     errors = [line for line in lines(log_lines) if line["level"] == "error"]
     assert len(errors) >= 2, "repeated until they appear"
@@ -158,6 +158,6 @@ async def test_missing_crds_are_named_at_error_level_until_they_appear(
 
 async def test_installed_crds_are_checked_once_and_quietly(log_lines: io.StringIO) -> None:
     crds = FakeCRDs(ALL)
-    await asyncio.wait_for(handlers.watch_crds(ALL, crds.read, interval=0.05), timeout=5)
+    await asyncio.wait_for(startup.watch_crds(ALL, crds.read, interval=0.05), timeout=5)
     assert crds.reads == len(ALL)
     assert lines(log_lines) == []

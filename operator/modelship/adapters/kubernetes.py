@@ -1,14 +1,18 @@
-"""The Kubernetes adapter for a ModelDeployment's children: read them, write what differs.
+"""The Kubernetes adapter: the operator's one client, and every read and write it makes.
 
-No decisions here: the planner says which replicas and manifests are wanted; this module
-compares each manifest's content hash with the live object's and writes only when they
-differ, so a converged ModelDeployment costs reads only when something wakes it, and no
-writes at all.
+No decisions here. Children: the planner says which replicas and manifests are wanted; this
+module compares each manifest's content hash with the live object's and writes only when they
+differ, so a converged object costs reads only when something wakes it, and no writes at
+all. Status: a merge patch of the status subresource of any of the three kinds (each object's
+status has this one writer). Events, Secrets, referenced objects and CRDs are read and
+written here too, with one configuration loaded in one order (`api_client`).
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -16,10 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes import client
+from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from modelship.controller import metrics
+from modelship import metrics
+from modelship.api.resources import API_VERSION
+from modelship.api.resources import Kind as Resource
 from modelship.rollout.objects import (
     ANNOTATION_HASH,
     ANNOTATION_IMAGE,
@@ -32,7 +38,33 @@ from modelship.rollout.references import UNCHECKED, Kind
 from modelship.rollout.types import PlannedEvent, RevisionObserved
 
 MERGE_PATCH = "application/merge-patch+json"
-MODEL_DEPLOYMENTS = "/apis/modelship.io/v1alpha1"
+# Enough pooled connections for the reconcile threads (runtime.registration.WORKER_THREADS).
+POOL_SIZE = 16
+
+
+class NoClusterError(RuntimeError):
+    """Neither a kubeconfig nor an in-cluster service account is available."""
+
+
+def api_client(pool_size: int = POOL_SIZE) -> client.ApiClient:
+    """A client configured as kubectl would be: $KUBECONFIG, ~/.kube/config or in-cluster."""
+    configuration = client.Configuration()
+    try:
+        config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except config.ConfigException as err:
+            raise NoClusterError(
+                "no Kubernetes configuration: set KUBECONFIG (or ~/.kube/config), or run in "
+                f"a pod with a service account ({err})"
+            ) from err
+    configuration.connection_pool_maxsize = pool_size
+    return client.ApiClient(configuration)
+
+
+class SecretUnreadableError(RuntimeError):
+    """A Secret, or the key asked for, is missing or may not be read."""
 
 
 class ChildRejectedError(RuntimeError):
@@ -100,17 +132,24 @@ REFERENCED: dict[str, str] = {
 MISSING_KIND_RECHECK_SECONDS = 30.0
 
 
-class ChildrenAdapter:
+Owner = tuple[str, str]
+"""(namespace, name) of the ModelDeployment that owns a child."""
+
+
+class KubernetesAdapter:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
         self._served: dict[str, float | None] = {}
         """kind -> None when served, else the monotonic time it was last found missing."""
         self.writes = 0
         """API writes made (also exported as modelship_api_writes_total)."""
-        self._known: dict[tuple[str, str, str], str] = {}
-        """(kind, namespace, name) -> content hash known to be live."""
-        self._wanted: dict[tuple[str, str], set[tuple[str, str]]] = {}
-        """(namespace, ModelDeployment) -> (kind, name) of the children last wanted."""
+        # Worker threads share these; one object's reconciles never overlap, so a lock
+        # around the per-owner entries is enough.
+        self._lock = threading.Lock()
+        self._known: dict[Owner, dict[tuple[str, str], str]] = {}
+        """owner -> (kind, name) -> content hash known to be live."""
+        self._wanted: dict[Owner, set[tuple[str, str]]] = {}
+        """owner -> (kind, name) of the children last wanted."""
 
     def _wrote(self, verb: str) -> None:
         self.writes += 1
@@ -270,11 +309,12 @@ class ChildrenAdapter:
         also repairs a child someone deleted or edited)."""
         meta = manifest["metadata"]
         kind, namespace, name = manifest["kind"], meta["namespace"], meta["name"]
-        key, want = (kind, namespace, name), meta["annotations"][ANNOTATION_HASH]
-        if not verify and self._known.get(key) == want:
+        key, want = (kind, name), meta["annotations"][ANNOTATION_HASH]
+        known = self._known_for((namespace, meta["labels"][LABEL_MD]))
+        if not verify and known.get(key) == want:
             return False
-        if key not in self._known and not verify and self._create(kind, manifest):
-            self._known[key] = want
+        if key not in known and not verify and self._create(kind, manifest):
+            known[key] = want
             return True
         try:
             live = self.call("GET", self._path(kind, namespace, name))
@@ -282,7 +322,7 @@ class ChildrenAdapter:
             if err.status != 404:
                 raise
             self._create(kind, manifest, exists_ok=False)
-            self._known[key] = want
+            known[key] = want
             return True
         live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_HASH)
         if live_hash != want:
@@ -299,8 +339,12 @@ class ChildrenAdapter:
                 self.call(
                     "PATCH", self._path(kind, namespace, name), body=patch, content_type=MERGE_PATCH
                 )
-        self._known[key] = want
+        known[key] = want
         return bool(live_hash != want)
+
+    def _known_for(self, owner: Owner) -> dict[tuple[str, str], str]:
+        with self._lock:
+            return self._known.setdefault(owner, {})
 
     def _create(self, kind: str, manifest: Mapping[str, Any], exists_ok: bool = True) -> bool:
         """POST the object; False when it exists already (and `exists_ok`)."""
@@ -332,12 +376,13 @@ class ChildrenAdapter:
         autoscaling was removed): those this process created and no longer wants, or, when
         it has no memory of the object or `verify`, every labelled one it does not want."""
         keep = {(m["kind"], m["metadata"]["name"]) for m in wanted}
-        md_key = (namespace, md_name)
-        previous = self._wanted.get(md_key)
-        self._wanted[md_key] = keep
+        owner = (namespace, md_name)
+        with self._lock:
+            previous = self._wanted.get(owner)
+            self._wanted[owner] = keep
         if previous is not None and not verify:
             for kind, name in previous - keep:
-                self._delete(kind, namespace, name)
+                self._delete(kind, owner, name)
             return
         for kind in kinds:
             try:
@@ -352,44 +397,73 @@ class ChildrenAdapter:
                 raise
             for item in listed.get("items", []):
                 if (kind, item["metadata"]["name"]) not in keep:
-                    self._delete(kind, namespace, item["metadata"]["name"])
+                    self._delete(kind, owner, item["metadata"]["name"])
 
     def remember_new(self, namespace: str, md_name: str) -> None:
         """A ModelDeployment seen for the first time has no children yet: nothing to list."""
-        self._wanted.setdefault((namespace, md_name), set())
+        with self._lock:
+            self._wanted.setdefault((namespace, md_name), set())
 
     def forget(self, namespace: str, md_name: str) -> None:
-        """Drop what is remembered of a ModelDeployment's children (deleted, or resync)."""
-        self._wanted.pop((namespace, md_name), None)
-        for key in [k for k in self._known if k[1] == namespace and k[2].startswith(md_name)]:
-            del self._known[key]
+        """Drop what is remembered of exactly this ModelDeployment's children (deleted, or
+        the periodic resync); other objects' entries are untouched."""
+        with self._lock:
+            self._wanted.pop((namespace, md_name), None)
+            self._known.pop((namespace, md_name), None)
 
-    def _delete(self, kind: str, namespace: str, name: str) -> None:
+    def _delete(self, kind: str, owner: Owner, name: str) -> None:
         self._wrote("delete")
-        self._known.pop((kind, namespace, name), None)
+        self._known_for(owner).pop((kind, name), None)
         try:
-            self.call("DELETE", self._path(kind, namespace, name))
+            self.call("DELETE", self._path(kind, owner[0], name))
         except ApiException as err:
             if err.status != 404:
                 raise
 
-    # --- the ModelDeployment itself ------------------------------------------------------
-    def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> str:
-        """Patch the status subresource; returns the object's new resourceVersion."""
+    # --- the operator's own objects ------------------------------------------------------
+    @staticmethod
+    def _own_path(resource: Resource, namespace: str, name: str) -> str:
+        return f"/apis/{API_VERSION}/namespaces/{namespace}/{resource.plural}/{name}"
+
+    def patch_status(
+        self, resource: Resource, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> str:
+        """Merge-patch the status subresource; returns the object's new resourceVersion."""
         self._wrote("patch-status")
         patched = self.call(
             "PATCH",
-            f"{MODEL_DEPLOYMENTS}/namespaces/{namespace}/modeldeployments/{name}/status",
+            self._own_path(resource, namespace, name) + "/status",
             body={"status": dict(status)},
             content_type=MERGE_PATCH,
         )
         return str(patched["metadata"]["resourceVersion"])
 
-    def model_deployment(self, namespace: str, name: str) -> dict[str, Any]:
-        """A fresh copy of a ModelDeployment (when the watch has not caught up yet)."""
-        found: dict[str, Any] = self.call(
-            "GET", f"{MODEL_DEPLOYMENTS}/namespaces/{namespace}/modeldeployments/{name}"
-        )
+    def read(self, resource: Resource, namespace: str, name: str) -> dict[str, Any]:
+        """A fresh copy of one of our objects (when the watch has not caught up yet)."""
+        found: dict[str, Any] = self.call("GET", self._own_path(resource, namespace, name))
+        return found
+
+    def secret_value(self, namespace: str, name: str, key: str) -> str:
+        """One key of a Secret, decoded as text."""
+        try:
+            secret = self.call("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        except Exception as err:
+            raise SecretUnreadableError(f"cannot read Secret {name}: {err}") from err
+        data = (secret.get("data") or {}).get(key)
+        if data is None:
+            raise SecretUnreadableError(f"Secret {name} has no key {key}")
+        return base64.b64decode(data).decode()
+
+    def crd(self, name: str) -> Mapping[str, Any] | None:
+        """A CustomResourceDefinition by name, or None when it does not exist."""
+        try:
+            found: Mapping[str, Any] = self.call(
+                "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
+            )
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
         return found
 
     def post_event(self, md: Mapping[str, Any], event: PlannedEvent) -> None:

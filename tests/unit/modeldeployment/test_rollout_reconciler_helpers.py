@@ -31,7 +31,7 @@ def test_istio_router_is_reported_as_unsupported() -> None:
 def test_a_status_from_another_version_is_read_field_by_field() -> None:
     from modelship.api.modeldeployment import ModelDeploymentStatus
     from modelship.api.rolloutstate import RolloutState
-    from modelship.controller.rollouts import lenient
+    from modelship.modeldeployment.reconciler import lenient
 
     raw = {
         "phase": "Progressing",

@@ -1,33 +1,54 @@
-"""The reconcile pass end to end, with kopf's Event poster replaced by a recorder."""
+"""The DriftMonitor and RetrainPolicy reconcilers end to end, against a fake status sink:
+what they write, and that an idle object is never written again."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import kopf
 import pytest
 import yaml
-from modelship.api import DRIFT_MONITOR, KINDS_BY_NAME, MODEL_DEPLOYMENT, RETRAIN_POLICY
-from modelship.controller.handlers import existing_in, references
-from modelship.controller.reconcile import reconcile
+from modelship.api import KINDS_BY_NAME
+from modelship.api.resources import Kind
+from modelship.controller.registration import existing_in, referenced
+from modelship.driftmonitor.reconciler import drift_monitor_reconciler
 from modelship.planners.assessment import Existing
+from modelship.planners.status import Transition
+from modelship.retrainpolicy.reconciler import retrain_policy_reconciler
+from modelship.runtime.validated import ValidatedReconciler
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 T0 = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
 
 
+class FakeSink:
+    """Records status patches and Events as the adapter would send them."""
+
+    def __init__(self) -> None:
+        self.patches: list[dict[str, Any]] = []
+        self.events: list[tuple[str, str, str]] = []
+
+    def patch_status(
+        self, resource: Kind, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> str:
+        self.patches.append(dict(status))
+        return str(len(self.patches))
+
+    def post_event(self, obj: Mapping[str, Any], event: Transition) -> None:
+        self.events.append((event.type, event.reason, event.message))
+
+
+SINK = FakeSink()
+
+
 @pytest.fixture
-def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
-    recorded: list[tuple[str, str, str]] = []
-
-    def record(body: Any, *, type: str, reason: str, message: str = "", **_: Any) -> None:
-        recorded.append((type, reason, message))
-
-    monkeypatch.setattr(kopf, "event", record)
-    return recorded
+def events() -> list[tuple[str, str, str]]:
+    SINK.patches.clear()
+    SINK.events.clear()
+    return SINK.events
 
 
 def example(name: str, generation: int = 1) -> dict[str, Any]:
@@ -36,13 +57,23 @@ def example(name: str, generation: int = 1) -> dict[str, Any]:
     return body
 
 
+def reconciler(kind: str, existing: Existing) -> ValidatedReconciler:
+    make = drift_monitor_reconciler if kind == "DriftMonitor" else retrain_policy_reconciler
+    found = make(SINK, lambda namespace: existing)
+    assert found.kind is KINDS_BY_NAME[kind]
+    return found
+
+
 def run(body: dict[str, Any], existing: Existing, now: datetime = T0) -> dict[str, Any]:
-    """One pass; applies the status patch to `body` as the API server would. Returns it."""
-    patch: dict[str, Any] = {}
-    reconcile(KINDS_BY_NAME[body["kind"]], body, patch, existing, now=now)
-    if "status" in patch:
-        body["status"] = {**body.get("status", {}), **patch["status"]}
-    return patch
+    """One pass; applies the status patch to `body` as the API server would. Returns the
+    patch written, as {"status": ...}, or {} when nothing was written."""
+    before = len(SINK.patches)
+    assert reconciler(body["kind"], existing).reconcile(body, now=now) is None
+    if len(SINK.patches) == before:
+        return {}
+    status = SINK.patches[-1]
+    body["status"] = {**body.get("status", {}), **status}
+    return {"status": status}
 
 
 ALL = Existing(model_deployments={"fraud"}, drift_monitors={"fraud-drift"})
@@ -50,7 +81,7 @@ ALL = Existing(model_deployments={"fraud"}, drift_monitors={"fraud-drift"})
 
 @pytest.mark.parametrize(
     ("name", "phase"),
-    [("driftmonitor.yaml", "Monitoring"), ("retrainpolicy.yaml", "Idle")],
+    [("driftmonitor.yaml", "Pending"), ("retrainpolicy.yaml", "Idle")],
 )
 def test_examples_become_ready_then_stay_untouched(
     name: str, phase: str, events: list[tuple[str, str, str]]
@@ -72,8 +103,7 @@ def test_spec_edit_is_observed(events: list[tuple[str, str, str]]) -> None:
     body["spec"]["interval"] = "10m"
     body["metadata"]["generation"] = 2
     patch = run(body, ALL, T0 + timedelta(minutes=1))
-    assert patch["status"]["observedGeneration"] == 2
-    assert "every 10m" in patch["status"]["message"]
+    assert patch["status"] == {"observedGeneration": 2, "conditions": patch["status"]["conditions"]}
     ready = {c["type"]: c for c in body["status"]["conditions"]}["Ready"]
     assert ready["lastTransitionTime"] == "2026-11-24T05:00:00Z"  # still Ready since T0
     assert len(events) == 1  # no transition, no Event
@@ -94,7 +124,7 @@ def test_invalid_spec_is_stalled_once_and_recovers(events: list[tuple[str, str, 
     fixed["spec"]["triggers"]["schedule"] = "0 3 * * 0"
     fixed["metadata"]["generation"] = 2
     assert run(fixed, ALL)["status"]["phase"] == "Idle"
-    assert events[-1][:2] == ("Normal", "Armed")
+    assert events[-1][:2] == ("Normal", "NotActing")
 
 
 def test_reference_appearing_turns_the_monitor_ready(events: list[tuple[str, str, str]]) -> None:
@@ -104,16 +134,28 @@ def test_reference_appearing_turns_the_monitor_ready(events: list[tuple[str, str
     stalled = {c["type"]: c for c in patch["status"]["conditions"]}["Stalled"]
     assert (stalled["status"], stalled["reason"]) == ("True", "ReferenceNotFound")
     assert run(body, Existing()) == {}
-    assert run(body, Existing(model_deployments={"fraud"}))["status"]["phase"] == "Monitoring"
-    assert [e[:2] for e in events] == [("Warning", "ReferenceNotFound"), ("Normal", "Monitoring")]
+    assert run(body, Existing(model_deployments={"fraud"}))["status"]["phase"] == "Pending"
+    assert [e[:2] for e in events] == [("Warning", "ReferenceNotFound"), ("Normal", "NotMeasuring")]
+
+
+@pytest.mark.parametrize("name", ["driftmonitor.yaml", "retrainpolicy.yaml"])
+def test_status_never_claims_what_the_operator_does_not_do(
+    name: str, events: list[tuple[str, str, str]]
+) -> None:
+    status = run(example(name), ALL)["status"]
+    ready = {c["type"]: c for c in status["conditions"]}["Ready"]
+    assert "does not yet" in status["message"]
+    assert "does not yet" in ready["message"]
+    assert not {"Monitoring", "Armed"} & {status["phase"], ready["reason"]}
 
 
 def test_references_of_each_kind() -> None:
-    assert references(MODEL_DEPLOYMENT.kind, example("modeldeployment-canary.yaml")["spec"]) == []
-    assert references(DRIFT_MONITOR.kind, example("driftmonitor.yaml")["spec"]) == [
-        ("ModelDeployment", "fraud")
-    ]
-    assert references(RETRAIN_POLICY.kind, example("retrainpolicy.yaml")["spec"]) == [
+    assert referenced(example("modeldeployment-canary.yaml")) == []
+    assert referenced(example("driftmonitor.yaml")) == [("ModelDeployment", "fraud")]
+    invalid = example("driftmonitor.yaml")
+    invalid["spec"]["interval"] = "often"
+    assert referenced(invalid) == []  # Stalled on its spec: nothing to wake it for
+    assert referenced(example("retrainpolicy.yaml")) == [
         ("ModelDeployment", "fraud"),
         ("DriftMonitor", "fraud-drift"),
         ("DriftMonitor", "fraud-drift"),

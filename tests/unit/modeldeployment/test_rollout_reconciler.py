@@ -3,15 +3,19 @@ not write, when the cluster lacks something the spec needs."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from modelship.controller.analysis import AnalysisOutcome
-from modelship.controller.children import KINDS, MissingKindError
-from modelship.controller.rollouts import REFERENCE_RECHECK_SECONDS, RolloutReconciler
+from modelship.adapters.kubernetes import KINDS, ChildRejectedError, MissingKindError
+from modelship.analysis.types import GateResult, Verdict
+from modelship.api.resources import Kind
+from modelship.modeldeployment.analysis import AnalysisOutcome
+from modelship.modeldeployment.reconciler import REFERENCE_RECHECK_SECONDS, RolloutReconciler
 from modelship.rollout.types import PlannedEvent, RevisionObserved
+from modelship.runtime.worker import RESYNC_SECONDS
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -26,6 +30,9 @@ class FakeAdapter:
         self.events: list[PlannedEvent] = []
         self.status: dict[str, Any] = {}
         self.deployments: dict[str, RevisionObserved] = {}
+        self.created: list[str] = []
+        self.version = "100"
+        self.reads = 0
 
     def data_keys(self, namespace: str, kind: str, name: str) -> frozenset[str] | None:
         return self.objects.get((kind, name))
@@ -44,9 +51,21 @@ class FakeAdapter:
 
     def create_deployment(self, manifest: Mapping[str, Any]) -> None:
         self.writes.append(f"create Deployment {manifest['metadata']['name']}")
+        revision = manifest["spec"]["template"]["metadata"]["labels"]["modelship.io/revision"]
+        self.created.append(revision)
+        annotations = manifest["metadata"]["annotations"]
+        self.deployments[revision] = RevisionObserved(
+            revision, manifest["spec"]["replicas"],
+            model_version=annotations["modelship.io/model-version"],
+        )  # fmt: skip
 
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
         self.writes.append(f"scale {name} {replicas}")
+        revision = name.removeprefix("fraud-")
+        if revision in self.deployments:
+            self.deployments[revision] = dataclasses.replace(
+                self.deployments[revision], replicas=replicas
+            )
 
     def delete_deployment(self, namespace: str, name: str) -> None:
         self.writes.append(f"delete {name}")
@@ -65,9 +84,18 @@ class FakeAdapter:
     def forget(self, namespace: str, name: str) -> None:
         pass
 
-    def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> str:
-        self.status = {**self.status, **status}
-        return str(len(self.events) + 100)
+    def patch_status(
+        self, resource: Kind, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> str:
+        self.status = {k: v for k, v in {**self.status, **status}.items() if v is not None}
+        self.version = str(int(self.version) + 1)
+        return self.version
+
+    def read(self, resource: Kind, namespace: str, name: str) -> dict[str, Any]:
+        self.reads += 1
+        current = body({"model": MODEL}, self.status)
+        current["metadata"]["resourceVersion"] = self.version
+        return current
 
     def post_event(self, md: Mapping[str, Any], event: PlannedEvent) -> None:
         self.events.append(event)
@@ -179,3 +207,74 @@ def test_a_reference_that_appears_lets_the_rollout_start() -> None:
     reconciler.reconcile(body(spec, adapter.status), now=T0)
     assert any(w.startswith("create Deployment fraud-") for w in adapter.writes)
     assert adapter.status["phase"] == "Progressing"
+
+
+class Refusing(FakeAdapter):
+    """The API server refuses every Service (a policy, say)."""
+
+    def ensure(self, manifest: Mapping[str, Any], verify: bool = False) -> bool:
+        if manifest["kind"] == "Service":
+            raise ChildRejectedError("the API server refused Service fraud: denied by policy")
+        return super().ensure(manifest, verify)
+
+
+def test_a_refused_child_is_reported_once_and_not_retried_in_a_loop() -> None:
+    adapter = Refusing()
+    reconciler = RolloutReconciler(adapter, NoAnalysis(), "img")  # type: ignore[arg-type]
+    assert reconciler.reconcile(body({"model": MODEL}), now=T0) == RESYNC_SECONDS
+    assert adapter.status["phase"] == "Failed"
+    assert conditions(adapter)["Stalled"] == ("True", "ChildRejected")
+    assert "denied by policy" in adapter.status["message"]
+    assert [(e.type, e.reason) for e in adapter.events] == [("Warning", "ChildRejected")]
+    written = dict(adapter.status)
+    current = body({"model": MODEL}, adapter.status)
+    current["metadata"]["resourceVersion"] = adapter.version
+    assert reconciler.reconcile(current, now=T0 + timedelta(minutes=10)) == RESYNC_SECONDS
+    assert adapter.status == written
+    assert len(adapter.events) == 1  # the same refusal: no second Event, no status write
+
+
+class Gated:
+    """Analysis that is still running its gate, with the next round due in 12 s."""
+
+    def evaluate(self, md: Any, spec: Any, status: Any, gates: Any, *args: Any) -> Any:
+        running = {key: GateResult(Verdict.RUNNING, "1/3 successful rounds") for key in gates}
+        return AnalysisOutcome(verdicts=running, next_round_in=12.0)
+
+
+def test_the_next_analysis_round_is_the_requeue_while_a_gate_stands() -> None:
+    adapter = FakeAdapter()
+    reconciler = RolloutReconciler(adapter, Gated(), "img")  # type: ignore[arg-type]
+    strategy = {"canary": {"steps": [{"setWeight": 20}, {"analysis": {}}, {"setWeight": 50}]}}
+    analysis = {"metrics": [{"name": "e", "builtin": "errorRate", "max": 0.1}]}
+    spec = {"model": MODEL, "strategy": strategy, "analysis": analysis}
+    # First the stable revision, then version 2 as a canary, until it stands at its gate.
+    delays = []
+    for version in ("1", "2"):
+        spec["model"] = {**MODEL, "version": version, "uri": f"s3://models/fraud/{version}/"}
+        for _ in range(6):
+            delays.append(reconciler.reconcile(stale_free(adapter, spec), now=T0))
+            adapter.deployments = {  # pods become ready
+                r: dataclasses.replace(o, ready=o.replicas, available=o.replicas)
+                for r, o in adapter.deployments.items()
+            }
+    assert adapter.status["currentStep"] == 1
+    assert delays[-1] == 12.0
+
+
+def stale_free(adapter: FakeAdapter, spec: dict[str, Any]) -> dict[str, Any]:
+    """The object as the watch delivers it after our last write."""
+    current = body(spec, adapter.status)
+    current["metadata"]["resourceVersion"] = adapter.version
+    return current
+
+
+def test_a_wake_before_the_watch_delivers_our_write_reads_the_object_first() -> None:
+    adapter = FakeAdapter()
+    reconciler = RolloutReconciler(adapter, NoAnalysis(), "img")  # type: ignore[arg-type]
+    stale = body({"model": MODEL})
+    reconciler.reconcile(stale, now=T0)
+    assert reconciler.own_write("ml", "fraud", adapter.version)
+    assert adapter.reads == 0
+    reconciler.reconcile(stale, now=T0)  # woken by a Deployment, the watch still behind
+    assert adapter.reads == 1

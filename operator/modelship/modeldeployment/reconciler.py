@@ -1,17 +1,15 @@
 """Reconcile a ModelDeployment's rollout: read, plan, apply, patch status. Thin.
 
-The decisions live in `modelship.rollout` (planner, manifests, controls); the writes in
-`modelship.controller.children`. A `RolloutDriver` runs one worker per ModelDeployment, so
-reconciles of one object never overlap; the worker wakes on a change of the object or of one
-of its Deployments, and when the plan's own clock says so (a timed pause ends).
+The decisions live in `modelship.rollout` (planner, manifests, controls) and
+`modelship.planners` (assessment, status); the I/O in `modelship.adapters`. It runs in a
+`runtime.worker` per ModelDeployment, woken on a change of the object or of one of its
+Deployments, and when the plan's own clock says so (a timed pause ends, an analysis round is
+due).
 """
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import dataclasses
-import functools
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -19,43 +17,39 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from modelship import metrics
+from modelship.adapters.kubernetes import ChildRejectedError, KubernetesAdapter, MissingKindError
 from modelship.api.analysis import AnalysisGate
 from modelship.api.modeldeployment import (
-    ModelDeploymentPhase,
     ModelDeploymentSpec,
     ModelDeploymentStatus,
 )
 from modelship.api.resources import MODEL_DEPLOYMENT
 from modelship.api.rolloutstate import RolloutState
 from modelship.api.validation import InvalidObjectError, parse_spec
-from modelship.controller import metrics
-from modelship.controller.analysis import AnalysisOutcome
-from modelship.controller.children import ChildRejectedError, ChildrenAdapter, MissingKindError
 from modelship.logging import object_logger
+from modelship.modeldeployment.analysis import AnalysisOutcome
 from modelship.planners.assessment import (
     RolloutProgress,
     assess_model_deployment,
+    child_refused,
     missing_references,
     rollout_progressing,
 )
-from modelship.planners.status import (
-    Assessment,
-    plan_status,
-    stalled,
-)
+from modelship.planners.status import Assessment, plan_status
 from modelship.rollout.controls import read_controls
 from modelship.rollout.objects import ChildBuilder
 from modelship.rollout.planner import plan_rollout
 from modelship.rollout.references import combine, missing, pod_references, spec_references
+from modelship.rollout.replicas import initial_replicas
 from modelship.rollout.revision import revision_of
 from modelship.rollout.support import unsupported_setting
-from modelship.rollout.types import PlannedEvent, RolloutInput, RolloutPlan
+from modelship.rollout.types import RolloutInput, RolloutPlan
+from modelship.runtime.echo import OwnWrites
+from modelship.runtime.worker import RESYNC_SECONDS, earliest
 
 Body = Mapping[str, Any]
 M = TypeVar("M", bound=BaseModel)
-# A converged object is re-read this often even when nothing wakes it (a missed watch event
-# must not leave it stale forever). Reads only: an unchanged plan writes nothing.
-RESYNC_SECONDS = 600.0
 # A ModelDeployment waiting for a missing ConfigMap, Secret or claim looks again this often.
 REFERENCE_RECHECK_SECONDS = 10.0
 CHILD_KINDS = ("Service", "HorizontalPodAutoscaler", "NetworkPolicy", "HTTPRoute")
@@ -127,13 +121,12 @@ def rollout_status_fields(
 
 class RolloutReconciler:
     def __init__(
-        self, adapter: ChildrenAdapter, evaluator: GateEvaluator, default_image: str
+        self, adapter: KubernetesAdapter, evaluator: GateEvaluator, default_image: str
     ) -> None:
         self.adapter = adapter
         self.evaluator = evaluator
         self.default_image = default_image
-        self._written: dict[tuple[str, str], str] = {}
-        """resourceVersion of each object's last status write by this process."""
+        self.own_writes = OwnWrites()
 
     def reconcile(
         self, body: Body, now: datetime | None = None, verify: bool = False
@@ -146,17 +139,10 @@ class RolloutReconciler:
         now = (now or datetime.now(UTC)).replace(microsecond=0)
         meta = body["metadata"]
         namespace, name = meta["namespace"], meta["name"]
-        expected = self._written.get((namespace, name))
-        if expected is not None:
-            if meta.get("resourceVersion") == expected:
-                del self._written[(namespace, name)]
-            else:
-                # Woken (by a Deployment, say) before the watch delivered our own last status
-                # write: planning on the older status would repeat its decisions. Read it,
-                # and expect the watch to deliver at least that version before trusting it.
-                body = self.adapter.model_deployment(namespace, name)
-                meta = body["metadata"]
-                self._written[(namespace, name)] = str(meta.get("resourceVersion"))
+        body = self.own_writes.current(
+            body, lambda: self.adapter.read(MODEL_DEPLOYMENT, namespace, name)
+        )
+        meta = body["metadata"]
         generation = int(meta.get("generation") or 0)
         log = object_logger(body, MODEL_DEPLOYMENT.kind)
         raw_status: Mapping[str, Any] = body.get("status") or {}
@@ -218,29 +204,15 @@ class RolloutReconciler:
             if outcome.verdicts
             else first
         )
-        requeue = plan.requeue_after
-        if plan.gates and outcome.next_round_in is not None:
-            requeue = min(requeue or outcome.next_round_in, outcome.next_round_in)
+        requeue = earliest(plan.requeue_after, outcome.next_round_in if plan.gates else None)
         try:
             self._apply(plan, builder, spec_revision, revisions, verify)
         except ChildRejectedError as err:
             # What the user (or the cluster) must change, in status and an Event; retried
             # on the next spec change or resync, never in a loop.
-            message = str(err)
-            if isinstance(err, MissingKindError):
-                message += ": install it, or choose another traffic router"
-            self._stall(
-                body,
-                Assessment(
-                    ModelDeploymentPhase.FAILED,
-                    err.reason,
-                    message,
-                    stalled(err.reason, message),
-                    warning=True,
-                ),
-                now,
-            )
-            log.warning("child refused", error=message)
+            assessment = child_refused(err.reason, str(err), isinstance(err, MissingKindError))
+            self._stall(body, assessment, now)
+            log.warning("child refused", error=assessment.message)
             return RESYNC_SECONDS
 
         progress = RolloutProgress(plan.status.phase, str(plan.status.phase), plan.status.message)
@@ -252,9 +224,7 @@ class RolloutReconciler:
         )
         status_plan = plan_status(raw_status, assessment, generation, now)
         if status_plan.patch:
-            self._written[(namespace, name)] = self.adapter.patch_status(
-                namespace, name, status_plan.patch
-            )
+            self._write_status(namespace, name, status_plan.patch)
             metrics.STATUS_WRITES.labels(MODEL_DEPLOYMENT.kind).inc()
         for event in plan.events:
             metrics.ROLLOUT_EVENTS.labels(event.reason).inc()
@@ -276,9 +246,15 @@ class RolloutReconciler:
     def own_write(self, namespace: str, name: str, resource_version: str | None) -> bool:
         """Whether this version of the object is the echo of this process's own status
         write: nothing in it asks for another pass."""
-        return resource_version is not None and self._written.get((namespace, name)) == (
-            resource_version
-        )
+        return self.own_writes.is_echo((namespace, name), resource_version)
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.own_writes.forget((namespace, name))
+        self.adapter.forget(namespace, name)
+
+    def _write_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        written = self.adapter.patch_status(MODEL_DEPLOYMENT, namespace, name, patch)
+        self.own_writes.record((namespace, name), written)
 
     def _stall(self, body: Body, assessment: Assessment, now: datetime) -> None:
         """Report a ModelDeployment the operator cannot act on (Stalled), once."""
@@ -286,12 +262,9 @@ class RolloutReconciler:
         raw_status: Mapping[str, Any] = body.get("status") or {}
         status_plan = plan_status(raw_status, assessment, int(meta.get("generation") or 0), now)
         if status_plan.patch:
-            key = (meta["namespace"], meta["name"])
-            self._written[key] = self.adapter.patch_status(*key, status_plan.patch)
+            self._write_status(meta["namespace"], meta["name"], status_plan.patch)
             for transition in status_plan.transitions:
-                self.adapter.post_event(
-                    body, PlannedEvent(transition.type, transition.reason, transition.message)
-                )
+                self.adapter.post_event(body, transition)
 
     def _missing_references(self, builder: ChildBuilder, revision: str) -> list[str]:
         pod = builder.deployment(revision, None)["spec"]["template"]["spec"]
@@ -315,9 +288,8 @@ class RolloutReconciler:
             observed = revisions.get(revision)
             if observed is None:
                 if revision == spec_revision:
-                    # Left to an autoscaler, a new Deployment starts at its minimum.
-                    first = serving.autoscaling.min_replicas if serving.autoscaling else 1
-                    count = replicas if replicas is not None else first
+                    minimum = serving.autoscaling.min_replicas if serving.autoscaling else None
+                    count = initial_replicas(replicas, minimum)
                     self.adapter.create_deployment(builder.deployment(revision, count))
                 continue
             if replicas is not None and observed.replicas != replicas:
@@ -329,51 +301,3 @@ class RolloutReconciler:
         for manifest in children:
             self.adapter.ensure(manifest, verify)
         self.adapter.remove_stale(namespace, builder.name, children, CHILD_KINDS, verify)
-
-
-class RolloutDriver:
-    """One asyncio worker per ModelDeployment, woken by events or by the plan's clock."""
-
-    def __init__(self, reconciler: RolloutReconciler) -> None:
-        self.reconciler = reconciler
-        self.wakeups: dict[tuple[str, str], asyncio.Event] = {}
-
-    def wake(self, namespace: str, name: str) -> None:
-        event = self.wakeups.get((namespace, name))
-        if event is not None:
-            event.set()
-
-    async def run(self, body: Body, stopped: Any) -> None:
-        """The worker: reconcile, then sleep until woken, until the plan's next moment, or
-        until the periodic resync (which re-reads every child)."""
-        meta = body["metadata"]
-        key = (meta["namespace"], meta["name"])
-        wakeup = self.wakeups.setdefault(key, asyncio.Event())
-        log = object_logger(body, MODEL_DEPLOYMENT.kind)
-        verify = False
-        try:
-            while not stopped:
-                wakeup.clear()
-                try:
-                    reconcile = functools.partial(self.reconciler.reconcile, verify=verify)
-                    delay = await asyncio.to_thread(reconcile, _snapshot(body))
-                except Exception as err:
-                    log.exception("reconcile failed", error=str(err))
-                    delay = 10.0
-                timeout = RESYNC_SECONDS if delay is None else min(delay, RESYNC_SECONDS)
-                woken = asyncio.ensure_future(wakeup.wait())
-                stopping = asyncio.ensure_future(stopped.wait())
-                done, pending = await asyncio.wait(
-                    {woken, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-                for task in pending:
-                    task.cancel()
-                verify = not done and timeout >= RESYNC_SECONDS
-        finally:
-            self.wakeups.pop(key, None)
-            self.reconciler.adapter.forget(*key)
-
-
-def _snapshot(body: Body) -> dict[str, Any]:
-    """A plain copy of kopf's live body, stable for the length of one reconcile."""
-    return copy.deepcopy(dict(body))

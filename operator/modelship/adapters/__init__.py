@@ -1,0 +1,1 @@
+"""One adapter per external system: Kubernetes and Prometheus. No decisions here."""

@@ -1,0 +1,204 @@
+"""kopf wiring for the three kinds, in one place: one worker per object, woken by events.
+
+Every kind runs the same way (`runtime.worker`): a kopf daemon per object runs its worker,
+which is the only writer of the object's status (and, for a ModelDeployment, its children),
+so reconciles of one object never overlap. A worker wakes when its object changes (not on the
+echo of its own status write), when a child Deployment changes, when an object it refers to
+appears or disappears, and when its plan's clock says so.
+
+References between objects are resolved from in-memory kopf indexes, never by reading the
+API; kopf fills the indexes before any daemon starts, so a restart never reports a reference
+missing that exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import kopf
+
+from modelship.adapters.kubernetes import KubernetesAdapter, api_client
+from modelship.adapters.prometheus import PrometheusConnections
+from modelship.api.resources import (
+    DRIFT_MONITOR,
+    GROUP,
+    KINDS_BY_NAME,
+    MODEL_DEPLOYMENT,
+    RETRAIN_POLICY,
+    VERSION,
+)
+from modelship.api.validation import InvalidObjectError, parse_spec
+from modelship.controller import startup
+from modelship.controller.settings import OperatorConfig
+from modelship.driftmonitor.reconciler import drift_monitor_reconciler
+from modelship.modeldeployment.analysis import PrometheusAnalysis
+from modelship.modeldeployment.reconciler import RolloutReconciler
+from modelship.planners.assessment import Existing, references
+from modelship.retrainpolicy.reconciler import retrain_policy_reconciler
+from modelship.rollout.objects import LABEL_MD
+from modelship.runtime.worker import Workers
+
+# Reconciles run the blocking Kubernetes client in threads; enough of them that a thousand
+# ModelDeployments converge quickly, few enough to stay small.
+WORKER_THREADS = 16
+
+NAME_INDEXES = {
+    MODEL_DEPLOYMENT.kind: "modeldeployment_names",
+    DRIFT_MONITOR.kind: "driftmonitor_names",
+}
+# One referrers index per referring kind (kopf index ids are unique per operator).
+REFERRERS_INDEXES = {
+    DRIFT_MONITOR.kind: "driftmonitor_referrers",
+    RETRAIN_POLICY.kind: "retrainpolicy_referrers",
+}
+
+
+def _names(index: Any, namespace: str | None) -> frozenset[str]:
+    """Names in one namespace of a kopf index keyed by namespace."""
+    return frozenset(index.get(namespace, ())) if index is not None else frozenset()
+
+
+def existing_in(namespace: str | None, indexes: Mapping[str, Any]) -> Existing:
+    return Existing(
+        model_deployments=_names(indexes.get(NAME_INDEXES[MODEL_DEPLOYMENT.kind]), namespace),
+        drift_monitors=_names(indexes.get(NAME_INDEXES[DRIFT_MONITOR.kind]), namespace),
+    )
+
+
+def referenced(body: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(kind, name) of every object this DriftMonitor or RetrainPolicy refers to; none when
+    its spec is invalid (it is Stalled on that until its spec changes)."""
+    kind = KINDS_BY_NAME.get(str(body.get("kind")))
+    if kind is None or kind is MODEL_DEPLOYMENT:
+        return []
+    try:
+        spec: Any = parse_spec(kind, body)
+    except InvalidObjectError:
+        return []
+    return [(ref.kind, ref.name) for ref in references(spec)]
+
+
+class Indexes:
+    """The operator's kopf indexes, as kopf hands them to every handler (live mappings)."""
+
+    def __init__(self) -> None:
+        self.live: dict[str, Any] = {}
+
+    def bind(self, kwargs: Mapping[str, Any]) -> None:
+        for index_id in (*NAME_INDEXES.values(), *REFERRERS_INDEXES.values()):
+            if index_id in kwargs:
+                self.live[index_id] = kwargs[index_id]
+
+    def existing(self, namespace: str) -> Existing:
+        return existing_in(namespace, self.live)
+
+
+def _name_index(namespace: str | None, name: str, **_: Any) -> dict[str | None, str]:
+    return {namespace: name}
+
+
+def _referrers_index(
+    body: kopf.Body, namespace: str | None, name: str, **_: Any
+) -> dict[tuple[str | None, str, str], tuple[str, str]]:
+    """(namespace, referenced kind, referenced name) -> (referring kind, referring name)."""
+    kind = str(body.get("kind"))
+    return {(namespace, ref_kind, ref): (kind, name) for ref_kind, ref in referenced(body)}
+
+
+def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[str, Workers]:
+    """Register every handler of the operator on `registry`, after claiming its ports."""
+    startup.claim_ports(config)
+    adapter = KubernetesAdapter(api_client(WORKER_THREADS))
+    connections = PrometheusConnections(config.prometheus_url, adapter.secret_value)
+    indexes = Indexes()
+    workers = {
+        MODEL_DEPLOYMENT.kind: Workers(
+            MODEL_DEPLOYMENT.kind,
+            RolloutReconciler(adapter, PrometheusAnalysis(connections), config.server_image),
+        ),
+        DRIFT_MONITOR.kind: Workers(
+            DRIFT_MONITOR.kind, drift_monitor_reconciler(adapter, indexes.existing)
+        ),
+        RETRAIN_POLICY.kind: Workers(
+            RETRAIN_POLICY.kind, retrain_policy_reconciler(adapter, indexes.existing)
+        ),
+    }
+
+    @kopf.on.startup(registry=registry)
+    async def size_thread_pool(**_: Any) -> None:
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="reconcile")
+        )
+
+    for kind_name, kind_workers in workers.items():
+        _register_kind(registry, KINDS_BY_NAME[kind_name].plural, kind_workers, indexes)
+
+    @kopf.on.event(
+        "apps", "v1", "deployments", registry=registry, id="wake-owner",
+        labels={LABEL_MD: kopf.PRESENT},
+    )  # fmt: skip
+    def wake_owner(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
+        owner = labels.get(LABEL_MD)
+        if namespace and owner:
+            workers[MODEL_DEPLOYMENT.kind].wake(namespace, owner)
+
+    for kind_name, index_id in NAME_INDEXES.items():
+        plural = KINDS_BY_NAME[kind_name].plural
+        kopf.index(GROUP, VERSION, plural, registry=registry, id=index_id)(_name_index)
+        kopf.on.event(GROUP, VERSION, plural, registry=registry, id="wake-referrers")(
+            _wake_referrers(kind_name, workers)
+        )
+    for kind_name, index_id in REFERRERS_INDEXES.items():
+        plural = KINDS_BY_NAME[kind_name].plural
+        kopf.index(GROUP, VERSION, plural, registry=registry, id=index_id)(_referrers_index)
+
+    @kopf.on.startup(registry=registry)
+    async def check_crds(memo: kopf.Memo, **_: Any) -> None:
+        # Report at once, then keep looking in the background.
+        memo["crd_check"] = asyncio.create_task(
+            startup.watch_crds(
+                startup.required_crds(config), adapter.crd, startup.CRD_RECHECK_SECONDS
+            )
+        )
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop_background(memo: kopf.Memo, **_: Any) -> None:
+        task = memo.get("crd_check")
+        if task is not None:
+            task.cancel()
+        connections.close()
+
+    return workers
+
+
+def _register_kind(
+    registry: kopf.OperatorRegistry, plural: str, workers: Workers, indexes: Indexes
+) -> None:
+    resource = (GROUP, VERSION, plural)
+
+    @kopf.daemon(*resource, registry=registry, id="reconcile", cancellation_timeout=10.0)
+    async def reconcile(body: kopf.Body, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
+        indexes.bind(kwargs)
+        await workers.run(body, stopped)
+
+    @kopf.on.event(*resource, registry=registry, id="wake-on-change")
+    def wake_on_change(namespace: str | None, name: str | None, meta: kopf.Meta, **_: Any) -> None:
+        workers.changed(namespace, name, meta.get("resourceVersion"))
+
+
+def _wake_referrers(kind_name: str, workers: Mapping[str, Workers]) -> Any:
+    def wake_referrers(type: str | None, namespace: str | None, name: str, **kwargs: Any) -> None:
+        # Existence changes only on ADDED and DELETED; the initial listing (type None) is
+        # covered by the referrers' own first pass.
+        if type not in ("ADDED", "DELETED"):
+            return
+        key = (namespace, kind_name, name)
+        for index_id in REFERRERS_INDEXES.values():
+            for referrer_kind, referrer in kwargs[index_id].get(key, ()):
+                if namespace:
+                    workers[referrer_kind].wake(namespace, referrer)
+
+    return wake_referrers

@@ -1,0 +1,1 @@
+"""DriftMonitor: watch a ModelDeployment's live traffic against its reference profile."""

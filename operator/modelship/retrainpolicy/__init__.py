@@ -1,0 +1,1 @@
+"""RetrainPolicy: retrain when it matters, promote only what passes."""
