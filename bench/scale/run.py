@@ -1,8 +1,12 @@
-"""Scale and idle-cost benchmark of the operator on the local cluster (DESIGN.md section 8).
+"""Scale and idle-cost benchmark of the operator on the local cluster.
+
+Checks two of the operator's budgets (docs/performance.md, "Budgets"): 1,000 ModelDeployments
+applied at once are all Healthy within 2 minutes with the operator under 250 MiB resident,
+and a converged ModelDeployment costs no API writes while nothing changes.
 
 Applies N ModelDeployments at once, measures the time until every one is Healthy at its
 current generation and the operator's resident memory (peak), then watches the converged
-objects while idle and counts the operator's API writes (budget: none).
+objects while idle and counts the operator's API writes and the watch events (budget: none).
 
     .venv/bin/python bench/scale/run.py [--count 1000] [--idle-seconds 60]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+import yaml
 from modelship_testing.cluster import REPO, binary, kubectl
 
 pytestmark = pytest.mark.cluster
@@ -42,6 +43,33 @@ def test_chart_refuses_kubernetes_older_than_1_29(version: str) -> None:
     refused = run_helm("template", "ms", str(CHART), "--kube-version", version)
     assert refused.returncode != 0
     assert "modelship needs Kubernetes 1.29 or newer" in refused.stderr
+
+
+def granted(rendered: str, kind: str) -> dict[str, set[str]]:
+    """The verbs a rendered chart's `kind` (ClusterRole or Role) grants on each core-group
+    resource, over all its rules."""
+    verbs: dict[str, set[str]] = {}
+    for doc in yaml.safe_load_all(rendered):
+        if not doc or doc.get("kind") != kind or doc["metadata"]["name"].endswith("-discovery"):
+            continue
+        for rule in doc["rules"]:
+            if "" in rule.get("apiGroups", []):
+                for resource in rule["resources"]:
+                    verbs.setdefault(resource, set()).update(rule["verbs"])
+    return verbs
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [([], "ClusterRole"), (["--set", "watchNamespaces={team-a}"], "Role")],
+    ids=["cluster-wide", "namespaced"],
+)
+def test_rbac_lets_the_operator_read_what_the_pods_reference(values: list[str], kind: str) -> None:
+    """Before creating a revision the operator reads every ConfigMap, Secret, claim and
+    ServiceAccount its pods name; without the rule it cannot tell a missing one."""
+    verbs = granted(helm("template", "ms", str(CHART), *values), kind)
+    for resource in ("configmaps", "secrets", "persistentvolumeclaims", "serviceaccounts"):
+        assert "get" in verbs.get(resource, set()), (resource, verbs)
 
 
 @pytest.mark.parametrize(
