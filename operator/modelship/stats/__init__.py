@@ -1,4 +1,5 @@
-"""Pure drift statistics on binned counts: the monitor's cost never grows with traffic.
+"""Pure statistics for drift, performance and fairness on counts: the monitor's cost never
+grows with traffic.
 
 Drift functions take the reference (the profile's counts) and the live counts (from
 Prometheus) over the *same* bins. Severity and MultipleTesting are the API's enums
@@ -32,25 +33,68 @@ from modelship.stats.drift import (
     score,
     score_many,
 )
+from modelship.stats.fairness import (
+    FAIRNESS_METRICS,
+    GroupCounts,
+    average_odds_difference,
+    disparate_impact,
+    equal_opportunity_difference,
+    fairness_metric,
+    group_counts,
+    split_groups,
+    statistical_parity_difference,
+)
+from modelship.stats.metric import MetricResult, MetricStatus
 from modelship.stats.multiple import multiple_testing
+from modelship.stats.performance import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    Confusion,
+    ErrorSums,
+    accuracy_from_counts,
+    binary_confusion,
+    classification_metric,
+    estimated_performance,
+    expected_confusion,
+    realised_performance,
+    regression_metric,
+)
 
 __all__ = [
+    "CLASSIFICATION_METRICS",
     "EPSILON",
+    "FAIRNESS_METRICS",
     "METHODS",
+    "REGRESSION_METRICS",
     "BinnedInput",
     "BucketMismatchError",
+    "Confusion",
     "Direction",
     "DriftScore",
+    "ErrorSums",
+    "GroupCounts",
     "MethodSpec",
+    "MetricResult",
+    "MetricStatus",
     "MultipleTesting",
     "ScoreRequest",
     "Severity",
     "StatTestResult",
+    "accuracy_from_counts",
+    "average_odds_difference",
+    "binary_confusion",
     "binned_counts",
     "chi_square",
+    "classification_metric",
     "classify",
     "crosses",
+    "disparate_impact",
+    "equal_opportunity_difference",
+    "estimated_performance",
+    "expected_confusion",
+    "fairness_metric",
     "fill_empty",
+    "group_counts",
     "jensen_shannon",
     "kl_divergence",
     "ks_binned",
@@ -58,7 +102,11 @@ __all__ = [
     "parse_le",
     "proportions",
     "psi",
+    "realised_performance",
+    "regression_metric",
     "score",
     "score_many",
+    "split_groups",
+    "statistical_parity_difference",
     "wasserstein_binned",
 ]
