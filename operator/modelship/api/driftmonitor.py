@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints
 
 from modelship.api.base import KubeModel, Rule, ordered, unique
 from modelship.api.common import (
+    DEFAULT_THRESHOLDS,
     P_VALUE_METHODS,
     Conditions,
     DriftMethod,
@@ -85,7 +86,8 @@ class FeatureOverride(KubeModel):
 
 
 def _default_thresholds() -> FeatureThresholds:
-    return FeatureThresholds(method=DriftMethod.PSI, warning=0.1, critical=0.25)
+    warning, critical = DEFAULT_THRESHOLDS[DriftMethod.PSI]
+    return FeatureThresholds(method=DriftMethod.PSI, warning=warning, critical=critical)
 
 
 class Features(KubeModel):
@@ -102,7 +104,7 @@ class Features(KubeModel):
 
     default: FeatureThresholds = Field(default_factory=_default_thresholds)
     """Thresholds for every feature without an override. Defaults to psi, warning 0.1,
-    critical 0.25."""
+    critical 0.2."""
     overrides: list[FeatureOverride] | None = Field(
         default=None,
         max_length=200,

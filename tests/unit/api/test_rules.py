@@ -312,7 +312,7 @@ def test_defaults_are_applied() -> None:
     assert spec.to_kube()["serving"]["replicas"] == 1
     assert spec.to_kube()["model"]["format"] == "sklearn"
     monitor = parse("DriftMonitor", {}).to_kube()
-    assert monitor["features"]["default"] == {"method": "psi", "warning": 0.1, "critical": 0.25}
+    assert monitor["features"]["default"] == {"method": "psi", "warning": 0.1, "critical": 0.2}
     assert (monitor["interval"], monitor["window"]) == ("5m", "1h")
     policy = parse("RetrainPolicy", {}).to_kube()
     assert (policy["promotion"], policy["concurrency"], policy["cooldown"]) == (

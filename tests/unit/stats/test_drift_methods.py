@@ -179,3 +179,10 @@ def test_score_many_rejects_unknown_methods_and_corrections() -> None:
         score_many([ScoreRequest("nope", CHI2_SAME)])
     with pytest.raises(ValueError, match="benjaminiHochberg"):
         score_many([ScoreRequest("chi2", CHI2_SAME)], "holm")
+
+
+def test_the_api_default_feature_thresholds_are_the_table() -> None:
+    from modelship.api.driftmonitor import Features
+
+    default = Features().default
+    assert (default.warning, default.critical) == DEFAULT_THRESHOLDS[default.method]
