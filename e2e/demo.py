@@ -131,7 +131,8 @@ class Demo:
             if m.get("value") is not None
         )
         line = (
-            f"phase={status.get('phase'):<11} step={status.get('currentStep', '-')!s:<2} "
+            f"phase={status.get('phase'):<11} "
+            f"step={(status.get('rollout') or {}).get('step', '-')!s:<4} "
             f"weight={weight:<3} {status.get('message', '')}"
         )
         if line != self.last_line:

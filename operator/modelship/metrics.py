@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 RECONCILES = Counter(
     "modelship_reconciles_total",
@@ -39,6 +39,42 @@ API_WRITES = Counter(
     "modelship_api_writes_total",
     "Writes the operator sent to the Kubernetes API for ModelDeployments and their children.",
     ["verb"],
+)
+
+DRIFT_EVALUATIONS = Counter(
+    "modelship_drift_evaluations_total",
+    "DriftMonitor evaluations, by verdict (True: drifted, False, Unknown).",
+    ["verdict"],
+)
+DRIFT_SCORE = Gauge(
+    "modelship_drift_score",
+    "The last drift score of a feature (p-value for chi2 and kolmogorovSmirnov).",
+    ["namespace", "monitor", "feature", "method"],
+)
+DRIFT_SEVERITY = Gauge(
+    "modelship_drift_severity",
+    "The last severity of a feature: 0 none, 1 warning, 2 critical.",
+    ["namespace", "monitor", "feature"],
+)
+DRIFT_DATASET_SHARE = Gauge(
+    "modelship_drift_dataset_share",
+    "Share of a monitor's scored features that drifted at the dataset-drift severity.",
+    ["namespace", "monitor"],
+)
+DRIFTED = Gauge(
+    "modelship_drift_drifted",
+    "1 while a DriftMonitor reports drift, 0 when not, -1 when it cannot tell (Unknown).",
+    ["namespace", "monitor"],
+)
+DRIFT_PERFORMANCE = Gauge(
+    "modelship_drift_performance",
+    "The last realised performance of a DriftMonitor's model.",
+    ["namespace", "monitor", "metric"],
+)
+DRIFT_FAIRNESS = Gauge(
+    "modelship_drift_fairness",
+    "The last value of a fairness check.",
+    ["namespace", "monitor", "attribute", "metric"],
 )
 
 

@@ -33,6 +33,8 @@ from modelship.rollout.objects import (
     ANNOTATION_VERSION,
     LABEL_MD,
     LABEL_REVISION,
+    PROFILE_PATH_ENV,
+    PROFILE_VOLUME,
 )
 from modelship.rollout.references import UNCHECKED, Kind
 from modelship.rollout.types import PlannedEvent, RevisionObserved
@@ -136,6 +138,31 @@ Owner = tuple[str, str]
 """(namespace, name) of the ModelDeployment that owns a child."""
 
 
+def _mounted_profile(deployment: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(ConfigMap, key) of the profile a revision's pods mount (rollout.objects' layout)."""
+    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    config_map = next(
+        (
+            (v.get("configMap") or {}).get("name")
+            for v in pod.get("volumes") or []
+            if v.get("name") == PROFILE_VOLUME
+        ),
+        None,
+    )
+    path = next(
+        (
+            e.get("value")
+            for c in pod.get("containers") or []
+            for e in c.get("env") or []
+            if e.get("name") == PROFILE_PATH_ENV
+        ),
+        None,
+    )
+    if not config_map or not path:
+        return None
+    return str(config_map), str(path).rsplit("/", 1)[-1]
+
+
 class KubernetesAdapter:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
@@ -222,8 +249,20 @@ class KubernetesAdapter:
                     and c.get("reason") == "ProgressDeadlineExceeded"
                     for c in status.get("conditions") or []
                 ),
+                profile=_mounted_profile(dep),
             )
         return out
+
+    def config_map(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A ConfigMap's data, or None when it does not exist."""
+        try:
+            found = self.call("GET", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        data: dict[str, str] = found.get("data") or {}
+        return data
 
     def data_keys(self, namespace: str, kind: Kind, name: str) -> frozenset[str] | None:
         """The keys of a referenced object (none for claims and accounts); None when it does

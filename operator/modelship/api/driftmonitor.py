@@ -310,9 +310,16 @@ class FeatureDriftStatus(KubeModel):
     method: DriftMethod
     """The statistic."""
     score: float | None = None
-    """The score (or p-value); absent without enough samples."""
+    """The score; for chi2 and kolmogorovSmirnov the p-value after the multiple-testing
+    correction. Absent when the feature could not be scored (see reason)."""
     severity: Severity = Severity.NONE
     """none, warning or critical."""
+    samples: int | None = Field(default=None, ge=0)
+    """Live values of the feature in the window."""
+    p_value: float | None = Field(default=None, ge=0, le=1)
+    """The p-value before the multiple-testing correction (chi2 and kolmogorovSmirnov)."""
+    reason: Text | None = None
+    """Why there is no score: too few samples, live bins that are not the profile's."""
 
 
 class PredictionDriftStatus(KubeModel):
@@ -324,6 +331,8 @@ class PredictionDriftStatus(KubeModel):
     """The score."""
     severity: Severity = Severity.NONE
     """none, warning or critical."""
+    reason: Text | None = None
+    """Why there is no score."""
 
 
 class DatasetDriftStatus(KubeModel):
@@ -350,6 +359,8 @@ class PerformanceStatus(KubeModel):
     """Labelled predictions in the window."""
     degraded: bool = False
     """Whether the value is outside min/max."""
+    reason: Text | None = None
+    """Why there is no value: too few labels, or a metric this model cannot have."""
 
 
 class FairnessStatus(KubeModel):
@@ -363,6 +374,21 @@ class FairnessStatus(KubeModel):
     """Its value."""
     within_range: bool | None = None
     """Whether the value is within the range."""
+    reason: Text | None = None
+    """Why there is no value (an empty group, no labels, an attribute the profile lacks)."""
+
+
+class ReferenceStatus(KubeModel):
+    """The reference profile the last evaluation compared live traffic with."""
+
+    config_map: ObjectName
+    """The profile's ConfigMap: the one the stable revision's pods mount."""
+    key: Annotated[str, StringConstraints(max_length=253)]
+    """Its key."""
+    revision: Annotated[str, StringConstraints(max_length=63)]
+    """The stable revision whose traffic is evaluated."""
+    model_version: Annotated[str, StringConstraints(max_length=253)] = ""
+    """The model version that revision serves."""
 
 
 class DriftMonitorStatus(KubeModel):
@@ -393,3 +419,5 @@ class DriftMonitorStatus(KubeModel):
     """Performance."""
     fairness: list[FairnessStatus] | None = Field(default=None, max_length=20)
     """Fairness checks."""
+    reference: ReferenceStatus | None = None
+    """The reference profile of the last evaluation."""

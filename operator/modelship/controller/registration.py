@@ -120,7 +120,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
             RolloutReconciler(adapter, PrometheusAnalysis(connections), config.server_image),
         ),
         DRIFT_MONITOR.kind: Workers(
-            DRIFT_MONITOR.kind, drift_monitor_reconciler(adapter, indexes.existing)
+            DRIFT_MONITOR.kind, drift_monitor_reconciler(adapter, connections, indexes.existing)
         ),
         RETRAIN_POLICY.kind: Workers(
             RETRAIN_POLICY.kind, retrain_policy_reconciler(adapter, indexes.existing)

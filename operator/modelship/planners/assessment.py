@@ -184,14 +184,12 @@ def assess_drift_monitor(
     missing = _missing(references(spec), existing)
     if missing:
         return _unresolved(DriftMonitorPhase.FAILED, missing)
-    # Honest until drift evaluation lands: valid, references resolve, nothing measured.
-    message = (
-        f"valid; references resolve (ModelDeployment {spec.model_deployment_ref}); this "
-        "version of the operator does not yet evaluate drift"
-    )
+    # Valid and resolved: what it measured is the evaluation's to say (modelship.drift).
+    message = f"waiting for the first evaluation of ModelDeployment {spec.model_deployment_ref}"
     return Assessment(
-        DriftMonitorPhase.PENDING, "NotMeasuring", message, ready("NotMeasuring", message)
-    )
+        DriftMonitorPhase.PENDING, "WaitingForEvaluation", message,
+        ready("WaitingForEvaluation", message),
+    )  # fmt: skip
 
 
 def assess_retrain_policy(

@@ -26,6 +26,8 @@ ANNOTATION_URI = f"{GROUP}/model-uri"
 ANNOTATION_IMAGE = f"{GROUP}/image"
 SERVICE_PORT = 80
 PROFILE_MOUNT = "/etc/modelship/profile"
+PROFILE_VOLUME = "profile"
+PROFILE_PATH_ENV = "MODELSHIP_PROFILE_PATH"
 PVC_MOUNT = "/mnt/models"
 # The authSecretRef key as a file in a whole-volume mount (a subPath mount would not be
 # refreshed when the Secret changes); readable by owner and group (the pod's fsGroup).
@@ -173,13 +175,11 @@ class ChildBuilder:
             {"name": "MODELSHIP_CACHE_DIR", "value": "/var/cache/modelship"},
         ]
         if model.profile_ref is not None:
-            volumes.append({"name": "profile", "configMap": {"name": model.profile_ref.config_map}})
-            mounts.append({"name": "profile", "mountPath": PROFILE_MOUNT, "readOnly": True})
+            config_map = {"name": model.profile_ref.config_map}
+            volumes.append({"name": PROFILE_VOLUME, "configMap": config_map})
+            mounts.append({"name": PROFILE_VOLUME, "mountPath": PROFILE_MOUNT, "readOnly": True})
             env.append(
-                {
-                    "name": "MODELSHIP_PROFILE_PATH",
-                    "value": f"{PROFILE_MOUNT}/{model.profile_ref.key}",
-                }
+                {"name": PROFILE_PATH_ENV, "value": f"{PROFILE_MOUNT}/{model.profile_ref.key}"}
             )
         security = self.spec.security
         if security is not None and security.auth_secret_ref is not None:

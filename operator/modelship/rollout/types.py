@@ -34,6 +34,8 @@ class RevisionObserved:
     stuck: bool = False
     """The Deployment reports ProgressDeadlineExceeded: its pods did not become ready in time
     (a model that fails to load, an image that cannot be pulled, no room to schedule)."""
+    profile: tuple[str, str] | None = None
+    """(ConfigMap, key) of the reference profile its pods mount, if any."""
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ def test_drift_monitor_is_stalled_until_its_model_deployment_exists() -> None:
         'spec.modelDeploymentRef: ModelDeployment "fraud" does not exist in this namespace'
     )
     found = assess_drift_monitor(monitor, Existing(model_deployments={"fraud"}))
-    assert (found.phase, found.reason, kstatus(found)) == ("Pending", "NotMeasuring", CURRENT)
+    assert (found.phase, kstatus(found)) == ("Pending", CURRENT)
+    assert found.reason == "WaitingForEvaluation"
 
 
 @pytest.mark.parametrize(

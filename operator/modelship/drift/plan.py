@@ -1,0 +1,225 @@
+"""From an evaluation to the DriftMonitor's status, conditions and Events; and when to
+evaluate next. Pure.
+
+Status is written at most once per evaluation, and not at all when the evaluation changed
+nothing but its time. Events mark transitions only: drift found, drift cleared, a feature
+newly critical; never every evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from modelship.api.common import ConditionStatus, Severity
+from modelship.api.driftmonitor import (
+    DatasetDriftStatus,
+    DriftAction,
+    DriftMonitorPhase,
+    DriftMonitorSpec,
+    FairnessStatus,
+    FeatureDriftStatus,
+    PerformanceMetric,
+    PerformanceStatus,
+    PredictionDriftStatus,
+)
+from modelship.api.types import parse_duration
+from modelship.drift.evaluate import Evaluation, ScoreResult, Verdict
+from modelship.planners.status import (
+    Assessment,
+    ConditionType,
+    DesiredCondition,
+    StatusPlan,
+    Transition,
+    kube_time,
+    plan_status,
+    ready,
+)
+
+DEGRADED = "Degraded"
+# Scores are reported to 4 significant digits: finer changes are noise, not news.
+DIGITS = 4
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The profile an evaluation compared with, and why it is that one."""
+
+    config_map: str
+    key: str
+    revision: str
+    model_version: str
+
+
+def next_evaluation(
+    last: datetime | None, observed_generation: int | None, generation: int,
+    spec: DriftMonitorSpec, now: datetime,
+) -> float:  # fmt: skip
+    """Seconds until the next evaluation is due: now for a new or edited monitor."""
+    if last is None or observed_generation != generation:
+        return 0.0
+    due = last + parse_duration(spec.interval)
+    return max((due - now) / timedelta(seconds=1), 0.0)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.{DIGITS}g}")
+
+
+def _feature(f: ScoreResult) -> dict[str, Any]:
+    return FeatureDriftStatus(
+        name=f.name, method=f.method, score=_round(f.score), severity=f.severity,
+        samples=round(f.samples), p_value=_round(f.p_value), reason=f.reason[:512] or None,
+    ).model_dump(by_alias=True, mode="json", exclude_none=True)  # fmt: skip
+
+
+def status_fields(evaluation: Evaluation, reference: Reference | None) -> dict[str, Any]:
+    """The status fields an evaluation owns (lastEvaluationTime apart)."""
+    e = evaluation
+    fields: dict[str, Any] = {
+        "samples": round(e.samples),
+        "features": [_feature(f) for f in e.features] or None,
+        "prediction": None,
+        "datasetDrift": None,
+        "performance": None,
+        "fairness": None,
+        "reference": None,
+    }
+    if e.prediction is not None:
+        p = e.prediction
+        fields["prediction"] = PredictionDriftStatus(
+            method=p.method, score=_round(p.score), severity=p.severity,
+            reason=p.reason[:512] or None,
+        ).model_dump(by_alias=True, mode="json", exclude_none=True)  # fmt: skip
+    if e.dataset is not None:
+        d = e.dataset
+        fields["datasetDrift"] = DatasetDriftStatus(
+            drifted=d.drifted, share=_round(d.share) or 0.0,
+            drifted_features=d.drifted_features, features=d.features,
+        ).model_dump(by_alias=True, mode="json")  # fmt: skip
+    if e.performance is not None:
+        m = e.performance
+        fields["performance"] = PerformanceStatus(
+            metric=PerformanceMetric(m.name), value=_round(m.value), samples=round(m.samples),
+            degraded=m.in_range is False, reason=m.reason[:512] or None,
+        ).model_dump(by_alias=True, mode="json", exclude_none=True)  # fmt: skip
+    if e.fairness:
+        fields["fairness"] = [
+            FairnessStatus.model_validate(
+                {"attribute": m.attribute, "metric": m.name, "value": _round(m.value),
+                 "withinRange": m.in_range, "reason": m.reason[:512] or None}
+            ).model_dump(by_alias=True, mode="json", exclude_none=True)
+            for m in e.fairness
+        ]  # fmt: skip
+    if reference is not None:
+        fields["reference"] = {
+            "configMap": reference.config_map,
+            "key": reference.key,
+            "revision": reference.revision,
+            "modelVersion": reference.model_version,
+        }
+    return fields
+
+
+def _drifted_condition(e: Evaluation) -> DesiredCondition:
+    return DesiredCondition(ConditionType.DRIFTED, ConditionStatus(e.verdict.value), e.reason,
+                            e.message)  # fmt: skip
+
+
+def _degraded_condition(e: Evaluation) -> DesiredCondition:
+    if e.degraded:
+        return DesiredCondition(DEGRADED, ConditionStatus.TRUE, "OutOfRange", "; ".join(e.degraded))
+    return DesiredCondition(DEGRADED, ConditionStatus.FALSE, "InRange", "")
+
+
+def assessment(spec: DriftMonitorSpec, e: Evaluation, fields: Mapping[str, Any]) -> Assessment:
+    phase = (
+        DriftMonitorPhase.DRIFTED if e.verdict is Verdict.DRIFTED else DriftMonitorPhase.MONITORING
+    )
+    summary = f"every {spec.interval} over {spec.window}: {e.message}"
+    warn = e.verdict is Verdict.DRIFTED and DriftAction.EVENT in spec.actions.on_drift
+    return Assessment(
+        phase,
+        e.reason,
+        summary,
+        (*ready("Evaluating", summary), _drifted_condition(e), _degraded_condition(e)),
+        warning=warn,
+        extra=fields,
+    )
+
+
+def waiting(message: str, reason: str = "WaitingForStableRevision") -> Assessment:
+    """Before there is anything to evaluate (no revision serving yet): Pending, and Drifted
+    Unknown, so no RetrainPolicy reads a verdict that was never made."""
+    return Assessment(
+        DriftMonitorPhase.PENDING,
+        reason,
+        message,
+        (*ready(reason, message),
+         DesiredCondition(ConditionType.DRIFTED, ConditionStatus.UNKNOWN, reason, message)),
+    )  # fmt: skip
+
+
+def _severities(features: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:
+    return {str(f.get("name")): str(f.get("severity")) for f in features or []}
+
+
+def feature_transitions(
+    previous: Sequence[Mapping[str, Any]] | None, e: Evaluation, spec: DriftMonitorSpec
+) -> list[Transition]:
+    """An Event for each feature newly critical (drift clearing is the phase's own Event)."""
+    before = _severities(previous)
+    newly = [
+        f for f in e.features
+        if f.severity is Severity.CRITICAL and before.get(f.name) != Severity.CRITICAL.value
+    ]  # fmt: skip
+    if not newly or e.verdict is Verdict.UNKNOWN:
+        return []
+    kind: Literal["Normal", "Warning"] = (
+        "Warning" if DriftAction.EVENT in spec.actions.on_drift else "Normal"
+    )
+    listed = ", ".join(f"{f.name} {f.method} {f.score:.4g}" for f in newly[:10])
+    return [Transition(kind, "FeatureDrift", f"critical drift: {listed}")]
+
+
+def reference_transitions(
+    previous: Mapping[str, Any] | None, reference: Reference | None
+) -> list[Transition]:
+    """An Event when the reference profile changes (a new model version serves)."""
+    if not previous or reference is None:
+        return []
+    before = (previous.get("configMap"), previous.get("key"), previous.get("modelVersion"))
+    if before == (reference.config_map, reference.key, reference.model_version):
+        return []
+    return [
+        Transition(
+            "Normal", "ReferenceChanged",
+            f"comparing with the profile of model version {reference.model_version or '?'} "
+            f"(ConfigMap {reference.config_map}, revision {reference.revision}) instead of "
+            f"version {before[2] or '?'} (ConfigMap {before[0]})",
+        )
+    ]  # fmt: skip
+
+
+def plan_evaluation(
+    current: Mapping[str, Any] | None,
+    spec: DriftMonitorSpec,
+    e: Evaluation,
+    reference: Reference | None,
+    generation: int,
+    now: datetime,
+) -> StatusPlan:
+    """The status of an evaluation: nothing when only the time changed."""
+    current = current or {}
+    fields = status_fields(e, reference)
+    plan = plan_status(current, assessment(spec, e, fields), generation, now)
+    transitions = (
+        *plan.transitions,
+        *feature_transitions(current.get("features"), e, spec),
+        *reference_transitions(current.get("reference"), reference),
+    )
+    if not plan.patch:
+        return StatusPlan({}, transitions)
+    return StatusPlan({**plan.patch, "lastEvaluationTime": kube_time(now)}, transitions)

@@ -1,0 +1,57 @@
+"""The PromQL of one drift evaluation, from the metrics contract (docs/metrics.md). Pure.
+
+One instant query per evaluation, whatever the number of features: each family is summed over
+the window with `increase()` (counter resets from pod restarts are handled), tagged with an
+`ms_part` label through `label_replace`, and the parts are joined with `or`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ms_part values, and the expression (by labels) each stands for.
+PARTS: dict[str, tuple[str, str]] = {
+    "numeric": ("modelship_feature_value_bucket", "feature, le"),
+    "categorical": ("modelship_feature_category_total", "feature, category"),
+    "predictionClass": ("modelship_prediction_class_total", "class"),
+    "predictionBucket": ("modelship_prediction_value_bucket", "le"),
+    "rows": ("modelship_inference_rows_total", ""),
+    "requests": ("modelship_requests_total", "outcome"),
+    "feedback": ("modelship_feedback_rows_total", "result"),
+    "correct": ("modelship_feedback_correct_rows_total", ""),
+    "absError": ("modelship_feedback_absolute_error_sum", ""),
+    "squaredError": ("modelship_feedback_squared_error_sum", ""),
+    "fairness": ("modelship_fairness_predictions_total", "attribute, group, class"),
+    "fairnessFeedback": ("modelship_fairness_feedback_total", "attribute, group, class, actual"),
+}
+PART_LABEL = "ms_part"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whose traffic an evaluation reads: one revision of one namespace, over a window."""
+
+    namespace: str
+    revision: str
+    window: str
+    """A Prometheus range, e.g. 1h."""
+
+    @property
+    def selector(self) -> str:
+        return f'namespace="{_escape(self.namespace)}",revision="{_escape(self.revision)}"'
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def part(name: str, target: Target) -> str:
+    metric, by = PARTS[name]
+    inner = f"increase({metric}{{{target.selector}}}[{target.window}])"
+    summed = f"sum by ({by}) ({inner})" if by else f"sum({inner})"
+    return f'label_replace({summed}, "{PART_LABEL}", "{name}", "", "")'
+
+
+def evaluation_query(target: Target) -> str:
+    """Every family the evaluation reads, as one query."""
+    return " or ".join(part(name, target) for name in PARTS)
