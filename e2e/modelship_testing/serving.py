@@ -165,8 +165,12 @@ def start_server(
     return server
 
 
-def infer_body(rng: random.Random, rows: int = 1) -> bytes:
+def infer_body(rng: random.Random, rows: int = 1, shift: dict[str, float] | None = None) -> bytes:
+    """An inference request of `rows` rows drawn as the training data was; `shift` adds a
+    constant to some features (drifted traffic)."""
     data = fraud_data(rows=rows, seed=rng.randrange(1 << 30))
+    for column, offset in (shift or {}).items():
+        data[column] = data[column] + offset
     inputs = [
         {
             "name": column,
@@ -192,6 +196,8 @@ class TrafficGenerator:
     max_requests: int = 200_000
     weights: dict[str, int] = field(default_factory=dict)
     servers: dict[str, Server] = field(default_factory=dict)
+    shift: dict[str, float] = field(default_factory=dict)
+    """Added to these features of every request from now on (drifted traffic)."""
     outcomes: Counter[tuple[str, int]] = field(default_factory=Counter)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -237,7 +243,7 @@ class TrafficGenerator:
     def _send(self, server: Server, rng: random.Random) -> int:
         request = urllib.request.Request(
             f"{server.url}/v2/models/{self.model_name}/infer",
-            data=infer_body(rng),
+            data=infer_body(rng, shift=dict(self.shift)),
             headers={"Content-Type": "application/json"},
         )
         try:

@@ -117,7 +117,12 @@ def test_replicas_router_splits_by_pod_count_and_abort_returns_traffic(
     with EndpointWatcher(mds.api, mds.namespace, "fraud") as endpoints:
         mds.set_version("fraud", "2")
         new = mds.wait_phase("fraud", "Paused", currentStep=1)["canaryRevision"]
-        assert mds.replicas("fraud") == {old: (2, 2), new: (2, 2)}
+        # The stable Deployment is at 2 already; its third pod may still be terminating.
+        wait_for(
+            lambda: mds.replicas("fraud") == {old: (2, 2), new: (2, 2)},
+            timeout=30,
+            describe="two pods of each revision",
+        )
         assert LABEL_REVISION not in mds.service_selector("fraud")  # both revisions serve
 
         mds.annotate("fraud", "modelship.io/abort")

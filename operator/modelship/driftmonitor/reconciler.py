@@ -36,6 +36,8 @@ from modelship.runtime.validated import ExistingIn, ValidatedReconciler
 
 Body = Mapping[str, Any]
 _SEVERITY = {"none": 0, "warning": 1, "critical": 2}
+# A monitor whose ModelDeployment serves nothing yet looks again this often.
+WAITING_RECHECK_SECONDS = 10.0
 
 
 class DriftAdapter(Protocol):
@@ -87,22 +89,24 @@ class DriftMonitorReconciler(ValidatedReconciler):
         started = time.perf_counter()
         plan, evaluation = self._evaluate(body, spec, generation, now)
         write_status(self.adapter, self.own_writes, DRIFT_MONITOR, body, plan)
+        interval = parse_duration(spec.interval).total_seconds()
+        if evaluation is None:  # nothing to evaluate yet: look again soon
+            return min(interval, WAITING_RECHECK_SECONDS)
         self._evaluated[key] = (now, generation)
-        if evaluation is not None:
-            self._publish(key, evaluation)
+        self._publish(key, evaluation)
         elapsed = time.perf_counter() - started
         metrics.RECONCILE_SECONDS.labels(DRIFT_MONITOR.kind).observe(elapsed)
         log = object_logger(body, DRIFT_MONITOR.kind)
         log.info(
             "drift evaluation",
-            verdict=str(evaluation.verdict) if evaluation else "Pending",
-            reason=evaluation.reason if evaluation else plan.patch.get("message"),
-            samples=evaluation.samples if evaluation else 0,
-            critical=evaluation.critical_features if evaluation else [],
+            verdict=str(evaluation.verdict),
+            reason=evaluation.reason,
+            samples=evaluation.samples,
+            critical=evaluation.critical_features,
             seconds=round(elapsed, 4),
             wrote=sorted(plan.patch),
         )
-        return parse_duration(spec.interval).total_seconds()
+        return interval
 
     def forget(self, namespace: str, name: str) -> None:
         super().forget(namespace, name)

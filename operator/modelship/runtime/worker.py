@@ -77,6 +77,7 @@ class Workers:
         key = (meta["namespace"], meta["name"])
         wakeup = self.wakeups.setdefault(key, asyncio.Event())
         log = object_logger(body, self.kind)
+        log.info("worker started")
         verify = False
         try:
             while not stopped:

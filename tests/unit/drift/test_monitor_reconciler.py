@@ -175,7 +175,7 @@ def test_a_missing_profile_is_unknown_naming_the_config_map() -> None:
 def test_no_stable_revision_yet_is_pending() -> None:
     reconciler, cluster, _ = setup()
     cluster.stable = None
-    assert reconciler.reconcile(body(cluster), now=T0) == 300.0
+    assert reconciler.reconcile(body(cluster), now=T0) == 10.0  # looks again soon
     assert cluster.status["phase"] == "Pending"
     assert conditions(cluster)["Drifted"][0] == "Unknown"
 

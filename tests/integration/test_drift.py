@@ -1,0 +1,192 @@
+"""DriftMonitors evaluate live traffic: the real operator, the local cluster, a real Prometheus
+scraping a real reference-server process standing in for the stable revision's pods, and a
+traffic generator that sends in-distribution, then drifted, requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from kubernetes import client
+from modelship_testing.fixtures import OperatorFactory
+from modelship_testing.objects import ModelDeployments
+from modelship_testing.prometheus import PrometheusHandle
+from modelship_testing.serving import (
+    FEATURES,
+    Server,
+    TrafficGenerator,
+    TrainedModel,
+    start_server,
+)
+from modelship_testing.serving import train_fraud_model as train
+from modelship_testing.waiters import diagnostic, wait_for
+
+pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.usefixtures("crds")]
+
+GROUP, VERSION, PLURAL = "modelship.io", "v1alpha1", "driftmonitors"
+INTERVAL_SECONDS = 10
+MONITOR = {
+    "modelDeploymentRef": "fraud",
+    "interval": f"{INTERVAL_SECONDS}s",
+    "window": "20s",
+    "minSamples": 100,
+}
+SHIFT = {"amount": 150.0, "merchant_risk": 0.5}
+
+
+class DriftStand:
+    """A served ModelDeployment with live traffic, and a DriftMonitor watching it."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, model: TrainedModel,
+                 prometheus: PrometheusHandle) -> None:  # fmt: skip
+        self.namespace, self.model, self.prometheus = namespace, model, prometheus
+        self.mds = ModelDeployments(api, namespace)
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+        self.server: Server | None = None
+        self.traffic = TrafficGenerator(rate_per_second=40, max_seconds=400)
+        self.seen: dict[str, dict[str, Any]] = {}
+        """lastEvaluationTime -> the status written by that evaluation."""
+
+    def start(self, operator: OperatorFactory) -> None:
+        self.core.create_namespaced_config_map(
+            self.namespace,
+            {"metadata": {"name": "fraud-profile"},
+             "data": {"profile.json": self.model.profile_path.read_text()}},
+        )  # fmt: skip
+        operator(namespaces=[self.namespace], env={"MODELSHIP_PROMETHEUS_URL": self.prometheus.url})
+        model = {"name": "fraud", "version": "1", "uri": "s3://models/fraud/1/",
+                 "profileRef": {"configMap": "fraud-profile"}}  # fmt: skip
+        self.mds.create("fraud", {"model": model, "serving": {"replicas": 1}})
+        stable = self.mds.wait_phase("fraud", "Healthy")["stableRevision"]
+        self.server = start_server(self.model, stable, "1")
+        job = f"{self.namespace}-{stable}"
+        self.prometheus.add_target(job, self.server.address, {"namespace": self.namespace})
+        self.prometheus.wait_for_target_up(job)
+        self.traffic.route(self.server)
+        self.traffic.start()
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "DriftMonitor",
+                "metadata": {"name": "fraud-drift"}, "spec": MONITOR}  # fmt: skip
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
+
+    def status(self) -> dict[str, Any]:
+        found = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, "fraud-drift"
+        )
+        status: dict[str, Any] = found.get("status") or {}
+        if status.get("lastEvaluationTime"):
+            self.seen.setdefault(status["lastEvaluationTime"], status)
+        return status
+
+    def drifted(self) -> tuple[str, str] | None:
+        status = self.status()
+        for condition in status.get("conditions") or []:
+            if condition["type"] == "Drifted":
+                return condition["status"], condition["reason"]
+        return None
+
+    def wait_drifted(self, expected: str, timeout: float, reason: str | None = None) -> None:
+        def matches() -> bool:
+            found = self.drifted()
+            return found is not None and found[0] == expected and reason in (None, found[1])
+
+        wait_for(matches, timeout=timeout, describe=f"Drifted={expected} {reason or ''}")
+
+    def events(self) -> list[tuple[str, str, str]]:
+        listed = self.core.list_namespaced_event(
+            self.namespace, field_selector="involvedObject.name=fraud-drift"
+        )
+        return [(e.type, e.reason, e.message) for e in listed.items]
+
+    def close(self) -> None:
+        self.traffic.stop()
+        if self.server is not None:
+            self.prometheus.remove_target(f"{self.namespace}-{self.server.revision}")
+            self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
+    return train(tmp_path_factory.mktemp("fraud-model"))
+
+
+def stand_for(api: client.ApiClient, namespace: str, model: TrainedModel,
+              prometheus: PrometheusHandle) -> Iterator[DriftStand]:  # fmt: skip
+    stand = DriftStand(api, namespace, model, prometheus)
+    with diagnostic("DriftMonitor status", lambda: str(stand.status())):
+        try:
+            yield stand
+        finally:
+            stand.close()
+
+
+@pytest.fixture
+def stand(k8s_api: client.ApiClient, namespace: str, model: TrainedModel,
+          prometheus: PrometheusHandle) -> Iterator[DriftStand]:  # fmt: skip
+    yield from stand_for(k8s_api, namespace, model, prometheus)
+
+
+@pytest.fixture
+def private_stand(k8s_api: client.ApiClient, namespace: str, model: TrainedModel,
+                  private_prometheus: PrometheusHandle) -> Iterator[DriftStand]:  # fmt: skip
+    yield from stand_for(k8s_api, namespace, model, private_prometheus)
+
+
+def test_in_distribution_traffic_then_two_shifted_features(
+    stand: DriftStand, operator: OperatorFactory
+) -> None:
+    stand.start(operator)
+
+    def verdicts() -> list[str]:
+        stand.status()
+        return [
+            next(c["status"] for c in status["conditions"] if c["type"] == "Drifted")
+            for status in stand.seen.values()
+        ]
+
+    # The first evaluation may find fewer than minSamples predictions (Unknown); none drifts.
+    wait_for(lambda: verdicts().count("False") >= 3, timeout=8 * INTERVAL_SECONDS,
+             describe="three evaluations of in-distribution traffic")  # fmt: skip
+    assert "True" not in verdicts()
+    for status in stand.seen.values():
+        assert status["phase"] == "Monitoring"
+        assert {f["name"] for f in status.get("features") or []} <= set(FEATURES)
+    status = stand.status()
+    assert {f["name"] for f in status["features"]} == set(FEATURES)
+    assert status["samples"] >= MONITOR["minSamples"]
+    reference = stand.status()["reference"]
+    assert (reference["configMap"], reference["modelVersion"]) == ("fraud-profile", "1")
+
+    stand.traffic.shift = dict(SHIFT)
+    shifted_at = datetime.now(UTC)
+    # Two intervals for the window to fill with drifted traffic and the next evaluation.
+    stand.wait_drifted("True", timeout=3 * INTERVAL_SECONDS + 20, reason="DatasetDrift")
+    status = stand.status()
+    detected = datetime.fromisoformat(status["lastEvaluationTime"])
+    assert (detected - shifted_at).total_seconds() <= 3 * INTERVAL_SECONDS
+    critical = {f["name"] for f in status["features"] if f["severity"] == "critical"}
+    assert critical == set(SHIFT)
+    assert status["phase"] == "Drifted"
+    assert status["datasetDrift"]["drifted"] is True
+
+    def warnings() -> set[str]:
+        return {reason for kind, reason, _ in stand.events() if kind == "Warning"}
+
+    wait_for(lambda: {"DatasetDrift", "FeatureDrift"} <= warnings(), timeout=15,
+             describe="Warning Events for the drift")  # fmt: skip
+
+
+def test_prometheus_stopped_is_unknown_never_drifted(
+    private_stand: DriftStand, operator: OperatorFactory, private_prometheus: PrometheusHandle
+) -> None:
+    private_stand.start(operator)
+    private_stand.wait_drifted("False", timeout=6 * INTERVAL_SECONDS)
+    private_prometheus.stop()
+    private_stand.wait_drifted("Unknown", timeout=4 * INTERVAL_SECONDS,
+                               reason="PrometheusUnavailable")  # fmt: skip
+    status = private_stand.status()
+    assert status["phase"] == "Monitoring"
+    assert "Prometheus did not answer" in status["message"]
+    assert not [e for e in private_stand.events() if e[0] == "Warning"]
