@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "operator": ("modelship.controller.run", "run the Kubernetes operator"),
     "serve": ("modelship.server.main", "run the reference model server"),
     "profile": ("modelship.profile.main", "build a reference profile from training data"),
+    "drift": ("modelship.drift.main", "score a data file for drift, as a DriftMonitor would"),
     "crds": ("modelship.crdgen.main", "write the CustomResourceDefinitions"),
 }
 
