@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from modelship import metrics
 from modelship.api.resources import API_VERSION
 from modelship.api.resources import Kind as Resource
+from modelship.retrain.jobs import LABEL_POLICY, LABEL_RUN, JobObserved
 from modelship.rollout.objects import (
     ANNOTATION_HASH,
     ANNOTATION_IMAGE,
@@ -138,6 +139,107 @@ Owner = tuple[str, str]
 """(namespace, name) of the ModelDeployment that owns a child."""
 
 
+def _job_observed(job: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> JobObserved:
+    """What the planner needs of a Job and its pods: done or not, and the last finished
+    container's termination message and exit code."""
+    status = job.get("status") or {}
+    conditions = {
+        c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"
+    }
+    failed = conditions.get("Failed") or {}
+    terminated: list[Mapping[str, Any]] = []
+    for pod in pods:
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            state = (container.get("state") or {}).get("terminated")
+            if state:
+                terminated.append(state)
+    terminated.sort(key=lambda s: str(s.get("finishedAt") or ""))
+    last = terminated[-1] if terminated else {}
+    started = status.get("startTime")
+    return JobObserved(
+        name=str(job["metadata"]["name"]),
+        succeeded="Complete" in conditions or "SuccessCriteriaMet" in conditions,
+        failed=bool(failed),
+        reason=str(failed.get("reason") or ""),
+        message=str(failed.get("message") or ""),
+        termination_message=last.get("message"),
+        exit_code=last.get("exitCode"),
+        started_at=datetime.fromisoformat(started) if started else None,
+    )
+
+
+class JobsMixin:
+    """Jobs of RetrainPolicies, and the ModelDeployment writes a promotion makes."""
+
+    call: Any
+    _wrote: Any
+
+    def jobs(self, namespace: str, policy: str) -> dict[str, JobObserved]:
+        selector = [("labelSelector", f"{LABEL_POLICY}={policy}")]
+        listed = self.call("GET", f"/apis/batch/v1/namespaces/{namespace}/jobs", query=selector)
+        pods = self.call("GET", f"/api/v1/namespaces/{namespace}/pods", query=selector)
+        by_job: dict[str, list[Mapping[str, Any]]] = {}
+        for pod in pods.get("items", []):
+            run = ((pod.get("metadata") or {}).get("labels") or {}).get(LABEL_RUN)
+            if run:
+                by_job.setdefault(run, []).append(pod)
+        out = {}
+        for job in listed.get("items", []):
+            name = job["metadata"]["name"]
+            out[name] = _job_observed(job, by_job.get(name, []))
+        return out
+
+    def create_job(self, manifest: Mapping[str, Any]) -> None:
+        meta = manifest["metadata"]
+        self._wrote("create")
+        try:
+            with refusals("Job", meta["name"]):
+                self.call(
+                    "POST",
+                    f"/apis/batch/v1/namespaces/{meta['namespace']}/jobs",
+                    body=dict(manifest),
+                )
+        except ApiException as err:
+            if err.status != 409:  # already there: a restart between status and create
+                raise
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        self._wrote("delete")
+        try:
+            self.call(
+                "DELETE", f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}",
+                query=[("propagationPolicy", "Background")],
+            )  # fmt: skip
+        except ApiException as err:
+            if err.status != 404:
+                raise
+
+    def apply_config_map(self, manifest: Mapping[str, Any]) -> None:
+        """Create a ConfigMap, or replace its data when it exists."""
+        meta = manifest["metadata"]
+        path = f"/api/v1/namespaces/{meta['namespace']}/configmaps"
+        self._wrote("create")
+        try:
+            with refusals("ConfigMap", meta["name"]):
+                self.call("POST", path, body=dict(manifest))
+        except ApiException as err:
+            if err.status != 409:
+                raise
+            with refusals("ConfigMap", meta["name"]):
+                self.call("PATCH", f"{path}/{meta['name']}", body={"data": manifest["data"]},
+                          content_type=MERGE_PATCH)  # fmt: skip
+
+    def patch_model(self, namespace: str, name: str, model: Mapping[str, Any]) -> None:
+        """Merge-patch a ModelDeployment's spec.model (promotion auto: the one spec field
+        the operator edits, and only where the user opted in)."""
+        self._wrote("patch")
+        with refusals("ModelDeployment", name):
+            self.call(
+                "PATCH", f"/apis/{API_VERSION}/namespaces/{namespace}/modeldeployments/{name}",
+                body={"spec": {"model": dict(model)}}, content_type=MERGE_PATCH,
+            )  # fmt: skip
+
+
 def _mounted_profile(deployment: Mapping[str, Any]) -> tuple[str, str] | None:
     """(ConfigMap, key) of the profile a revision's pods mount (rollout.objects' layout)."""
     pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
@@ -163,7 +265,7 @@ def _mounted_profile(deployment: Mapping[str, Any]) -> tuple[str, str] | None:
     return str(config_map), str(path).rsplit("/", 1)[-1]
 
 
-class KubernetesAdapter:
+class KubernetesAdapter(JobsMixin):
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
         self._served: dict[str, float | None] = {}

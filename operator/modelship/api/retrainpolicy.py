@@ -30,7 +30,10 @@ class DriftTrigger(KubeModel):
     drift_monitor_ref: ObjectName
     """The DriftMonitor (in this namespace)."""
     severity: Literal["warning", "critical"] = "critical"
-    """The drift severity that triggers a run."""
+    """The drift severity that triggers a run: critical needs the monitor's Drifted=True
+    with a critical feature or prediction; warning also counts a warning one."""
+    consecutive_evaluations: int = Field(default=2, ge=1, le=100)
+    """Evaluations in a row that must show the drift before a run starts (storm control)."""
 
 
 class PerformanceTrigger(KubeModel):
@@ -38,6 +41,8 @@ class PerformanceTrigger(KubeModel):
 
     drift_monitor_ref: ObjectName
     """The DriftMonitor (in this namespace) whose performance check is watched."""
+    consecutive_evaluations: int = Field(default=2, ge=1, le=100)
+    """Evaluations in a row that must show degraded performance before a run starts."""
 
 
 class Triggers(KubeModel):
@@ -54,8 +59,11 @@ class Triggers(KubeModel):
 
 class JobSpec(KubeModel):
     """The training Job. The operator injects MODELSHIP_MODEL_NAME, MODELSHIP_BASE_VERSION,
-    MODELSHIP_NEW_VERSION, MODELSHIP_OUTPUT_URI and MODELSHIP_TRIGGER into every container; the
-    Job reports its metrics and artifact as JSON in its termination message."""
+    MODELSHIP_BASE_URI, MODELSHIP_BASE_PROFILE_URI, MODELSHIP_NEW_VERSION,
+    MODELSHIP_OUTPUT_URI, MODELSHIP_TRIGGER, MODELSHIP_TRIGGER_REASON, MODELSHIP_RUN_ID,
+    MODELSHIP_POLICY and MODELSHIP_TERMINATION_LOG into every container; the Job reports its
+    metrics, artifact and profile as JSON in its termination message or in result.json at
+    the output URI (docs/trainer.md)."""
 
     template: PreservedObject
     """A batch/v1 JobTemplateSpec ({metadata, spec})."""
@@ -81,13 +89,93 @@ class Output(KubeModel):
     """The artifact location; {version} is replaced by the run's new version."""
 
 
+MetricName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+"""A metric's name as the trainer reports it, e.g. accuracy or rmse."""
+
+SliceName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
+"""A slice's name as the trainer reports it, e.g. gender=F."""
+
+
+class Direction(StrEnum):
+    HIGHER_IS_BETTER = "higherIsBetter"
+    LOWER_IS_BETTER = "lowerIsBetter"
+
+
+class OnMissingBaseline(StrEnum):
+    PASS = "pass"
+    REJECT = "reject"
+
+
+class SliceSelection(KubeModel):
+    """The slices a comparison also applies to, each on its own. Empty ({}) selects every slice
+    the candidate or the baseline reported."""
+
+    names: list[SliceName] | None = Field(default=None, min_length=1, max_length=64)
+    """Only these slices. A slice either side did not report is a failed check (the candidate)
+    or a missing baseline (the baseline)."""
+
+
+class Comparison(KubeModel):
+    """Champion/challenger: the candidate must not be worse than the baseline (the serving
+    model, measured by the Job on the same held-out data) by more than maxRegression."""
+
+    metric: MetricName
+    """The metric, as both the candidate's and the baseline's metrics name it."""
+    direction: Direction
+    """higherIsBetter (accuracy, auc, r2) or lowerIsBetter (rmse, log loss, latency)."""
+    max_regression: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    """How much worse than the baseline the candidate may be: in the metric's own units, or
+    with relative, as a fraction of the baseline's magnitude |baseline| (0.05 = 5%). 0 (the
+    default): not worse at all."""
+    relative: bool = False
+    """maxRegression is a fraction of |baseline| rather than an amount. A baseline of 0 then
+    allows no regression (5% of 0 is 0)."""
+    slices: SliceSelection | None = None
+    """Also compare per slice (e.g. per fairness group), each slice against the same slice of
+    the baseline. Absent: the overall metric only."""
+
+
 class Validation(KubeModel):
-    """What a trained model must achieve (from its reported metrics) to be promoted."""
+    """What a trained model must achieve to be promoted, from the metrics its Job reports:
+    absolute bounds on the candidate, and comparisons with the serving model measured on the
+    same held-out data (docs/validation.md). A metric named here that is missing from the
+    report, or not a finite number, rejects the run."""
+
+    rules = (
+        Rule(
+            cel="!has(self.minMetrics) || !has(self.maxMetrics) || self.minMetrics.all(k, "
+            "!(k in self.maxMetrics) || self.minMetrics[k] <= self.maxMetrics[k])",
+            message="minMetrics and maxMetrics: min must not exceed max for a metric in both",
+            check=lambda v: all(
+                name not in (v.max_metrics or {}) or low <= (v.max_metrics or {})[name]
+                for name, low in (v.min_metrics or {}).items()
+            ),
+        ),
+        Rule(
+            cel=None,
+            message="compare: metric names must be unique",
+            check=lambda v: len({c.metric for c in v.compare or []}) == len(v.compare or []),
+        ),
+    )
 
     min_metrics: Thresholds | None = None
     """Metrics that must be at least these values, e.g. {accuracy: 0.91}."""
     max_metrics: Thresholds | None = None
     """Metrics that must be at most these values, e.g. {rmse: 3.5}."""
+    compare: list[Comparison] | None = Field(
+        default=None,
+        max_length=32,
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["metric"],
+        },
+    )
+    """Champion/challenger checks against the baseline the Job reports (baselineMetrics), one
+    per metric."""
+    on_missing_baseline: OnMissingBaseline = OnMissingBaseline.REJECT
+    """What a comparison does when the baseline lacks its metric (or slice), e.g. no
+    baselineMetrics at all: reject (the default: a comparison that cannot be made never
+    promotes) or pass (the absolute bounds still apply). The verdict says which happened."""
 
 
 class Concurrency(StrEnum):
@@ -99,6 +187,14 @@ class Promotion(StrEnum):
     AUTO = "auto"
     MANUAL = "manual"
     NONE = "none"
+
+
+class CircuitBreaker(KubeModel):
+    """Stop triggering after repeated rejections: a person (or a spec change) must look."""
+
+    max_rejections: int = Field(default=3, ge=1, le=100)
+    """Runs in a row rejected by validation (or failed) that open the breaker. Annotate
+    modelship.io/reset-breaker, or change the spec, to close it."""
 
 
 class RetrainPolicySpec(KubeModel):
@@ -123,6 +219,8 @@ class RetrainPolicySpec(KubeModel):
     edits), starting a gated rollout; manual: wait for an approval annotation; none: record only."""
     history_limit: int = Field(default=10, ge=1, le=100)
     """Runs kept in status (and their Jobs)."""
+    circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
+    """When to stop triggering after repeated rejections."""
 
 
 class RetrainPolicyPhase(StrEnum):
@@ -144,10 +242,23 @@ class TriggerKind(StrEnum):
 
 class RunOutcome(StrEnum):
     RUNNING = "Running"
+    """The Job is running."""
+    AWAITING_APPROVAL = "AwaitingApproval"
+    """Validated; promotion manual: waiting for modelship.io/approve=<run>."""
+    PROMOTING = "Promoting"
+    """Validated and written to the ModelDeployment: its gated rollout is under way."""
+    PROMOTED = "Promoted"
+    """The rollout finished: the new version serves."""
+    ROLLED_BACK = "RolledBack"
+    """The rollout of the new version was rolled back (analysis failed) or superseded."""
     SUCCEEDED = "Succeeded"
+    """Validated; promotion none: recorded only."""
     FAILED = "Failed"
+    """The Job failed, or its result is missing or malformed."""
     REJECTED = "Rejected"
+    """The Job succeeded but the model failed validation: never deployed."""
     CANCELLED = "Cancelled"
+    """Replaced by a newer run (concurrency Replace), or its Job was deleted."""
 
 
 class RetrainRun(KubeModel):
@@ -177,11 +288,36 @@ class RetrainRun(KubeModel):
     """Running, Succeeded (passed validation), Failed (the Job failed), Rejected (failed
     validation) or Cancelled."""
     metrics: dict[str, float] | None = Field(default=None, max_length=64)
-    """Metrics the Job reported."""
+    """Metrics the Job reported for the candidate."""
+    baseline_metrics: dict[str, float] | None = Field(default=None, max_length=64)
+    """Metrics the Job reported for the serving model, on the same held-out data."""
+    evidence: Text = ""
+    """What the trigger saw: the drifted features and scores, the degraded metric."""
+    profile_uri: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None, alias="profileURI"
+    )
+    """The candidate's reference profile, as the Job reported it."""
+    profile_config_map: ObjectName | None = None
+    """The ConfigMap the operator created from that profile (promoted runs)."""
+    validation: Text = ""
+    """The validation verdict, with the failing checks."""
     promoted: bool = False
     """Whether the new version was written to the ModelDeployment."""
     message: Text = ""
     """Details for people."""
+
+
+class SignalStatus(KubeModel):
+    """One trigger's signal: how many evaluations in a row showed it."""
+
+    trigger: TriggerKind
+    """drift or performance."""
+    consecutive: int = Field(default=0, ge=0)
+    """Evaluations in a row that showed it."""
+    last_evaluation_time: datetime | None = None
+    """The monitor evaluation last counted."""
+    fired: bool = False
+    """Whether this streak already started a run (a signal that stays true starts one)."""
 
 
 class RetrainPolicyStatus(KubeModel):
@@ -206,3 +342,17 @@ class RetrainPolicyStatus(KubeModel):
     """When the schedule triggers next."""
     runs: list[RetrainRun] | None = Field(default=None, max_length=100)
     """Runs, newest first, bounded by historyLimit."""
+    run_count: int = Field(default=0, ge=0)
+    """Runs started so far: the next run's number (run names never repeat)."""
+    signals: list[SignalStatus] | None = Field(default=None, max_length=8)
+    """The triggers' signals as last seen (storm control counts consecutive evaluations)."""
+    last_schedule_time: datetime | None = None
+    """The last scheduled time acted on (a run, or a suppression)."""
+    rejections_in_a_row: int = Field(default=0, ge=0)
+    """Runs rejected or failed since the last one that passed."""
+    breaker_open: bool = False
+    """Whether the circuit breaker stopped triggering."""
+    last_suppressed: Text = ""
+    """The last trigger that did not start a run, why, and when it may."""
+    handled: dict[str, str] | None = Field(default=None, max_length=8)
+    """Control annotation values already acted on (retrain, resetBreaker), so each acts once."""

@@ -37,6 +37,7 @@ from modelship.driftmonitor.reconciler import drift_monitor_reconciler
 from modelship.modeldeployment.analysis import PrometheusAnalysis
 from modelship.modeldeployment.reconciler import RolloutReconciler
 from modelship.planners.assessment import Existing, references
+from modelship.retrain.jobs import LABEL_POLICY
 from modelship.retrainpolicy.reconciler import retrain_policy_reconciler
 from modelship.rollout.objects import LABEL_MD
 from modelship.runtime.worker import Workers
@@ -145,6 +146,15 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
         if namespace and owner:
             workers[MODEL_DEPLOYMENT.kind].wake(namespace, owner)
 
+    @kopf.on.event(
+        "batch", "v1", "jobs", registry=registry, id="wake-policy",
+        labels={LABEL_POLICY: kopf.PRESENT},
+    )  # fmt: skip
+    def wake_policy(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
+        policy = labels.get(LABEL_POLICY)
+        if namespace and policy:
+            workers[RETRAIN_POLICY.kind].wake(namespace, policy)
+
     for kind_name, index_id in NAME_INDEXES.items():
         plural = KINDS_BY_NAME[kind_name].plural
         kopf.index(GROUP, VERSION, plural, registry=registry, id=index_id)(_name_index)
@@ -192,13 +202,15 @@ def _register_kind(
 def _wake_referrers(kind_name: str, workers: Mapping[str, Workers]) -> Any:
     def wake_referrers(type: str | None, namespace: str | None, name: str, **kwargs: Any) -> None:
         # Existence changes only on ADDED and DELETED; the initial listing (type None) is
-        # covered by the referrers' own first pass.
-        if type not in ("ADDED", "DELETED"):
+        # covered by the referrers' own first pass. A RetrainPolicy also reads what the
+        # objects it refers to say (a monitor's verdict, a rollout's outcome): every change.
+        if type is None:
             return
         key = (namespace, kind_name, name)
         for index_id in REFERRERS_INDEXES.values():
             for referrer_kind, referrer in kwargs[index_id].get(key, ()):
-                if namespace:
+                existence = type in ("ADDED", "DELETED")
+                if namespace and (existence or referrer_kind == RETRAIN_POLICY.kind):
                     workers[referrer_kind].wake(namespace, referrer)
 
     return wake_referrers

@@ -200,10 +200,9 @@ def assess_retrain_policy(
     missing = _missing(references(spec), existing)
     if missing:
         return _unresolved(RetrainPolicyPhase.FAILED, missing)
-    # Honest until retraining lands: the spec is valid and its references resolve, and
-    # nothing evaluates the triggers yet.
-    message = (
-        f"valid; references resolve (ModelDeployment {spec.model_deployment_ref}); this "
-        "version of the operator does not yet evaluate triggers or run retraining"
-    )
-    return Assessment(RetrainPolicyPhase.IDLE, "NotActing", message, ready("NotActing", message))
+    # Valid and resolved: what it does is the retrain planner's to say (modelship.retrain).
+    message = f"waiting for the first pass over ModelDeployment {spec.model_deployment_ref}"
+    return Assessment(
+        RetrainPolicyPhase.PENDING, "WaitingForFirstPass", message,
+        ready("WaitingForFirstPass", message),
+    )  # fmt: skip

@@ -107,10 +107,11 @@ def test_retrain_policy_names_the_first_missing_reference(existing: Existing, mi
     assert result.message.startswith(missing)
 
 
-def test_retrain_policy_with_references_says_it_does_not_act_yet() -> None:
+def test_retrain_policy_with_references_waits_for_its_first_pass() -> None:
     existing = Existing(model_deployments={"fraud"}, drift_monitors={"fraud-drift"})
     result = assess_retrain_policy(spec("RetrainPolicy", RP), existing)
-    assert (result.phase, result.reason, kstatus(result)) == ("Idle", "NotActing", CURRENT)
+    assert (result.phase, kstatus(result)) == ("Pending", CURRENT)
+    assert result.reason == "WaitingForFirstPass"
 
 
 def test_invalid_drift_monitor_and_policy_fail() -> None:

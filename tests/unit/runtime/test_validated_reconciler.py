@@ -14,9 +14,8 @@ import yaml
 from modelship.api import KINDS_BY_NAME
 from modelship.api.resources import Kind
 from modelship.controller.registration import existing_in, referenced
-from modelship.planners.assessment import Existing, assess_drift_monitor
+from modelship.planners.assessment import Existing, assess_drift_monitor, assess_retrain_policy
 from modelship.planners.status import Transition
-from modelship.retrainpolicy.reconciler import retrain_policy_reconciler
 from modelship.runtime.validated import ValidatedReconciler
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -57,14 +56,9 @@ def example(name: str, generation: int = 1) -> dict[str, Any]:
 
 
 def reconciler(kind: str, existing: Existing) -> ValidatedReconciler:
-    """RetrainPolicy's reconciler, and the validation every DriftMonitor pass starts with."""
-    if kind == "DriftMonitor":
-        return ValidatedReconciler(
-            KINDS_BY_NAME[kind], assess_drift_monitor, SINK, lambda namespace: existing
-        )
-    found = retrain_policy_reconciler(SINK, lambda namespace: existing)
-    assert found.kind is KINDS_BY_NAME[kind]
-    return found
+    """The validation every DriftMonitor and RetrainPolicy pass starts with."""
+    assess = assess_drift_monitor if kind == "DriftMonitor" else assess_retrain_policy
+    return ValidatedReconciler(KINDS_BY_NAME[kind], assess, SINK, lambda namespace: existing)
 
 
 def run(body: dict[str, Any], existing: Existing, now: datetime = T0) -> dict[str, Any]:
@@ -84,7 +78,7 @@ ALL = Existing(model_deployments={"fraud"}, drift_monitors={"fraud-drift"})
 
 @pytest.mark.parametrize(
     ("name", "phase"),
-    [("driftmonitor.yaml", "Pending"), ("retrainpolicy.yaml", "Idle")],
+    [("driftmonitor.yaml", "Pending"), ("retrainpolicy.yaml", "Pending")],
 )
 def test_examples_become_ready_then_stay_untouched(
     name: str, phase: str, events: list[tuple[str, str, str]]
@@ -126,8 +120,8 @@ def test_invalid_spec_is_stalled_once_and_recovers(events: list[tuple[str, str, 
     fixed = copy.deepcopy(body)
     fixed["spec"]["triggers"]["schedule"] = "0 3 * * 0"
     fixed["metadata"]["generation"] = 2
-    assert run(fixed, ALL)["status"]["phase"] == "Idle"
-    assert events[-1][:2] == ("Normal", "NotActing")
+    assert run(fixed, ALL)["status"]["phase"] == "Pending"
+    assert events[-1][:2] == ("Normal", "WaitingForFirstPass")
 
 
 def test_reference_appearing_turns_the_monitor_ready(events: list[tuple[str, str, str]]) -> None:
@@ -142,16 +136,6 @@ def test_reference_appearing_turns_the_monitor_ready(events: list[tuple[str, str
         ("Warning", "ReferenceNotFound"),
         ("Normal", "WaitingForEvaluation"),
     ]
-
-
-def test_retrain_policy_status_never_claims_what_the_operator_does_not_do(
-    events: list[tuple[str, str, str]],
-) -> None:
-    status = run(example("retrainpolicy.yaml"), ALL)["status"]
-    ready = {c["type"]: c for c in status["conditions"]}["Ready"]
-    assert "does not yet" in status["message"]
-    assert "does not yet" in ready["message"]
-    assert ready["reason"] != "Armed"
 
 
 def test_references_of_each_kind() -> None:

@@ -1,0 +1,1 @@
+"""The RetrainPolicy's pure core."""

@@ -1,0 +1,139 @@
+"""A run's Job: its name, the version it produces, its manifest with the trainer contract's
+environment, and what the operator reads back from it. Pure."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from modelship.api.resources import API_VERSION
+from modelship.api.retrainpolicy import RetrainPolicySpec
+
+LABEL_POLICY = "modelship.io/retrain-policy"
+LABEL_RUN = "modelship.io/run"
+LABEL_TRIGGER = "modelship.io/trigger"
+LABEL_MODEL = "modelship.io/model"
+TERMINATION_LOG = "/dev/termination-log"
+_RUN_SUFFIX = re.compile(r"-r\d+$")
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """What the ModelDeployment serves now: the base a run starts from."""
+
+    name: str
+    version: str
+    uri: str
+    profile_uri: str = ""
+
+
+@dataclass(frozen=True)
+class JobObserved:
+    """A run's Job (and its last finished pod) as the API server reports them."""
+
+    name: str
+    succeeded: bool = False
+    failed: bool = False
+    reason: str = ""
+    """The Job's Failed condition reason (BackoffLimitExceeded, DeadlineExceeded, ...)."""
+    message: str = ""
+    termination_message: str | None = None
+    """The last terminated pod's termination message."""
+    exit_code: int | None = None
+    started_at: datetime | None = None
+
+
+def run_name(policy: str, number: int) -> str:
+    """The run's (and its Job's) name: unique per policy, never reused."""
+    suffix = f"-{number}"
+    return policy[: 63 - len(suffix)].rstrip("-.") + suffix
+
+
+def new_version(base: str, number: int) -> str:
+    """The version a run produces: the base without an earlier run's suffix, plus -r<number>
+    (7 -> 7-r3; 7-r3 -> 7-r5), a valid label value."""
+    root = _RUN_SUFFIX.sub("", base) or "model"
+    suffix = f"-r{number}"
+    return root[: 63 - len(suffix)].rstrip("-._") + suffix
+
+
+def output_uri(spec: RetrainPolicySpec, version: str) -> str:
+    uri = spec.output.uri.replace("{version}", version)
+    return uri if uri.endswith("/") else uri + "/"
+
+
+def job_manifest(
+    policy: Mapping[str, Any],
+    spec: RetrainPolicySpec,
+    run: str,
+    trigger: str,
+    reason: str,
+    base: ServingModel,
+    version: str,
+) -> dict[str, Any]:
+    """The run's Job: the user's template, owned by the policy, labelled, with the trainer
+    contract's environment added to every container (the user's own values win)."""
+    meta = policy["metadata"]
+    template = copy.deepcopy(dict(spec.job.template))
+    labels = {
+        LABEL_POLICY: meta["name"],
+        LABEL_RUN: run,
+        LABEL_TRIGGER: trigger,
+        LABEL_MODEL: base.name[:63],
+    }
+    job_meta = dict(template.get("metadata") or {})
+    job_meta.update(
+        name=run,
+        namespace=meta["namespace"],
+        labels={**(job_meta.get("labels") or {}), **labels},
+        ownerReferences=[
+            {
+                "apiVersion": API_VERSION,
+                "kind": "RetrainPolicy",
+                "name": meta["name"],
+                "uid": meta["uid"],
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    )
+    job_spec = dict(template.get("spec") or {})
+    pod = dict(job_spec.get("template") or {})
+    pod_meta = dict(pod.get("metadata") or {})
+    pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **labels}
+    pod_spec = dict(pod.get("spec") or {})
+    pod_spec.setdefault("restartPolicy", "Never")
+    environment = {
+        "MODELSHIP_MODEL_NAME": base.name,
+        "MODELSHIP_BASE_VERSION": base.version,
+        "MODELSHIP_BASE_URI": base.uri,
+        "MODELSHIP_BASE_PROFILE_URI": base.profile_uri,
+        "MODELSHIP_NEW_VERSION": version,
+        "MODELSHIP_OUTPUT_URI": output_uri(spec, version),
+        "MODELSHIP_TRIGGER": trigger,
+        "MODELSHIP_TRIGGER_REASON": reason[:1024],
+        "MODELSHIP_RUN_ID": run,
+        "MODELSHIP_POLICY": f"{meta['namespace']}/{meta['name']}",
+    }
+    containers = []
+    for container in pod_spec.get("containers") or []:
+        container = dict(container)
+        path = container.get("terminationMessagePath") or TERMINATION_LOG
+        own = {e.get("name") for e in container.get("env") or []}
+        added = [
+            {"name": k, "value": v}
+            for k, v in {**environment, "MODELSHIP_TERMINATION_LOG": path}.items()
+            if k not in own
+        ]
+        container["env"] = [*(container.get("env") or []), *added]
+        container.setdefault("terminationMessagePolicy", "FallbackToLogsOnError")
+        containers.append(container)
+    pod_spec["containers"] = containers
+    pod.update(metadata=pod_meta, spec=pod_spec)
+    job_spec["template"] = pod
+    job_spec.setdefault("backoffLimit", 0)
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": job_meta, "spec": job_spec}

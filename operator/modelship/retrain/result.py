@@ -1,0 +1,69 @@
+"""The trainer's result: the JSON a Job reports (docs/trainer.md). Pure."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ResultError(ValueError):
+    """The result is missing or malformed: the run fails, and its model is never promoted."""
+
+
+@dataclass(frozen=True)
+class TrainerResult:
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float] | None
+    artifact_uri: str
+    profile_uri: str | None = None
+    version: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    baseline_error: str = ""
+
+
+def _metrics(value: Any, what: str) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise ResultError(f"{what} must be an object of metric name to number")
+    out = {}
+    for name, number in value.items():
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise ResultError(f"{what}.{name} is not a number: {number!r}")
+        if not math.isfinite(number):
+            raise ResultError(f"{what}.{name} is not finite: {number!r}")
+        out[str(name)] = float(number)
+    return out
+
+
+def parse_result(text: str | None) -> TrainerResult:
+    """The result document; ResultError naming what is wrong otherwise."""
+    if text is None or not text.strip():
+        raise ResultError(
+            "the Job reported no result: write the result JSON to the termination log "
+            "($MODELSHIP_TERMINATION_LOG) or to result.json at the output URI"
+        )
+    try:
+        document = json.loads(text)
+    except ValueError as err:
+        raise ResultError(f"the result is not JSON ({err}): {text[:120]!r}") from None
+    if not isinstance(document, Mapping):
+        raise ResultError("the result must be a JSON object")
+    if "metrics" not in document:
+        raise ResultError("the result has no metrics")
+    metrics = _metrics(document["metrics"], "metrics")
+    baseline = document.get("baselineMetrics")
+    artifact = document.get("artifactURI")
+    if not isinstance(artifact, str) or not artifact:
+        raise ResultError("the result has no artifactURI")
+    profile = document.get("profileURI")
+    return TrainerResult(
+        metrics=metrics,
+        baseline_metrics=_metrics(baseline, "baselineMetrics") if baseline is not None else None,
+        artifact_uri=artifact,
+        profile_uri=profile if isinstance(profile, str) and profile else None,
+        version=str(document.get("version") or ""),
+        data=dict(document.get("data") or {}),
+        baseline_error=str(document.get("baselineError") or ""),
+    )

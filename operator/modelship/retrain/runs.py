@@ -1,0 +1,354 @@
+"""The RetrainPolicy planner: (spec, status, what the triggers and the cluster show, now) ->
+the next status, the Job to create or delete, the promotion to write, and Events. Pure.
+
+A run moves Running -> (Failed | Rejected | Succeeded | AwaitingApproval -> Promoting) and
+Promoting -> (Promoted | RolledBack); the run is written to status before its Job is created,
+and the Job is named after the run, so a restart at any point finds the run and never makes a
+second Job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from modelship.api.retrainpolicy import (
+    Concurrency,
+    Promotion,
+    RetrainPolicySpec,
+    RetrainPolicyStatus,
+    RetrainRun,
+    RunOutcome,
+    TriggerKind,
+)
+from modelship.api.types import parse_duration
+from modelship.retrain.jobs import JobObserved, ServingModel, job_manifest, new_version, run_name
+from modelship.retrain.result import ResultError, TrainerResult, parse_result
+from modelship.retrain.triggers import (
+    Request,
+    manual_request,
+    monitor_signals,
+    schedule_due,
+)
+
+ANNOTATION_APPROVE = "modelship.io/approve"
+ANNOTATION_RESET_BREAKER = "modelship.io/reset-breaker"
+# A run whose Job is not there this long after the run started lost its Job (deleted, or
+# never created): it ends Cancelled instead of waiting forever.
+JOB_GRACE_SECONDS = 60.0
+# While a Job runs the policy is woken by the Job's changes; this is the fallback look.
+RUNNING_RECHECK_SECONDS = 30.0
+ACTIVE = {RunOutcome.RUNNING, RunOutcome.AWAITING_APPROVAL, RunOutcome.PROMOTING}
+EventType = Literal["Normal", "Warning"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What validation said of a candidate."""
+
+    passed: bool
+    message: str
+
+
+Validate = Callable[[RetrainPolicySpec, TrainerResult], Verdict]
+
+
+@dataclass(frozen=True)
+class PromotionWrite:
+    """Write the candidate to the ModelDeployment (promotion auto, or an approval)."""
+
+    run: str
+    version: str
+    uri: str
+    profile_uri: str | None
+    profile_config_map: str | None
+
+
+@dataclass(frozen=True)
+class PolicyInput:
+    spec: RetrainPolicySpec
+    status: RetrainPolicyStatus
+    policy: Mapping[str, Any]
+    """The RetrainPolicy object (metadata: name, namespace, uid, annotations, generation)."""
+    now: datetime
+    monitors: Mapping[str, Mapping[str, Any]]
+    """DriftMonitor statuses by name."""
+    serving: ServingModel | None
+    """What the ModelDeployment serves; None when it serves nothing yet."""
+    rollouts: Mapping[str, str]
+    """Model version -> the outcome of its rollout (Promoted, RolledBack, Aborted, ...), from
+    the ModelDeployment's history, plus Serving for the version its stable revision serves."""
+    jobs: Mapping[str, JobObserved]
+    """Jobs of this policy by name."""
+    results: Mapping[str, str | None] = field(default_factory=dict)
+    """run -> result.json at its output URI, for runs whose Job left no termination message."""
+    validate: Validate | None = None
+
+
+@dataclass
+class PolicyPlan:
+    status: RetrainPolicyStatus
+    create_job: dict[str, Any] | None = None
+    delete_jobs: list[str] = field(default_factory=list)
+    promote: PromotionWrite | None = None
+    events: list[tuple[EventType, str, str]] = field(default_factory=list)
+    requeue_after: float | None = None
+    read_results: list[str] = field(default_factory=list)
+    """Runs whose result must be read from their output URI before they can be judged."""
+
+
+def _seconds(duration: str) -> float:
+    return parse_duration(duration).total_seconds()
+
+
+def _replace_run(status: RetrainPolicyStatus, run: RetrainRun) -> RetrainPolicyStatus:
+    runs = [run if r.name == run.name else r for r in status.runs or []]
+    return status.model_copy(update={"runs": runs})
+
+
+def _active(status: RetrainPolicyStatus) -> RetrainRun | None:
+    if not status.active_run:
+        return None
+    return next((r for r in status.runs or [] if r.name == status.active_run), None)
+
+
+def _finish(plan: PolicyPlan, run: RetrainRun, outcome: RunOutcome, message: str,
+            now: datetime, **fields: Any) -> RetrainRun:  # fmt: skip
+    """End (or advance) a run; keeps the breaker's count of rejections in a row."""
+    done = run.model_copy(update={"outcome": outcome, "message": message[:1024], **fields})
+    if outcome not in ACTIVE:
+        done = done.model_copy(update={"finished_at": now})
+    status = _replace_run(plan.status, done)
+    update: dict[str, Any] = {}
+    if outcome not in ACTIVE:
+        update["active_run"] = None
+    if outcome in (RunOutcome.REJECTED, RunOutcome.FAILED):
+        update["rejections_in_a_row"] = status.rejections_in_a_row + 1
+    elif outcome in (RunOutcome.SUCCEEDED, RunOutcome.AWAITING_APPROVAL, RunOutcome.PROMOTING):
+        update["rejections_in_a_row"] = 0
+    plan.status = status.model_copy(update=update)
+    kind: EventType = "Warning" if outcome in (RunOutcome.FAILED, RunOutcome.REJECTED,
+                                               RunOutcome.ROLLED_BACK) else "Normal"  # fmt: skip
+    plan.events.append((kind, f"Run{outcome}", f"run {run.name}: {message}"[:1024]))
+    return done
+
+
+def _judge(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, job: JobObserved) -> None:
+    """A finished Job: read its result, validate it, and move the run on."""
+    text = job.termination_message
+    if not (text and text.strip()):
+        if run.name not in inp.results:
+            plan.read_results.append(run.name)
+            return
+        text = inp.results[run.name]
+    try:
+        result = parse_result(text)
+    except ResultError as err:
+        _finish(plan, run, RunOutcome.FAILED, str(err), inp.now)
+        return
+    recorded = {
+        "metrics": result.metrics,
+        "baseline_metrics": result.baseline_metrics,
+        "artifact_uri": result.artifact_uri,
+        "profile_uri": result.profile_uri,
+    }
+    verdict = inp.validate(inp.spec, result) if inp.validate else Verdict(True, "no validation")
+    if not verdict.passed:
+        _finish(plan, run, RunOutcome.REJECTED, f"rejected: {verdict.message}", inp.now,
+                validation=verdict.message[:1024], **recorded)  # fmt: skip
+        return
+    run = run.model_copy(update={"validation": verdict.message[:1024], **recorded})
+    promotion = inp.spec.promotion
+    if promotion is Promotion.NONE:
+        _finish(plan, run, RunOutcome.SUCCEEDED, f"validated ({verdict.message}); promotion "
+                "none: recorded only", inp.now)  # fmt: skip
+    elif promotion is Promotion.MANUAL:
+        _finish(plan, run, RunOutcome.AWAITING_APPROVAL, f"validated ({verdict.message}); "
+                f"approve with {ANNOTATION_APPROVE}={run.name}", inp.now)  # fmt: skip
+    else:
+        _promote(inp, plan, run, f"validated ({verdict.message})")
+
+
+def _promote(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, why: str) -> None:
+    md = inp.spec.model_deployment_ref
+    config_map = f"{md}-{run.new_version}-profile"[:253] if run.profile_uri else None
+    plan.promote = PromotionWrite(run.name, run.new_version, run.artifact_uri or "",
+                                  run.profile_uri, config_map)  # fmt: skip
+    _finish(plan, run, RunOutcome.PROMOTING, f"{why}; version {run.new_version} written to "
+            f"ModelDeployment {md}: its gated rollout decides", inp.now,
+            promoted=True, profile_config_map=config_map)  # fmt: skip
+
+
+def _follow(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun) -> None:
+    """A run in its rollout: Promoted once the version serves, RolledBack if it was."""
+    outcome = inp.rollouts.get(run.new_version)
+    if outcome in ("Serving", "Promoted"):
+        _finish(plan, run, RunOutcome.PROMOTED, f"version {run.new_version} serves", inp.now)
+    elif outcome in ("RolledBack", "Aborted", "Superseded", "Dropped"):
+        _finish(plan, run, RunOutcome.ROLLED_BACK,
+                f"the rollout of version {run.new_version} ended {outcome}", inp.now)  # fmt: skip
+
+
+def _advance(inp: PolicyInput, plan: PolicyPlan) -> None:
+    """Move the active run on from what its Job and the rollout show."""
+    run = _active(plan.status)
+    if run is None:
+        return
+    if run.outcome is RunOutcome.PROMOTING:
+        _follow(inp, plan, run)
+        return
+    if run.outcome is RunOutcome.AWAITING_APPROVAL:
+        if (inp.policy["metadata"].get("annotations") or {}).get(ANNOTATION_APPROVE) == run.name:
+            _promote(inp, plan, run, f"approved with {ANNOTATION_APPROVE}")
+        return
+    job = inp.jobs.get(run.job_name or run.name)
+    if job is None:
+        age = (inp.now - run.started_at).total_seconds()
+        if age < JOB_GRACE_SECONDS and inp.serving is not None:
+            plan.create_job = _manifest(inp, run)  # written to status first; (re)create it
+        else:
+            _finish(plan, run, RunOutcome.CANCELLED, "its Job was deleted", inp.now)
+        return
+    if job.failed:
+        detail = job.termination_message or job.message or job.reason
+        code = f" (exit code {job.exit_code})" if job.exit_code is not None else ""
+        _finish(plan, run, RunOutcome.FAILED, f"the Job failed{code}: {detail}", inp.now)
+    elif job.succeeded:
+        _judge(inp, plan, run, job)
+
+
+def _manifest(inp: PolicyInput, run: RetrainRun) -> dict[str, Any]:
+    assert inp.serving is not None
+    return job_manifest(inp.policy, inp.spec, run.name, str(run.trigger), run.reason,
+                        inp.serving, run.new_version)  # fmt: skip
+
+
+def _requests(inp: PolicyInput, plan: PolicyPlan) -> list[Request]:
+    spec, status, now = inp.spec, plan.status, inp.now
+    annotations = inp.policy["metadata"].get("annotations") or {}
+    requests: list[Request] = []
+    handled = dict(status.handled or {})
+    manual = manual_request(annotations, handled.get("retrain"))
+    if manual is not None:
+        handled["retrain"] = manual.key
+        requests.append(manual)
+    signals = monitor_signals(spec.triggers, inp.monitors, status.signals or [])
+    requests.extend(signals.requests)
+    created = datetime.fromisoformat(inp.policy["metadata"].get("creationTimestamp") or
+                                     now.isoformat())  # fmt: skip
+    due, upcoming = schedule_due(spec.triggers.schedule, status.last_schedule_time, created, now)
+    update: dict[str, Any] = {"signals": list(signals.signals) or None, "handled": handled,
+                              "next_schedule_time": upcoming}  # fmt: skip
+    if due is not None:
+        update["last_schedule_time"] = due
+        requests.append(Request(TriggerKind.SCHEDULE, f"schedule {spec.triggers.schedule} at "
+                                f"{due.isoformat()}", key=due.isoformat()))  # fmt: skip
+    plan.status = status.model_copy(update=update)
+    if upcoming is not None:
+        wait = (upcoming - now).total_seconds()
+        plan.requeue_after = min(plan.requeue_after or wait, wait)
+    return requests
+
+
+def _suppress(plan: PolicyPlan, request: Request, why: str) -> None:
+    """Record a trigger that did not start a run; an Event only when the reason is new."""
+    message = f"{request.kind} trigger did not start a run: {why}"[:1024]
+    if message != plan.status.last_suppressed:
+        plan.events.append(("Normal", "TriggerSuppressed", message))
+    plan.status = plan.status.model_copy(update={"last_suppressed": message})
+
+
+def _start(inp: PolicyInput, plan: PolicyPlan, request: Request) -> None:
+    assert inp.serving is not None
+    status = plan.status
+    number = status.run_count + 1
+    name = run_name(inp.policy["metadata"]["name"], number)
+    run = RetrainRun(
+        name=name, trigger=request.kind, reason=request.reason[:1024], job_name=name,
+        base_version=inp.serving.version, new_version=new_version(inp.serving.version, number),
+        started_at=inp.now, evidence=request.evidence[:1024],
+        message="training",
+    )  # fmt: skip
+    runs = [run, *(status.runs or [])]
+    kept, dropped = runs[: inp.spec.history_limit], runs[inp.spec.history_limit :]
+    plan.delete_jobs.extend(r.job_name or r.name for r in dropped)
+    plan.status = status.model_copy(update={
+        "runs": kept, "active_run": name, "run_count": number, "last_run_time": inp.now,
+    })  # fmt: skip
+    plan.create_job = _manifest(inp, run)
+    plan.events.append(("Normal", "RunStarted", f"run {name} ({request.kind}): {request.reason}"))
+    signals = [s.model_copy(update={"fired": True}) if s.trigger is request.kind else s
+               for s in plan.status.signals or []]  # fmt: skip
+    plan.status = plan.status.model_copy(update={"signals": signals or None})
+
+
+def _breaker(inp: PolicyInput, plan: PolicyPlan) -> None:
+    """Open after maxRejections in a row; a person (annotation) or a spec change closes it."""
+    status = plan.status
+    annotations = inp.policy["metadata"].get("annotations") or {}
+    handled = dict(status.handled or {})
+    reset = annotations.get(ANNOTATION_RESET_BREAKER)
+    generation = int(inp.policy["metadata"].get("generation") or 0)
+    edited = status.observed_generation is not None and status.observed_generation != generation
+    if status.breaker_open and ((reset and reset != handled.get("resetBreaker")) or edited):
+        if reset:
+            handled["resetBreaker"] = reset
+        plan.status = status.model_copy(update={"breaker_open": False, "rejections_in_a_row": 0,
+                                                "handled": handled})  # fmt: skip
+        plan.events.append(("Normal", "CircuitBreakerClosed", "triggering again"))
+    elif reset and reset != handled.get("resetBreaker"):
+        handled["resetBreaker"] = reset
+        plan.status = status.model_copy(update={"handled": handled})
+    limit = inp.spec.circuit_breaker.max_rejections
+    if not plan.status.breaker_open and plan.status.rejections_in_a_row >= limit:
+        plan.status = plan.status.model_copy(update={"breaker_open": True})
+        plan.events.append(("Warning", "CircuitBreakerOpen",
+                            f"{plan.status.rejections_in_a_row} runs in a row failed or were "
+                            f"rejected: triggers stop until {ANNOTATION_RESET_BREAKER} is set or "
+                            "the spec changes"))  # fmt: skip
+
+
+def plan_policy(inp: PolicyInput) -> PolicyPlan:
+    plan = PolicyPlan(status=inp.status)
+    _advance(inp, plan)
+    requests = _requests(inp, plan)
+    _breaker(inp, plan)
+    spec, now = inp.spec, inp.now
+    cooldown_ends = (
+        plan.status.last_run_time + timedelta(seconds=_seconds(spec.cooldown))
+        if plan.status.last_run_time
+        else None
+    )
+    order = [TriggerKind.MANUAL, TriggerKind.DRIFT, TriggerKind.PERFORMANCE, TriggerKind.SCHEDULE]
+    started = False
+    for request in sorted(requests, key=lambda r: order.index(r.kind)):
+        manual = request.kind is TriggerKind.MANUAL
+        active = _active(plan.status)
+        if started:
+            _suppress(plan, request, "another trigger started a run in the same pass")
+        elif inp.serving is None:
+            _suppress(plan, request, f"ModelDeployment {spec.model_deployment_ref} serves "
+                      "nothing yet")  # fmt: skip
+        elif plan.status.breaker_open and not manual:
+            _suppress(plan, request, "the circuit breaker is open")
+        elif cooldown_ends and now < cooldown_ends and not manual:
+            _suppress(plan, request, f"cooling down until {cooldown_ends.isoformat()}")
+        elif active is not None and spec.concurrency is Concurrency.FORBID:
+            _suppress(plan, request, f"run {active.name} is {active.outcome} (concurrency "
+                      "Forbid); it may run once that run ends")  # fmt: skip
+        else:
+            if active is not None:  # Replace
+                plan.delete_jobs.append(active.job_name or active.name)
+                _finish(plan, active, RunOutcome.CANCELLED, f"replaced by a {request.kind} "
+                        "trigger (concurrency Replace)", now)  # fmt: skip
+            _start(inp, plan, request)
+            started = True
+    if _active(plan.status) is not None:
+        recheck = RUNNING_RECHECK_SECONDS
+        plan.requeue_after = min(plan.requeue_after or recheck, recheck)
+    elif cooldown_ends and now < cooldown_ends:
+        wait = (cooldown_ends - now).total_seconds()
+        plan.requeue_after = min(plan.requeue_after or wait, wait)
+    return plan

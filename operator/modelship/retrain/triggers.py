@@ -1,0 +1,153 @@
+"""What asks for a run now: drift, degraded performance, the schedule, a person. Pure.
+
+A monitor's signal counts once per evaluation (its lastEvaluationTime), so a signal that stays
+true does not start a run every pass, and must hold for `consecutiveEvaluations` evaluations
+before it fires (storm control). Unknown is never a signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from croniter import croniter
+
+from modelship.api.retrainpolicy import (
+    DriftTrigger,
+    PerformanceTrigger,
+    SignalStatus,
+    TriggerKind,
+    Triggers,
+)
+
+ANNOTATION_RETRAIN = "modelship.io/retrain"
+_RANK = {"none": 0, "warning": 1, "critical": 2}
+
+
+@dataclass(frozen=True)
+class Request:
+    """A trigger that asks for a run now."""
+
+    kind: TriggerKind
+    reason: str
+    evidence: str = ""
+    key: str = ""
+    """What makes this request distinct: the schedule time, the annotation value."""
+
+
+def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    found: Mapping[str, Any] = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == kind), {}
+    )
+    return found
+
+
+def _evaluated_at(status: Mapping[str, Any]) -> datetime | None:
+    stamp = status.get("lastEvaluationTime")
+    return datetime.fromisoformat(stamp) if stamp else None
+
+
+def drift_seen(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether the monitor's last evaluation shows drift at the trigger's severity, and what
+    it saw (features and scores)."""
+    drifted = _condition(monitor, "Drifted")
+    if drifted.get("status") != "True":
+        return False, ""
+    wanted = _RANK[trigger.severity]
+    hot = [
+        f for f in monitor.get("features") or [] if _RANK.get(str(f.get("severity")), 0) >= wanted
+    ]
+    prediction = monitor.get("prediction") or {}
+    if not hot and _RANK.get(str(prediction.get("severity")), 0) < wanted:
+        return False, ""
+    listed = ", ".join(f"{f['name']} {f.get('method')} {f.get('score')}" for f in hot[:10])
+    evidence = f"{drifted.get('reason')}: {listed}" if listed else str(drifted.get("message"))
+    return True, evidence[:1024]
+
+
+def performance_seen(monitor: Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether the monitor's last evaluation found performance out of range."""
+    performance = monitor.get("performance") or {}
+    if not performance.get("degraded"):
+        return False, ""
+    return True, f"{performance.get('metric')} {performance.get('value')} out of range"
+
+
+def count_signal(
+    previous: SignalStatus | None, kind: TriggerKind, seen: bool, evaluated: datetime | None
+) -> SignalStatus:
+    """The signal after the monitor's latest evaluation: counted once per evaluation."""
+    before = previous or SignalStatus(trigger=kind)
+    if evaluated is None or before.last_evaluation_time == evaluated:
+        return before
+    if not seen:  # the streak ends
+        return SignalStatus(trigger=kind, consecutive=0, last_evaluation_time=evaluated)
+    return before.model_copy(
+        update={"consecutive": before.consecutive + 1, "last_evaluation_time": evaluated}
+    )
+
+
+@dataclass(frozen=True)
+class Signals:
+    signals: tuple[SignalStatus, ...]
+    requests: tuple[Request, ...]
+
+
+def monitor_signals(
+    triggers: Triggers,
+    monitors: Mapping[str, Mapping[str, Any]],
+    previous: Sequence[SignalStatus],
+) -> Signals:
+    """Count the drift and performance signals; a request for each that held long enough
+    (it fires on the evaluation that reaches the count, not on every later one)."""
+    before = {s.trigger: s for s in previous}
+    signals, requests = [], []
+    watched: list[tuple[TriggerKind, DriftTrigger | PerformanceTrigger]] = []
+    if triggers.drift is not None:
+        watched.append((TriggerKind.DRIFT, triggers.drift))
+    if triggers.performance is not None:
+        watched.append((TriggerKind.PERFORMANCE, triggers.performance))
+    for kind, trigger in watched:
+        monitor = monitors.get(trigger.drift_monitor_ref) or {}
+        if isinstance(trigger, DriftTrigger):
+            seen, evidence = drift_seen(trigger, monitor)
+        else:
+            seen, evidence = performance_seen(monitor)
+        evaluated = _evaluated_at(monitor)
+        signal = count_signal(before.get(kind), kind, seen, evaluated)
+        signals.append(signal)
+        # One run per streak; a suppressed request (cooldown, Forbid) asks again next time.
+        if seen and not signal.fired and signal.consecutive >= trigger.consecutive_evaluations:
+            reason = (
+                f"DriftMonitor {trigger.drift_monitor_ref}: {kind} in "
+                f"{signal.consecutive} evaluations in a row"
+            )
+            requests.append(Request(kind, reason, evidence, key=str(evaluated)))
+    return Signals(tuple(signals), tuple(requests))
+
+
+def schedule_due(
+    schedule: str | None, last: datetime | None, created: datetime, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """(the scheduled time due now, if any, else None; the next scheduled time).
+
+    Counted from the last time acted on (or the policy's creation): a missed time fires once,
+    never a burst for every time missed while the operator was down."""
+    if not schedule:
+        return None, None
+    start = last or created
+    due = croniter(schedule, start).get_next(datetime)
+    if due > now:
+        return None, due
+    latest = croniter(schedule, now).get_prev(datetime)
+    return latest, croniter(schedule, now).get_next(datetime)
+
+
+def manual_request(annotations: Mapping[str, str], handled: str | None) -> Request | None:
+    """modelship.io/retrain=<any new value> asks for one run, once per value."""
+    value = annotations.get(ANNOTATION_RETRAIN)
+    if not value or value == handled:
+        return None
+    return Request(TriggerKind.MANUAL, f"requested with {ANNOTATION_RETRAIN}={value}", key=value)

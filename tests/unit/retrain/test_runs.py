@@ -1,0 +1,337 @@
+"""The RetrainPolicy planner: triggers, storm control, cooldown, concurrency, the run state
+machine and the circuit breaker, as a walk through plan_policy with the cluster faked."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from modelship.api.retrainpolicy import RetrainPolicySpec, RetrainPolicyStatus
+from modelship.retrain.gate import gate
+from modelship.retrain.jobs import JobObserved, ServingModel, new_version, run_name
+from modelship.retrain.runs import JOB_GRACE_SECONDS, PolicyInput, PolicyPlan, plan_policy
+
+T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+SERVING = ServingModel("fraud", "7", "s3://models/fraud/7/")
+TEMPLATE = {
+    "spec": {
+        "template": {
+            "spec": {
+                "containers": [
+                    {"name": "train", "image": "trainer:1", "args": ["--data", "s3://d/"],
+                     "env": [{"name": "MODELSHIP_TRIGGER", "value": "mine"}]}
+                ]
+            }
+        }
+    }
+}  # fmt: skip
+
+
+def spec(**fields: Any) -> RetrainPolicySpec:
+    base = {
+        "modelDeploymentRef": "fraud",
+        "triggers": {"drift": {"driftMonitorRef": "fraud-drift"}},
+        "cooldown": "1h",
+        "job": {"template": TEMPLATE},
+        "output": {"uri": "s3://models/fraud/{version}/"},
+        "validation": {"minMetrics": {"accuracy": 0.9}},
+        "promotion": "auto",
+    }
+    return RetrainPolicySpec.model_validate({**base, **fields})
+
+
+def monitor(evaluated: datetime, drifted: bool) -> dict[str, Any]:
+    return {
+        "lastEvaluationTime": evaluated.isoformat(),
+        "conditions": [
+            {"type": "Drifted", "status": "True" if drifted else "False",
+             "reason": "DatasetDrift" if drifted else "NoDrift", "message": ""}
+        ],
+        "features": [{"name": "amount", "method": "psi", "score": 0.9,
+                      "severity": "critical" if drifted else "none"}],
+    }  # fmt: skip
+
+
+POLICY = {
+    "metadata": {
+        "name": "fraud-retrain", "namespace": "ml", "uid": "u-1", "generation": 1,
+        "creationTimestamp": (T0 - timedelta(days=1)).isoformat(), "annotations": {},
+    }
+}  # fmt: skip
+
+
+class World:
+    """The cluster as the planner sees it, advanced pass by pass like a reconciler."""
+
+    def __init__(self, policy_spec: RetrainPolicySpec) -> None:
+        self.spec = policy_spec
+        self.status = RetrainPolicyStatus()
+        self.now = T0
+        self.monitors: dict[str, Any] = {"fraud-drift": monitor(T0, False)}
+        self.jobs: dict[str, JobObserved] = {}
+        self.created: list[dict[str, Any]] = []
+        self.rollouts: dict[str, str] = {}
+        self.annotations: dict[str, str] = {}
+        self.generation = 1
+        self.last: PolicyPlan | None = None
+
+    def evaluate(self, drifted: bool, minutes: int = 5) -> None:
+        self.now += timedelta(minutes=minutes)
+        self.monitors["fraud-drift"] = monitor(self.now, drifted)
+
+    def step(self) -> PolicyPlan:
+        policy = {"metadata": {**POLICY["metadata"], "annotations": dict(self.annotations),
+                               "generation": self.generation}}  # fmt: skip
+        plan = plan_policy(PolicyInput(
+            spec=self.spec, status=self.status, policy=policy, now=self.now,
+            monitors=self.monitors, serving=SERVING, rollouts=self.rollouts,
+            jobs=self.jobs, validate=gate,
+        ))  # fmt: skip
+        self.status = plan.status.model_copy(update={"observed_generation": self.generation})
+        if plan.create_job is not None:
+            self.created.append(plan.create_job)
+            name = plan.create_job["metadata"]["name"]
+            self.jobs.setdefault(name, JobObserved(name))
+        for job in plan.delete_jobs:
+            self.jobs.pop(job, None)
+        self.last = plan
+        return plan
+
+    def finish_job(self, message: str | None, failed: bool = False, exit_code: int = 0) -> None:
+        name = self.status.active_run
+        assert name is not None
+        self.jobs[name] = JobObserved(name, succeeded=not failed, failed=failed,
+                                      termination_message=message, exit_code=exit_code,
+                                      reason="BackoffLimitExceeded" if failed else "")  # fmt: skip
+
+    def run(self, index: int = 0) -> Any:
+        assert self.status.runs
+        return self.status.runs[index]
+
+    def reasons(self) -> list[str]:
+        assert self.last is not None
+        return [reason for _, reason, _ in self.last.events]
+
+
+def result(accuracy: float, **fields: Any) -> str:
+    return json.dumps({"metrics": {"accuracy": accuracy}, "baselineMetrics": {"accuracy": 0.9},
+                       "artifactURI": "s3://models/fraud/7-r1/model.joblib",
+                       "profileURI": "s3://models/fraud/7-r1/profile.json", **fields})  # fmt: skip
+
+
+def drifted_world(policy_spec: RetrainPolicySpec | None = None) -> World:
+    world = World(policy_spec or spec())
+    world.step()
+    world.evaluate(True)
+    world.step()
+    world.evaluate(True)
+    world.step()
+    return world
+
+
+def test_drift_must_hold_for_two_evaluations_then_starts_one_run_with_the_contract_env() -> None:
+    world = World(spec())
+    world.step()
+    world.evaluate(True)
+    assert world.step().create_job is None  # one evaluation is not enough
+    world.step()  # the same evaluation seen again counts once
+    assert world.status.signals
+    assert world.status.signals[0].consecutive == 1
+    world.evaluate(True)
+    plan = world.step()
+    assert plan.create_job is not None
+    assert world.reasons() == ["RunStarted"]
+    run = world.run()
+    assert (run.name, run.trigger, run.new_version, run.base_version) == (
+        "fraud-retrain-1",
+        "drift",
+        "7-r1",
+        "7",
+    )
+    assert "amount psi 0.9" in run.evidence
+    job = plan.create_job
+    assert job["metadata"]["ownerReferences"][0]["kind"] == "RetrainPolicy"
+    env = {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MODELSHIP_OUTPUT_URI"] == "s3://models/fraud/7-r1/"
+    assert env["MODELSHIP_BASE_URI"] == "s3://models/fraud/7/"
+    assert env["MODELSHIP_RUN_ID"] == "fraud-retrain-1"
+    assert env["MODELSHIP_TRIGGER"] == "mine"  # the user's own value wins
+    assert job["spec"]["backoffLimit"] == 0
+
+
+def test_a_signal_that_stays_true_starts_no_second_run() -> None:
+    world = drifted_world()
+    world.finish_job(result(0.95))
+    world.step()
+    world.rollouts["7-r1"] = "Serving"
+    world.step()
+    assert world.run().outcome == "Promoted"
+    for _ in range(20):  # hours of drift later, past the cooldown
+        world.evaluate(True, minutes=10)
+        assert world.step().create_job is None
+    assert world.status.run_count == 1
+
+
+def test_a_validated_run_is_promoted_and_follows_its_rollout() -> None:
+    world = drifted_world()
+    world.finish_job(result(0.95))
+    plan = world.step()
+    assert plan.promote is not None
+    assert (plan.promote.version, plan.promote.uri) == (
+        "7-r1",
+        "s3://models/fraud/7-r1/model.joblib",
+    )
+    assert plan.promote.profile_config_map == "fraud-7-r1-profile"
+    assert world.run().outcome == "Promoting"
+    assert world.run().metrics == {"accuracy": 0.95}
+    assert world.step().promote is None  # written once
+    world.rollouts["7-r1"] = "RolledBack"
+    world.step()
+    assert world.run().outcome == "RolledBack"
+    assert world.status.active_run is None
+    assert world.reasons() == ["RunRolledBack"]
+
+
+@pytest.mark.parametrize(
+    ("message", "failed", "outcome", "text"),
+    [
+        (result(0.8), False, "Rejected", "accuracy 0.8 < min 0.9"),
+        ("not json", False, "Failed", "the result is not JSON"),
+        (None, False, None, ""),  # no message: read result.json first
+        ("Traceback: boom", True, "Failed", "exit code 2"),
+        (json.dumps({"metrics": {"f1": 0.9}, "artifactURI": "x"}), False, "Rejected",
+         "accuracy not reported"),
+    ],
+)  # fmt: skip
+def test_how_a_finished_job_ends(
+    message: str | None, failed: bool, outcome: str | None, text: str
+) -> None:
+    world = drifted_world()
+    world.finish_job(message, failed=failed, exit_code=2 if failed else 0)
+    plan = world.step()
+    assert plan.promote is None
+    if outcome is None:
+        assert plan.read_results == ["fraud-retrain-1"]
+        assert world.run().outcome == "Running"
+        return
+    assert world.run().outcome == outcome
+    assert text in world.run().message
+    assert world.status.rejections_in_a_row == 1
+
+
+def test_cooldown_and_forbid_suppress_with_one_event_each() -> None:
+    world = drifted_world()
+    world.annotations["modelship.io/retrain"] = "now"
+    plan = world.step()  # manual is not held back by cooldown, but Forbid holds it
+    assert plan.create_job is None
+    assert "concurrency Forbid" in world.status.last_suppressed
+    assert world.reasons() == ["TriggerSuppressed"]
+    assert world.step().events == []  # the same suppression again: no second Event
+    world.finish_job(result(0.5))
+    world.step()
+    assert world.run().outcome == "Rejected"
+    world.evaluate(False)
+    world.step()
+    world.evaluate(True)
+    world.step()
+    world.evaluate(True)
+    world.step()
+    assert "cooling down until" in world.status.last_suppressed
+    world.now += timedelta(hours=1)
+    world.evaluate(True)
+    assert world.step().create_job is not None  # the streak that was held back fires now
+
+
+def test_concurrency_replace_cancels_the_active_run_and_deletes_its_job() -> None:
+    world = drifted_world(spec(concurrency="Replace"))
+    world.annotations["modelship.io/retrain"] = "again"
+    plan = world.step()
+    assert plan.delete_jobs == ["fraud-retrain-1"]
+    assert [r.outcome for r in world.status.runs or []] == ["Running", "Cancelled"]
+    assert world.status.active_run == "fraud-retrain-2"
+
+
+def test_restart_between_status_and_job_recreates_it_then_a_lost_job_is_cancelled() -> None:
+    world = drifted_world()
+    del world.jobs["fraud-retrain-1"]  # the status was written, the Job not created
+    assert world.step().create_job is not None
+    assert world.created[-1]["metadata"]["name"] == "fraud-retrain-1"
+    del world.jobs["fraud-retrain-1"]  # deleted by someone, later on
+    world.now += timedelta(seconds=JOB_GRACE_SECONDS + 1)
+    assert world.step().create_job is None
+    assert world.run().outcome == "Cancelled"
+    assert len(world.status.runs or []) == 1
+
+
+def test_the_circuit_breaker_opens_after_three_rejections_and_a_person_closes_it() -> None:
+    world = World(spec(cooldown="0s", triggers={}))
+    for attempt in range(3):
+        world.annotations["modelship.io/retrain"] = f"try-{attempt}"
+        world.step()
+        world.finish_job(result(0.5))
+        world.step()
+    assert world.status.breaker_open
+    assert "CircuitBreakerOpen" in world.reasons()
+    world.spec = spec(cooldown="0s", triggers={"schedule": "*/5 * * * *"})
+    world.generation = 2
+    world.now += timedelta(minutes=5)
+    world.step()
+    assert world.status.breaker_open is False  # a spec change closes it
+    world.status = world.status.model_copy(update={"breaker_open": True})
+    world.annotations["modelship.io/reset-breaker"] = "1"
+    world.step()
+    assert not world.status.breaker_open
+    assert world.status.rejections_in_a_row == 0
+
+
+def test_manual_promotion_waits_for_approval_of_that_run() -> None:
+    world = drifted_world(spec(promotion="manual"))
+    world.finish_job(result(0.95))
+    world.step()
+    assert world.run().outcome == "AwaitingApproval"
+    world.annotations["modelship.io/approve"] = "fraud-retrain-9"
+    assert world.step().promote is None
+    world.annotations["modelship.io/approve"] = "fraud-retrain-1"
+    assert world.step().promote is not None
+    assert world.run().outcome == "Promoting"
+
+
+def test_schedule_fires_once_for_missed_times_and_manual_once_per_value() -> None:
+    world = World(spec(triggers={"schedule": "0 3 * * *"}, cooldown="0s"))
+    world.now = T0 + timedelta(days=3)  # three 03:00s missed while the operator was down
+    assert world.step().create_job is not None
+    assert world.run().trigger == "schedule"
+    world.finish_job(result(0.95))
+    world.step()
+    world.rollouts["7-r1"] = "Serving"
+    world.step()
+    assert world.step().create_job is None
+    assert world.status.next_schedule_time == datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+    world.annotations["modelship.io/retrain"] = "x"
+    assert world.step().create_job is not None
+    world.finish_job(result(0.95))
+    world.step()
+    world.rollouts["7-r2"] = "Serving"
+    world.step()
+    assert world.step().create_job is None  # the same value acts once
+
+
+def test_names_and_versions() -> None:
+    assert run_name("p" * 70, 12) == "p" * 60 + "-12"
+    assert new_version("7", 3) == "7-r3"
+    assert new_version("7-r3", 5) == "7-r5"
+    assert len(new_version("v" * 63, 100)) <= 63
+
+
+def test_nothing_serving_yet_suppresses() -> None:
+    world = World(spec(triggers={}))
+    world.annotations["modelship.io/retrain"] = "now"
+    plan = plan_policy(PolicyInput(
+        spec=world.spec, status=world.status, policy={"metadata": {**POLICY["metadata"],
+        "annotations": world.annotations}}, now=T0, monitors={}, serving=None, rollouts={},
+        jobs={},
+    ))  # fmt: skip
+    assert plan.create_job is None
+    assert "serves nothing yet" in plan.status.last_suppressed
