@@ -74,7 +74,7 @@ class PolicyInput:
     """The RetrainPolicy object (metadata: name, namespace, uid, annotations, generation)."""
     now: datetime
     monitors: Mapping[str, Mapping[str, Any]]
-    """DriftMonitor statuses by name."""
+    """DriftMonitor objects (spec and status) by name."""
     serving: ServingModel | None
     """What the ModelDeployment serves; None when it serves nothing yet."""
     rollouts: Mapping[str, str]
@@ -236,6 +236,7 @@ def _requests(inp: PolicyInput, plan: PolicyPlan) -> list[Request]:
         requests.append(manual)
     signals = monitor_signals(spec.triggers, inp.monitors, status.signals or [])
     requests.extend(signals.requests)
+    held = list(signals.held)
     created = datetime.fromisoformat(inp.policy["metadata"].get("creationTimestamp") or
                                      now.isoformat())  # fmt: skip
     due, upcoming = schedule_due(spec.triggers.schedule, status.last_schedule_time, created, now)
@@ -246,6 +247,8 @@ def _requests(inp: PolicyInput, plan: PolicyPlan) -> list[Request]:
         requests.append(Request(TriggerKind.SCHEDULE, f"schedule {spec.triggers.schedule} at "
                                 f"{due.isoformat()}", key=due.isoformat()))  # fmt: skip
     plan.status = status.model_copy(update=update)
+    for request, why in held:
+        _suppress(plan, request, why)
     if upcoming is not None:
         wait = (upcoming - now).total_seconds()
         plan.requeue_after = min(plan.requeue_after or wait, wait)

@@ -93,6 +93,8 @@ def count_signal(
 class Signals:
     signals: tuple[SignalStatus, ...]
     requests: tuple[Request, ...]
+    held: tuple[tuple[Request, str], ...] = ()
+    """Requests the monitor does not allow, and why."""
 
 
 def monitor_signals(
@@ -101,16 +103,18 @@ def monitor_signals(
     previous: Sequence[SignalStatus],
 ) -> Signals:
     """Count the drift and performance signals; a request for each that held long enough
-    (it fires on the evaluation that reaches the count, not on every later one)."""
+    (one per streak). `monitors` are DriftMonitor objects by name: a drift request needs
+    `retrain` in the monitor's actions.onDrift, the contract between the two kinds."""
     before = {s.trigger: s for s in previous}
-    signals, requests = [], []
+    signals, requests, held = [], [], []
     watched: list[tuple[TriggerKind, DriftTrigger | PerformanceTrigger]] = []
     if triggers.drift is not None:
         watched.append((TriggerKind.DRIFT, triggers.drift))
     if triggers.performance is not None:
         watched.append((TriggerKind.PERFORMANCE, triggers.performance))
     for kind, trigger in watched:
-        monitor = monitors.get(trigger.drift_monitor_ref) or {}
+        body = monitors.get(trigger.drift_monitor_ref) or {}
+        monitor = body.get("status") or {}
         if isinstance(trigger, DriftTrigger):
             seen, evidence = drift_seen(trigger, monitor)
         else:
@@ -124,8 +128,17 @@ def monitor_signals(
                 f"DriftMonitor {trigger.drift_monitor_ref}: {kind} in "
                 f"{signal.consecutive} evaluations in a row"
             )
-            requests.append(Request(kind, reason, evidence, key=str(evaluated)))
-    return Signals(tuple(signals), tuple(requests))
+            request = Request(kind, reason, evidence, key=str(evaluated))
+            actions = ((body.get("spec") or {}).get("actions") or {}).get("onDrift") or ["event"]
+            if kind is TriggerKind.DRIFT and "retrain" not in actions:
+                why = (
+                    f"DriftMonitor {trigger.drift_monitor_ref} does not list retrain in "
+                    "spec.actions.onDrift"
+                )
+                held.append((request, why))
+            else:
+                requests.append(request)
+    return Signals(tuple(signals), tuple(requests), tuple(held))
 
 
 def schedule_due(

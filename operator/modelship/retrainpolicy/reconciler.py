@@ -112,7 +112,7 @@ class RetrainPolicyReconciler(ValidatedReconciler):
                     if err.status != 404:
                         raise
                     found = {}
-                monitors[trigger.drift_monitor_ref] = found.get("status") or {}
+                monitors[trigger.drift_monitor_ref] = found
         return PolicyInput(
             spec=spec, status=status, policy=body, now=now, monitors=monitors,
             serving=serving_model(md) if md else None,

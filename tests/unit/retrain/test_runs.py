@@ -42,8 +42,8 @@ def spec(**fields: Any) -> RetrainPolicySpec:
     return RetrainPolicySpec.model_validate({**base, **fields})
 
 
-def monitor(evaluated: datetime, drifted: bool) -> dict[str, Any]:
-    return {
+def monitor(evaluated: datetime, drifted: bool, actions: list[str] | None = None) -> dict[str, Any]:
+    return {"spec": {"actions": {"onDrift": actions or ["event", "retrain"]}}, "status": {
         "lastEvaluationTime": evaluated.isoformat(),
         "conditions": [
             {"type": "Drifted", "status": "True" if drifted else "False",
@@ -51,7 +51,7 @@ def monitor(evaluated: datetime, drifted: bool) -> dict[str, Any]:
         ],
         "features": [{"name": "amount", "method": "psi", "score": 0.9,
                       "severity": "critical" if drifted else "none"}],
-    }  # fmt: skip
+    }}  # fmt: skip
 
 
 POLICY = {
@@ -335,3 +335,12 @@ def test_nothing_serving_yet_suppresses() -> None:
     ))  # fmt: skip
     assert plan.create_job is None
     assert "serves nothing yet" in plan.status.last_suppressed
+
+
+def test_a_monitor_without_retrain_in_its_actions_holds_the_trigger() -> None:
+    world = World(spec())
+    for _ in range(3):
+        world.evaluate(True)
+        world.monitors["fraud-drift"] = monitor(world.now, True, actions=["event"])
+        assert world.step().create_job is None
+    assert "does not list retrain in spec.actions.onDrift" in world.status.last_suppressed
