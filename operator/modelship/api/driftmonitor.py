@@ -10,10 +10,12 @@ from pydantic import Field, StringConstraints
 
 from modelship.api.base import KubeModel, Rule, ordered, unique
 from modelship.api.common import (
+    DEFAULT_MULTIPLE_TESTING,
     DEFAULT_THRESHOLDS,
     P_VALUE_METHODS,
     Conditions,
     DriftMethod,
+    MultipleTesting,
     PrometheusConnection,
     Severity,
 )
@@ -115,6 +117,10 @@ class Features(KubeModel):
         default=None, max_length=200, json_schema_extra={"x-kubernetes-list-type": "set"}
     )
     """Features not monitored."""
+    multiple_testing: MultipleTesting = DEFAULT_MULTIPLE_TESTING
+    """How the p-values of the chi2 and kolmogorovSmirnov features are adjusted together:
+    none, bonferroni or benjaminiHochberg (the default: as strict as bonferroni when nothing
+    drifts, and it finds more of the features that do)."""
 
 
 class PredictionDrift(KubeModel):
@@ -277,8 +283,10 @@ class DriftMonitorSpec(KubeModel):
     """Time between evaluations."""
     window: Duration = "1h"
     """The span of live traffic each evaluation compares with the reference."""
-    min_samples: int = Field(default=100, ge=1, le=1_000_000_000)
-    """Predictions needed in the window before drift is judged (fewer: no verdict)."""
+    min_samples: int = Field(default=500, ge=1, le=1_000_000_000)
+    """Predictions needed in the window before drift is judged (fewer: no verdict). Below a
+    few hundred, sampling noise alone reaches psi's default thresholds
+    (docs/statistics.md)."""
     features: Features = Field(default_factory=Features)
     """Per-feature drift."""
     prediction: PredictionDrift | None = None

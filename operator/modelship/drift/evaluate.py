@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from modelship.api.common import DEFAULT_MULTIPLE_TESTING, P_VALUE_METHODS, DriftMethod, Severity
+from modelship.api.common import P_VALUE_METHODS, DriftMethod, Severity
 from modelship.api.driftmonitor import (
     DriftMonitorSpec,
     FairnessCheck,
@@ -342,7 +342,7 @@ def evaluate(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts) -> Eval
         )  # fmt: skip
     ignored = set(spec.features.ignore or [])
     names = [f.name for f in profile.features if f.name not in ignored]
-    correction = str(getattr(spec.features, "multiple_testing", None) or DEFAULT_MULTIPLE_TESTING)
+    correction = str(spec.features.multiple_testing)
     features = _order(_score_all([_feature(spec, profile, live, n) for n in names], correction))
     prediction = _prediction(spec, profile, live)
     dataset = _dataset(spec, features)

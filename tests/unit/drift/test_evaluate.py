@@ -209,3 +209,26 @@ def test_one_query_whatever_the_feature_count_and_its_answer_parsed() -> None:
     assert live.categorical == {"c": {"fr": 2.0}}
     assert live.rows == 5.0
     assert live.fairness == {("g", "M", "a"): 0.0}
+
+
+@pytest.mark.parametrize(("correction", "factor"), [("none", 1.0), ("bonferroni", 2.0)])
+def test_the_multiple_testing_correction_adjusts_the_p_value_features_together(
+    correction: str, factor: float
+) -> None:
+    overrides = [
+        {"name": "country", "method": "chi2", "critical": 0.01},
+        {"name": "gender", "method": "chi2", "critical": 0.01},
+    ]
+    features = {"overrides": overrides, "multipleTesting": correction}
+    live = live_counts(PROFILE, frame(1_000, RNG))
+    result = evaluate(spec(features=features), PROFILE, live)
+    tested = [f for f in result.features if f.method == "chi2"]
+    assert len(tested) == 2
+    for f in tested:
+        assert f.p_value is not None
+        assert f.score == pytest.approx(min(1.0, f.p_value * factor))
+
+
+def test_the_default_correction_is_benjamini_hochberg() -> None:
+    assert spec().features.multiple_testing == "benjaminiHochberg"
+    assert spec().min_samples == 500
