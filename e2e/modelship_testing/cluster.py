@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -26,6 +27,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 STATE_DIR = Path(os.environ.get("MODELSHIP_CLUSTER_DIR", REPO / ".cluster"))
@@ -93,7 +95,60 @@ def gateway_api_crds() -> Path:
 
 
 def kwok_stages() -> Path:
+    """KWOK's own stage definitions, as `build.sh` copied them from its module source."""
     return binary("kwok").parent / "stages.yaml"
+
+
+# Pods carrying this label (value "true") have their container run as a local process by
+# modelship_testing.jobs.JobRunner; KWOK's pod-complete stage leaves them alone.
+RUN_LOCALLY_LABEL = "modelship.io/run-locally"
+
+
+def harness_stages_text() -> str:
+    """KWOK's stages with one change: `pod-complete` skips pods labelled
+    modelship.io/run-locally=true, whose completion the JobRunner reports itself. Every
+    other pod (and every other stage) behaves exactly as KWOK ships it."""
+    import yaml  # here, so the rest of this module needs only the standard library
+
+    class BlockDumper(yaml.SafeDumper):
+        """Multi-line strings (KWOK's status templates) as literal blocks."""
+
+    def block_strings(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    BlockDumper.add_representer(str, block_strings)
+    stages: list[dict[str, Any]] = [
+        doc for doc in yaml.safe_load_all(kwok_stages().read_text()) if doc
+    ]
+    exclusion = {
+        "key": f'.metadata.labels["{RUN_LOCALLY_LABEL}"]',
+        "operator": "NotIn",
+        "values": ["true"],
+    }
+    found = False
+    for stage in stages:
+        if stage.get("metadata", {}).get("name") == "pod-complete":
+            selector = stage["spec"].setdefault("selector", {})
+            selector.setdefault("matchExpressions", []).append(exclusion)
+            found = True
+    if not found:
+        raise ClusterError(f"{kwok_stages()} has no pod-complete stage")
+    return yaml.dump_all(stages, Dumper=BlockDumper, sort_keys=False, explicit_start=True)
+
+
+def harness_stages(folder: Path) -> Path:
+    """Write the stages KWOK runs with into `folder`, named by their content's digest, so
+    the path on a running kwok's command line tells which stages it loaded."""
+    text = harness_stages_text()
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    path = folder / f"stages-{digest}.yaml"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path
 
 
 def kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> str:
@@ -325,6 +380,25 @@ class LocalCluster:
         pid = self.state.pids.get(name)
         return pid is not None and process_alive(pid, binary(name).name)
 
+    def kwok_stages_current(self) -> bool:
+        """True when the running kwok loaded the stages this harness writes today (a kwok
+        started by an older harness still completes run-locally Job pods itself)."""
+        pid = self.state.pids.get("kwok")
+        if pid is None or not self.running("kwok"):
+            return False
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            return False
+        return f"--config={harness_stages(self.dir / 'kwok')}" in argv
+
+    def kwok_outdated_message(self) -> str:
+        return (
+            "kwok runs with stages that predate the run-locally exclusion, so it would "
+            "complete JobRunner pods itself; restart kwok alone (pods and nodes keep their "
+            "state): PYTHONPATH=e2e .venv/bin/python -m modelship_testing.cluster restart kwok"
+        )
+
     # lifecycle
     def up(self) -> None:
         if self.running("etcd") and self._apiserver_ready():
@@ -335,6 +409,8 @@ class LocalCluster:
                 f"local cluster already running: {self.kubeconfig}"
                 + (f" (restarted {', '.join(missing)})" if missing else "")
             )
+            if not self.kwok_stages_current():
+                print(f"note: {self.kwok_outdated_message()}")
             return
         if self.state.pids:
             print("local cluster is partly running: restarting it")
@@ -487,7 +563,7 @@ class LocalCluster:
             return [
                 exe,
                 f"--kubeconfig={kc}",
-                f"--config={kwok_stages()}",
+                f"--config={harness_stages(self.dir / 'kwok')}",
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 "--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",

@@ -30,6 +30,7 @@ from modelship_testing.cluster import (
     kubectl,
     wait_established,
 )
+from modelship_testing.jobs import JobRunner
 from modelship_testing.objects import release_finalizers
 from modelship_testing.prometheus import PrometheusHandle
 from modelship_testing.waiters import diagnostic, wait_for
@@ -217,6 +218,24 @@ def operator(
         finally:
             for handle in started:
                 handle.stop()
+
+
+@pytest.fixture
+def job_runner(
+    k8s_api: client.ApiClient, namespace: str, tmp_path: Path, local_cluster: LocalCluster
+) -> Iterator[JobRunner]:
+    """Runs the container of `namespace`'s Job pods labelled modelship.io/run-locally=true as
+    local processes and reports their exit into the pods; stopped (processes killed) after
+    the test. On a cluster with real nodes the kubelet runs them: the runner stays idle and
+    `log()` reads the logs API."""
+    runner = JobRunner(k8s_api, [namespace], tmp_path / "jobs")
+    if EXTERNAL:
+        yield runner
+        return
+    if not local_cluster.kwok_stages_current():
+        pytest.fail(local_cluster.kwok_outdated_message())
+    with runner, diagnostic(f"job runner in {namespace}", runner.summary):
+        yield runner
 
 
 @pytest.fixture(scope="session")
