@@ -9,7 +9,7 @@ their results cannot be told apart once joined.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from modelship.api.analysis import BuiltinMetric, Metric
@@ -112,6 +112,3 @@ def render_custom(query: str, subject: Subject) -> str:
     }
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], query)
 
-
-def needs_query(metrics: Iterable[Metric]) -> bool:
-    return any(m.builtin is not None for m in metrics)

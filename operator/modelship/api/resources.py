@@ -7,7 +7,7 @@ so neither repeats group, plural or short names.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from modelship.api.base import KubeModel, Rule
@@ -59,7 +59,6 @@ class Kind:
     printer_columns: tuple[PrinterColumn, ...]
     object_rules: tuple[Rule, ...] = ()
     scale: Scale | None = None
-    references: tuple[str, ...] = field(default=())
 
     @property
     def singular(self) -> str:

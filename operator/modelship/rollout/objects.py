@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelship.api.modeldeployment import ModelDeploymentSpec, NetworkPolicySpec
+from modelship.api.resources import GROUP
 from modelship.api.strategy import Router
 from modelship.rollout.types import RolloutPlan, Traffic
 
-GROUP = "modelship.io"
 LABEL_MD = f"{GROUP}/model-deployment"
 LABEL_REVISION = f"{GROUP}/revision"
 LABEL_ROLE = f"{GROUP}/role"
