@@ -159,9 +159,9 @@ class Validation(KubeModel):
     )
 
     min_metrics: Thresholds | None = None
-    """Metrics that must be at least these values, e.g. {accuracy: 0.91}."""
+    """Metrics the candidate must reach, at least these values, e.g. {accuracy: 0.91}."""
     max_metrics: Thresholds | None = None
-    """Metrics that must be at most these values, e.g. {rmse: 3.5}."""
+    """Metrics the candidate must stay within, at most these values, e.g. {rmse: 3.5}."""
     compare: list[Comparison] | None = Field(
         default=None,
         max_length=32,
