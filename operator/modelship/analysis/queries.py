@@ -111,4 +111,3 @@ def render_custom(query: str, subject: Subject) -> str:
         "interval": subject.window,
     }
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], query)
-
