@@ -22,6 +22,9 @@ class TrainerResult:
     version: str = ""
     data: dict[str, Any] = field(default_factory=dict)
     baseline_error: str = ""
+    slices: dict[str, dict[str, float]] | None = None
+    """Per-slice candidate metrics (e.g. per fairness group), for per-slice validation."""
+    baseline_slices: dict[str, dict[str, float]] | None = None
 
 
 def _metrics(value: Any, what: str) -> dict[str, float]:
@@ -35,6 +38,14 @@ def _metrics(value: Any, what: str) -> dict[str, float]:
             raise ResultError(f"{what}.{name} is not finite: {number!r}")
         out[str(name)] = float(number)
     return out
+
+
+def _slices(value: Any, what: str) -> dict[str, dict[str, float]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ResultError(f"{what} must be an object of slice name to metrics")
+    return {str(name): _metrics(metrics, f"{what}.{name}") for name, metrics in value.items()}
 
 
 def parse_result(text: str | None) -> TrainerResult:
@@ -66,4 +77,6 @@ def parse_result(text: str | None) -> TrainerResult:
         version=str(document.get("version") or ""),
         data=dict(document.get("data") or {}),
         baseline_error=str(document.get("baselineError") or ""),
+        slices=_slices(document.get("slices"), "slices"),
+        baseline_slices=_slices(document.get("baselineSlices"), "baselineSlices"),
     )

@@ -344,3 +344,14 @@ def test_a_monitor_without_retrain_in_its_actions_holds_the_trigger() -> None:
         world.monitors["fraud-drift"] = monitor(world.now, True, actions=["event"])
         assert world.step().create_job is None
     assert "does not list retrain in spec.actions.onDrift" in world.status.last_suppressed
+
+
+def test_a_candidate_worse_than_the_serving_model_is_rejected_and_never_promoted() -> None:
+    compare = [{"metric": "accuracy", "direction": "higherIsBetter", "maxRegression": 0.01}]
+    world = drifted_world(spec(validation={"compare": compare}))
+    world.finish_job(result(0.85))  # baseline 0.9 on the same held-out data
+    plan = world.step()
+    assert plan.promote is None
+    assert world.run().outcome == "Rejected"
+    assert "accuracy" in world.run().validation
+    assert world.run().baseline_metrics == {"accuracy": 0.9}
