@@ -159,6 +159,10 @@ class RetrainPolicyReconciler(ValidatedReconciler):
         generation = int(body["metadata"].get("generation") or 0)
         status = plan.status.model_copy(update={"observed_generation": generation})
         fields = status.model_dump(by_alias=True, mode="json", exclude_none=True)
+        # A field that became empty (the active run ended) must be cleared, not left as it was.
+        for name, info in RetrainPolicyStatus.model_fields.items():
+            fields.setdefault(info.alias or name, None)
+        fields.pop("conditions", None)
         fields.pop("phase", None)
         fields.pop("message", None)
         fields.pop("observedGeneration", None)

@@ -147,3 +147,15 @@ def test_what_serves_comes_from_the_stable_revisions_history() -> None:
     assert serving is not None
     assert (serving.version, serving.uri) == ("7", "file:///models/7/")
     assert serving_model({"spec": MD["spec"], "status": {}}) is None
+
+
+def test_a_run_that_ends_clears_the_active_run_in_status(tmp_path: Path) -> None:
+    fake = FakeK8s()
+    output = f"file://{tmp_path}/{{version}}/"
+    reconciler(fake).reconcile(policy(fake, output, **{"modelship.io/retrain": "1"}), now=T0)
+    assert fake.status["activeRun"] == "p-1"
+    fake.jobs_by_name["p-1"] = JobObserved("p-1", failed=True, exit_code=1, reason="Backoff")
+    reconciler(fake).reconcile(policy(fake, output, **{"modelship.io/retrain": "1"}), now=T0)
+    assert fake.status["runs"][0]["outcome"] == "Failed"
+    assert "activeRun" not in fake.status  # cleared by an explicit null in the merge patch
+    assert fake.status["phase"] == "Idle"
