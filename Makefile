@@ -61,11 +61,12 @@ crds: $(VENV)/.installed ## regenerate crds/ and the chart's CRDs from the API m
 	$(PY) -m modelship.cli crds --out crds --chart charts/modelship/crds --docs docs/resources.md
 
 .PHONY: lint
-lint: $(VENV)/.installed ## ruff, mypy and the layering contract (import-linter)
-	$(VENV)/bin/ruff check operator tests e2e bench
-	$(VENV)/bin/ruff format --check operator tests e2e bench
+lint: $(VENV)/.installed ## ruff, mypy, the layering contract (import-linter) and the image definitions (hadolint)
+	$(VENV)/bin/ruff check operator tests e2e bench examples
+	$(VENV)/bin/ruff format --check operator tests e2e bench examples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/hadolint images/*/Dockerfile
 
 .PHONY: fmt
 fmt: $(VENV)/.installed ## format the code
