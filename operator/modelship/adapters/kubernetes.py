@@ -26,7 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from modelship import metrics
 from modelship.api.resources import API_VERSION
 from modelship.api.resources import Kind as Resource
-from modelship.retrain.jobs import LABEL_POLICY, LABEL_RUN, JobObserved
+from modelship.retrain.jobs import LABEL_POLICY, LABEL_RUN, JobObserved, label_value
 from modelship.rollout.objects import (
     ANNOTATION_HASH,
     ANNOTATION_IMAGE,
@@ -174,8 +174,10 @@ class JobsMixin:
     call: Any
     _wrote: Any
 
-    def jobs(self, namespace: str, policy: str) -> dict[str, JobObserved]:
-        selector = [("labelSelector", f"{LABEL_POLICY}={policy}")]
+    def jobs(self, namespace: str, policy: str, uid: str | None = None) -> dict[str, JobObserved]:
+        """The policy's Jobs by name: labelled for it and, when `uid` is given, owned by this
+        incarnation of it (not a deleted namesake's Job still being collected)."""
+        selector = [("labelSelector", f"{LABEL_POLICY}={label_value(policy)}")]
         listed = self.call("GET", f"/apis/batch/v1/namespaces/{namespace}/jobs", query=selector)
         pods = self.call("GET", f"/api/v1/namespaces/{namespace}/pods", query=selector)
         by_job: dict[str, list[Mapping[str, Any]]] = {}
@@ -186,7 +188,9 @@ class JobsMixin:
         out = {}
         for job in listed.get("items", []):
             name = job["metadata"]["name"]
-            out[name] = _job_observed(job, by_job.get(name, []))
+            owners = {o.get("uid") for o in job["metadata"].get("ownerReferences") or []}
+            if uid is None or uid in owners:
+                out[name] = _job_observed(job, by_job.get(name, []))
         return out
 
     def create_job(self, manifest: Mapping[str, Any]) -> None:

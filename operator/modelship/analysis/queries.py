@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from modelship.api.analysis import BuiltinMetric, Metric
+from modelship.api.types import parse_duration
 
 REQUESTS = "modelship_requests_total"
 DURATION_BUCKETS = "modelship_request_duration_seconds_bucket"
@@ -26,6 +27,12 @@ QUANTILES = {
 }
 CANARY, STABLE = "canary", "stable"
 SAMPLES = "__samples__"
+
+
+def promql_range(duration: str) -> str:
+    """A duration as a PromQL range in whole seconds: the API accepts forms (1.5h, 1h30m1h)
+    that some Prometheus versions refuse."""
+    return f"{max(int(parse_duration(duration).total_seconds()), 1)}s"
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from croniter import CroniterBadDateError, croniter
+
 MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"})
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 _DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
@@ -63,4 +67,13 @@ def validate_cron(schedule: str) -> str:
                 _check_item(item, spec)
             except ValueError as err:
                 raise ValueError(f"schedule {schedule!r}: {err}") from None
+    _check_fires(schedule, text)
     return schedule
+
+
+def _check_fires(schedule: str, text: str) -> None:
+    """Fields that are each valid can still name no real time (February 30th)."""
+    try:
+        croniter(text, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except (CroniterBadDateError, ValueError, KeyError) as err:
+        raise ValueError(f"schedule {schedule!r} never fires: {err}") from None

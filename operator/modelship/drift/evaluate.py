@@ -53,6 +53,8 @@ class ScoreResult:
     p_value: float | None = None
     """The p-value before multiple-testing adjustment (p-value tests only)."""
     reason: str = ""
+    mismatch: bool = False
+    """The live bins are not the profile's: the whole evaluation cannot be trusted."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ class _Pending:
     warning: float | None
     critical: float | None
     reason: str = ""
+    mismatch: bool = False
 
 
 def _score_all(pending: Sequence[_Pending], correction: str) -> list[ScoreResult]:
@@ -167,7 +170,8 @@ def _score_all(pending: Sequence[_Pending], correction: str) -> list[ScoreResult
         s = by_name.get(p.name)
         if s is None or s.value is None:
             reason = p.reason or (s.reason if s else "")
-            out.append(ScoreResult(p.name, p.method, None, Severity.NONE, p.samples, reason=reason))
+            out.append(ScoreResult(p.name, p.method, None, Severity.NONE, p.samples,
+                                   reason=reason, mismatch=p.mismatch))  # fmt: skip
             continue
         p_value = (
             s.raw_value if p.method in (DriftMethod.CHI2, DriftMethod.KOLMOGOROV_SMIRNOV) else None
@@ -182,7 +186,8 @@ def _feature(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts, name: s
     try:
         data = _binned(feature.distribution, live.numeric.get(name), live.categorical.get(name))
     except BucketMismatchError as err:
-        return _Pending(name, limits.method, None, 0.0, limits.warning, limits.critical, str(err))
+        return _Pending(name, limits.method, None, 0.0, limits.warning, limits.critical, str(err),
+                        mismatch=True)  # fmt: skip
     samples = float(sum(data.current_counts))
     if samples < spec.min_samples:
         reason = f"only {samples:g} samples (minSamples {spec.min_samples})"
@@ -347,7 +352,7 @@ def evaluate(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts) -> Eval
     prediction = _prediction(spec, profile, live)
     dataset = _dataset(spec, features)
     base = replace(base, features=features, prediction=prediction, dataset=dataset)
-    mismatched = [f for f in features if f.score is None and "samples" not in f.reason]
+    mismatched = [f for f in features if f.mismatch]
     if mismatched:
         more = f" (and {len(mismatched) - 1} more)" if len(mismatched) > 1 else ""
         message = f"feature {mismatched[0].name}: {mismatched[0].reason}{more}"

@@ -36,9 +36,12 @@ from modelship.planners.status import (
     kube_time,
     plan_status,
     ready,
+    stalled,
 )
 
 DEGRADED = "Degraded"
+# Unknown verdicts only a person can clear: the reference profile is missing or unusable.
+NEEDS_A_PERSON = frozenset({"NoProfile", "ProfileNotFound", "ProfileInvalid"})
 # Scores are reported to 4 significant digits: finer changes are noise, not news.
 DIGITS = 4
 
@@ -128,7 +131,15 @@ def _drifted_condition(e: Evaluation) -> DesiredCondition:
                             e.message)  # fmt: skip
 
 
+def _measured(e: Evaluation) -> bool:
+    """Whether the evaluation measured anything (an `unknown()` one did not: Prometheus
+    down, no profile): then the last measurements stand, they are not erased."""
+    return bool(e.features or e.prediction or e.performance or e.fairness)
+
+
 def _degraded_condition(e: Evaluation) -> DesiredCondition:
+    if not _measured(e):
+        return DesiredCondition(DEGRADED, ConditionStatus.UNKNOWN, e.reason, e.message)
     if e.degraded:
         return DesiredCondition(DEGRADED, ConditionStatus.TRUE, "OutOfRange", "; ".join(e.degraded))
     return DesiredCondition(DEGRADED, ConditionStatus.FALSE, "InRange", "")
@@ -139,6 +150,13 @@ def assessment(spec: DriftMonitorSpec, e: Evaluation, fields: Mapping[str, Any])
         DriftMonitorPhase.DRIFTED if e.verdict is Verdict.DRIFTED else DriftMonitorPhase.MONITORING
     )
     summary = f"every {spec.interval} over {spec.window}: {e.message}"
+    if e.reason in NEEDS_A_PERSON:
+        # Only a change by a person (a profile, a profileRef) lets it evaluate again.
+        return Assessment(
+            DriftMonitorPhase.FAILED, e.reason, summary,
+            (*stalled(e.reason, summary), _drifted_condition(e), _degraded_condition(e)),
+            warning=True, extra=fields,
+        )  # fmt: skip
     warn = e.verdict is Verdict.DRIFTED and DriftAction.EVENT in spec.actions.on_drift
     return Assessment(
         phase,
@@ -211,15 +229,15 @@ def plan_evaluation(
     generation: int,
     now: datetime,
 ) -> StatusPlan:
-    """The status of an evaluation: nothing when only the time changed."""
+    """The status of an evaluation: one write per evaluation, with its time (RetrainPolicies
+    count evaluations by it); an evaluation that measured nothing keeps the last
+    measurements."""
     current = current or {}
-    fields = status_fields(e, reference)
+    fields = status_fields(e, reference) if _measured(e) else {"samples": round(e.samples)}
     plan = plan_status(current, assessment(spec, e, fields), generation, now)
     transitions = (
         *plan.transitions,
         *feature_transitions(current.get("features"), e, spec),
         *reference_transitions(current.get("reference"), reference),
     )
-    if not plan.patch:
-        return StatusPlan({}, transitions)
     return StatusPlan({**plan.patch, "lastEvaluationTime": kube_time(now)}, transitions)

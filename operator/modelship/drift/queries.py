@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from modelship.analysis.queries import promql_range
+
 # ms_part values, and the expression (by labels) each stands for.
 PARTS: dict[str, tuple[str, str]] = {
     "numeric": ("modelship_feature_value_bucket", "feature, le"),
@@ -47,7 +49,7 @@ def _escape(value: str) -> str:
 
 def part(name: str, target: Target) -> str:
     metric, by = PARTS[name]
-    inner = f"increase({metric}{{{target.selector}}}[{target.window}])"
+    inner = f"increase({metric}{{{target.selector}}}[{promql_range(target.window)}])"
     summed = f"sum by ({by}) ({inner})" if by else f"sum({inner})"
     return f'label_replace({summed}, "{PART_LABEL}", "{name}", "", "")'
 

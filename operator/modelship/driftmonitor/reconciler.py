@@ -74,6 +74,9 @@ class DriftMonitorReconciler(ValidatedReconciler):
         now = (now or datetime.now(UTC)).replace(microsecond=0)
         meta = body["metadata"]
         key = (meta["namespace"], meta["name"])
+        # Never plan on a status older than the one this process wrote last.
+        body = self.own_writes.current(body, lambda: self.adapter.read(DRIFT_MONITOR, *key))
+        meta = body["metadata"]
         generation = int(meta.get("generation") or 0)
         try:
             spec = parse_spec(DRIFT_MONITOR, body)

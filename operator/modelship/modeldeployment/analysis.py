@@ -16,7 +16,7 @@ from typing import Any
 from modelship import metrics
 from modelship.adapters.prometheus import PrometheusConnections, PrometheusUnavailableError
 from modelship.analysis.measure import RoundData, measure_round, parse_batch, unreachable
-from modelship.analysis.queries import Subject, builtin_batch, render_custom
+from modelship.analysis.queries import Subject, builtin_batch, promql_range, render_custom
 from modelship.analysis.run import (
     conclude,
     metrics_for,
@@ -67,7 +67,7 @@ class PrometheusAnalysis:
             subject = Subject(
                 namespace=md["metadata"]["namespace"], model=spec.model.name,
                 canary_revision=revision, stable_revision=status.stable_revision,
-                window=analysis.interval,
+                window=promql_range(analysis.interval),
             )  # fmt: skip
             measured = measure(self.connections, analysis, wanted, subject, now)
             for m in measured:

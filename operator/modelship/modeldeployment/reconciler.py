@@ -46,6 +46,7 @@ from modelship.rollout.revision import revision_of
 from modelship.rollout.support import unsupported_setting
 from modelship.rollout.types import RolloutInput, RolloutPlan
 from modelship.runtime.echo import OwnWrites
+from modelship.runtime.lenient import lenient
 from modelship.runtime.worker import RESYNC_SECONDS, earliest
 
 Body = Mapping[str, Any]
@@ -80,25 +81,6 @@ class GateEvaluator(Protocol):
         rollout_started_at: datetime | None,
         now: datetime,
     ) -> AnalysisOutcome: ...
-
-
-def lenient(model: type[M], raw: Mapping[str, Any]) -> M:
-    """Parse a status written by any version of the operator: fields this version does not
-    know, or cannot read, are dropped one by one, never the whole status (an empty status
-    would restart the rollout from scratch and replay handled controls)."""
-    fields = {f.alias or name for name, f in model.model_fields.items()} | set(model.model_fields)
-    known = {k: v for k, v in raw.items() if k in fields}
-    try:
-        return model.model_validate(known)
-    except ValueError:
-        readable = {}
-        for key, value in known.items():
-            try:
-                model.model_validate({key: value})
-            except ValueError:
-                continue
-            readable[key] = value
-        return model.model_validate(readable)
 
 
 def rollout_status_fields(

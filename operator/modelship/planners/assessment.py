@@ -4,6 +4,7 @@ observed, to an `Assessment` that `plan_status` turns into status and Events. Pu
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Set
 from dataclasses import dataclass
 
@@ -176,14 +177,23 @@ def _unresolved(phase: str, message: str) -> Assessment:
     )
 
 
+def _not_evaluating(assessment: Assessment) -> Assessment:
+    """A monitor that cannot evaluate owns its Drifted condition too: Unknown, so nothing
+    (a RetrainPolicy) reads a verdict nobody is making any more."""
+    drifted = DesiredCondition(
+        ConditionType.DRIFTED, ConditionStatus.UNKNOWN, assessment.reason, assessment.message
+    )
+    return dataclasses.replace(assessment, conditions=(*assessment.conditions, drifted))
+
+
 def assess_drift_monitor(
     spec: DriftMonitorSpec | InvalidObjectError, existing: Existing
 ) -> Assessment:
     if isinstance(spec, InvalidObjectError):
-        return invalid(DriftMonitorPhase.FAILED, spec)
+        return _not_evaluating(invalid(DriftMonitorPhase.FAILED, spec))
     missing = _missing(references(spec), existing)
     if missing:
-        return _unresolved(DriftMonitorPhase.FAILED, missing)
+        return _not_evaluating(_unresolved(DriftMonitorPhase.FAILED, missing))
     # Valid and resolved: what it measured is the evaluation's to say (modelship.drift).
     message = f"waiting for the first evaluation of ModelDeployment {spec.model_deployment_ref}"
     return Assessment(

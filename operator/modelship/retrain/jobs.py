@@ -4,6 +4,7 @@ environment, and what the operator reads back from it. Pure."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,10 +48,18 @@ class JobObserved:
     started_at: datetime | None = None
 
 
+def label_value(name: str) -> str:
+    """A name as a label value (at most 63 characters): a long one is cut and keeps a hash
+    of the whole, so two long names sharing a prefix stay apart."""
+    if len(name) <= 63:
+        return name
+    return name[:54].rstrip("-.") + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
 def run_name(policy: str, number: int) -> str:
     """The run's (and its Job's) name: unique per policy, never reused."""
     suffix = f"-{number}"
-    return policy[: 63 - len(suffix)].rstrip("-.") + suffix
+    return label_value(policy)[: 63 - len(suffix)].rstrip("-.") + suffix
 
 
 def new_version(base: str, number: int) -> str:
@@ -80,10 +89,10 @@ def job_manifest(
     meta = policy["metadata"]
     template = copy.deepcopy(dict(spec.job.template))
     labels = {
-        LABEL_POLICY: meta["name"],
+        LABEL_POLICY: label_value(meta["name"]),
         LABEL_RUN: run,
         LABEL_TRIGGER: trigger,
-        LABEL_MODEL: base.name[:63],
+        LABEL_MODEL: label_value(base.name),
     }
     job_meta = dict(template.get("metadata") or {})
     job_meta.update(

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from modelship.api.types import MODEL_URI_PATTERN
+
+# What a RetrainPolicy's status can hold (its CRD schema), and what a model URI may be.
+MAX_METRICS = 64
+MAX_URI = 1024
+MAX_NAME = 253
+_MODEL_URI = re.compile(MODEL_URI_PATTERN)
 
 
 class ResultError(ValueError):
@@ -30,14 +39,31 @@ class TrainerResult:
 def _metrics(value: Any, what: str) -> dict[str, float]:
     if not isinstance(value, Mapping):
         raise ResultError(f"{what} must be an object of metric name to number")
+    if len(value) > MAX_METRICS:
+        raise ResultError(f"{what} has {len(value)} metrics; at most {MAX_METRICS}")
     out = {}
     for name, number in value.items():
         if isinstance(number, bool) or not isinstance(number, int | float):
             raise ResultError(f"{what}.{name} is not a number: {number!r}")
         if not math.isfinite(number):
             raise ResultError(f"{what}.{name} is not finite: {number!r}")
+        if len(str(name)) > MAX_NAME:
+            raise ResultError(f"{what}: a metric name longer than {MAX_NAME} characters")
         out[str(name)] = float(number)
     return out
+
+
+def _uri(value: Any, what: str, required: bool) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise ResultError(f"the result has no {what}")
+        return None
+    if not isinstance(value, str) or len(value) > MAX_URI or not _MODEL_URI.match(value):
+        raise ResultError(
+            f"{what} {str(value)[:120]!r} is not a model URI (file://, http(s)://, s3://, gs:// "
+            f"or pvc://, at most {MAX_URI} characters)"
+        )
+    return value
 
 
 def _slices(value: Any, what: str) -> dict[str, dict[str, float]] | None:
@@ -65,15 +91,14 @@ def parse_result(text: str | None) -> TrainerResult:
         raise ResultError("the result has no metrics")
     metrics = _metrics(document["metrics"], "metrics")
     baseline = document.get("baselineMetrics")
-    artifact = document.get("artifactURI")
-    if not isinstance(artifact, str) or not artifact:
-        raise ResultError("the result has no artifactURI")
-    profile = document.get("profileURI")
+    artifact = _uri(document.get("artifactURI"), "artifactURI", required=True)
+    assert artifact is not None
+    profile = _uri(document.get("profileURI"), "profileURI", required=False)
     return TrainerResult(
         metrics=metrics,
         baseline_metrics=_metrics(baseline, "baselineMetrics") if baseline is not None else None,
         artifact_uri=artifact,
-        profile_uri=profile if isinstance(profile, str) and profile else None,
+        profile_uri=profile,
         version=str(document.get("version") or ""),
         data=dict(document.get("data") or {}),
         baseline_error=str(document.get("baselineError") or ""),

@@ -34,6 +34,7 @@ from modelship.retrain.triggers import (
 )
 
 ANNOTATION_APPROVE = "modelship.io/approve"
+ANNOTATION_REJECT = "modelship.io/reject"
 ANNOTATION_RESET_BREAKER = "modelship.io/reset-breaker"
 # A run whose Job is not there this long after the run started lost its Job (deleted, or
 # never created): it ends Cancelled instead of waiting forever.
@@ -82,6 +83,8 @@ class PolicyInput:
     the ModelDeployment's history, plus Serving for the version its stable revision serves."""
     jobs: Mapping[str, JobObserved]
     """Jobs of this policy by name."""
+    desired_version: str | None = None
+    """The version the ModelDeployment's spec names now."""
     results: Mapping[str, str | None] = field(default_factory=dict)
     """run -> result.json at its output URI, for runs whose Job left no termination message."""
     validate: Validate | None = None
@@ -111,7 +114,10 @@ def _replace_run(status: RetrainPolicyStatus, run: RetrainRun) -> RetrainPolicyS
 def _active(status: RetrainPolicyStatus) -> RetrainRun | None:
     if not status.active_run:
         return None
-    return next((r for r in status.runs or [] if r.name == status.active_run), None)
+    return next(
+        (r for r in status.runs or [] if r.name == status.active_run and r.outcome in ACTIVE),
+        None,
+    )
 
 
 def _finish(plan: PolicyPlan, run: RetrainRun, outcome: RunOutcome, message: str,
@@ -156,7 +162,8 @@ def _judge(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, job: JobObserved
     }
     verdict = inp.validate(inp.spec, result) if inp.validate else Verdict(True, "no validation")
     if not verdict.passed:
-        _finish(plan, run, RunOutcome.REJECTED, f"rejected: {verdict.message}", inp.now,
+        reason = verdict.message.removeprefix("rejected: ")
+        _finish(plan, run, RunOutcome.REJECTED, f"rejected: {reason}", inp.now,
                 validation=verdict.message[:1024], **recorded)  # fmt: skip
         return
     run = run.model_copy(update={"validation": verdict.message[:1024], **recorded})
@@ -189,6 +196,10 @@ def _follow(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun) -> None:
     elif outcome in ("RolledBack", "Aborted", "Superseded", "Dropped"):
         _finish(plan, run, RunOutcome.ROLLED_BACK,
                 f"the rollout of version {run.new_version} ended {outcome}", inp.now)  # fmt: skip
+    elif inp.desired_version is not None and inp.desired_version != run.new_version:
+        # Reverted (a GitOps sync) or replaced by hand before it rolled out.
+        _finish(plan, run, RunOutcome.ROLLED_BACK, f"superseded before it served: spec.model."
+                f"version is now {inp.desired_version}", inp.now)  # fmt: skip
 
 
 def _advance(inp: PolicyInput, plan: PolicyPlan) -> None:
@@ -200,7 +211,10 @@ def _advance(inp: PolicyInput, plan: PolicyPlan) -> None:
         _follow(inp, plan, run)
         return
     if run.outcome is RunOutcome.AWAITING_APPROVAL:
-        if (inp.policy["metadata"].get("annotations") or {}).get(ANNOTATION_APPROVE) == run.name:
+        annotations = inp.policy["metadata"].get("annotations") or {}
+        if annotations.get(ANNOTATION_REJECT) == run.name:
+            _finish(plan, run, RunOutcome.CANCELLED, f"rejected with {ANNOTATION_REJECT}", inp.now)
+        elif annotations.get(ANNOTATION_APPROVE) == run.name:
             _promote(inp, plan, run, f"approved with {ANNOTATION_APPROVE}")
         return
     job = inp.jobs.get(run.job_name or run.name)
@@ -313,6 +327,17 @@ def _breaker(inp: PolicyInput, plan: PolicyPlan) -> None:
                             "the spec changes"))  # fmt: skip
 
 
+def fail_active(plan: PolicyPlan, message: str, now: datetime) -> None:
+    """A write the plan needed was refused (its Job, its promotion): the run fails, visibly,
+    and nothing more is promoted from it."""
+    run = _active(plan.status)
+    plan.promote = None
+    plan.create_job = None
+    if run is not None:
+        _finish(plan, run, RunOutcome.FAILED, message, now, promoted=False,
+                profile_config_map=None)  # fmt: skip
+
+
 def plan_policy(inp: PolicyInput) -> PolicyPlan:
     plan = PolicyPlan(status=inp.status)
     _advance(inp, plan)
@@ -341,6 +366,9 @@ def plan_policy(inp: PolicyInput) -> PolicyPlan:
         elif active is not None and spec.concurrency is Concurrency.FORBID:
             _suppress(plan, request, f"run {active.name} is {active.outcome} (concurrency "
                       "Forbid); it may run once that run ends")  # fmt: skip
+        elif active is not None and active.outcome is RunOutcome.PROMOTING:
+            _suppress(plan, request, f"run {active.name} is promoting its model; it may run "
+                      "once that rollout ends")  # fmt: skip
         else:
             if active is not None:  # Replace
                 plan.delete_jobs.append(active.job_name or active.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from modelship.api.retrainpolicy import (
@@ -11,13 +12,17 @@ from modelship.api.retrainpolicy import (
     RetrainPolicyStatus,
     RunOutcome,
 )
+from modelship.api.types import parse_duration
 from modelship.planners.status import Assessment, ready, stalled
 
 CIRCUIT_BREAKER_OPEN = "CircuitBreakerOpen"
 
 
 def policy_assessment(
-    spec: RetrainPolicySpec, status: RetrainPolicyStatus, fields: Mapping[str, Any]
+    spec: RetrainPolicySpec,
+    status: RetrainPolicyStatus,
+    fields: Mapping[str, Any],
+    now: datetime,
 ) -> Assessment:
     active = next((r for r in status.runs or [] if r.name == status.active_run), None)
     last = status.runs[0] if status.runs else None
@@ -38,9 +43,13 @@ def policy_assessment(
         message = f"run {active.name} ({active.trigger}): {active.message}"
         reason = str(phase)
     else:
-        phase = RetrainPolicyPhase.IDLE
-        reason = "Watching"
+        cooldown = parse_duration(spec.cooldown)
+        cooling = status.last_run_time is not None and now < status.last_run_time + cooldown
+        phase = RetrainPolicyPhase.COOLING_DOWN if cooling else RetrainPolicyPhase.IDLE
+        reason = "CoolingDown" if cooling else "Watching"
         message = f"watching the triggers of ModelDeployment {spec.model_deployment_ref}"
+        if cooling and status.last_run_time is not None:
+            message += f"; cooling down until {(status.last_run_time + cooldown).isoformat()}"
         if last is not None:
             message += f"; last run {last.name}: {last.outcome}"
     return Assessment(phase, reason, message[:1024], ready(reason, message[:1024]), extra=fields)

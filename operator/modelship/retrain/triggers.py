@@ -49,10 +49,12 @@ def _evaluated_at(status: Mapping[str, Any]) -> datetime | None:
     return datetime.fromisoformat(stamp) if stamp else None
 
 
-def drift_seen(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[bool, str]:
-    """Whether the monitor's last evaluation shows drift at the trigger's severity, and what
-    it saw (features and scores)."""
+def drift_seen(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[bool | None, str]:
+    """Whether the monitor's last evaluation shows drift at the trigger's severity (None: it
+    could not tell), and what it saw (features and scores)."""
     drifted = _condition(monitor, "Drifted")
+    if drifted.get("status") not in ("True", "False"):
+        return None, ""
     if drifted.get("status") != "True":
         return False, ""
     wanted = _RANK[trigger.severity]
@@ -67,21 +69,30 @@ def drift_seen(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[bool,
     return True, evidence[:1024]
 
 
-def performance_seen(monitor: Mapping[str, Any]) -> tuple[bool, str]:
-    """Whether the monitor's last evaluation found performance out of range."""
+def performance_seen(monitor: Mapping[str, Any]) -> tuple[bool | None, str]:
+    """Whether the monitor's last evaluation found performance out of range (None: no
+    value, e.g. too few labels, or nothing measured)."""
     performance = monitor.get("performance") or {}
+    if performance.get("value") is None:
+        return None, ""
     if not performance.get("degraded"):
         return False, ""
     return True, f"{performance.get('metric')} {performance.get('value')} out of range"
 
 
 def count_signal(
-    previous: SignalStatus | None, kind: TriggerKind, seen: bool, evaluated: datetime | None
+    previous: SignalStatus | None,
+    kind: TriggerKind,
+    seen: bool | None,
+    evaluated: datetime | None,
 ) -> SignalStatus:
-    """The signal after the monitor's latest evaluation: counted once per evaluation."""
+    """The signal after the monitor's latest evaluation: counted once per evaluation.
+    `seen` None (the monitor could not tell) neither extends nor ends the streak."""
     before = previous or SignalStatus(trigger=kind)
     if evaluated is None or before.last_evaluation_time == evaluated:
         return before
+    if seen is None:
+        return before.model_copy(update={"last_evaluation_time": evaluated})
     if not seen:  # the streak ends
         return SignalStatus(trigger=kind, consecutive=0, last_evaluation_time=evaluated)
     return before.model_copy(

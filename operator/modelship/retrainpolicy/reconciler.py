@@ -8,6 +8,7 @@ and the runs depend on (the monitors' status, the ModelDeployment, the policy's 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -18,16 +19,17 @@ from kubernetes.client.exceptions import ApiException
 from modelship import metrics
 from modelship.adapters.kubernetes import ChildRejectedError, KubernetesAdapter
 from modelship.adapters.storage import StorageError, read_text
-from modelship.api.resources import DRIFT_MONITOR, MODEL_DEPLOYMENT, RETRAIN_POLICY
-from modelship.api.retrainpolicy import RetrainPolicySpec, RetrainPolicyStatus, RunOutcome
+from modelship.api.resources import API_VERSION, DRIFT_MONITOR, MODEL_DEPLOYMENT, RETRAIN_POLICY
+from modelship.api.retrainpolicy import RetrainPolicySpec, RetrainPolicyStatus
 from modelship.api.validation import InvalidObjectError, parse_spec
 from modelship.logging import object_logger
 from modelship.planners.assessment import assess_retrain_policy
 from modelship.planners.status import StatusPlan, Transition, plan_status
 from modelship.retrain.gate import gate
-from modelship.retrain.jobs import ServingModel, output_uri
-from modelship.retrain.runs import PolicyInput, PolicyPlan, plan_policy
+from modelship.retrain.jobs import LABEL_RUN, ServingModel, output_uri
+from modelship.retrain.runs import PolicyInput, PolicyPlan, fail_active, plan_policy
 from modelship.retrain.status import policy_assessment
+from modelship.runtime.lenient import lenient
 from modelship.runtime.status import write_status
 from modelship.runtime.validated import ExistingIn, ValidatedReconciler
 
@@ -73,7 +75,11 @@ class RetrainPolicyReconciler(ValidatedReconciler):
     ) -> float | None:
         now = (now or datetime.now(UTC)).replace(microsecond=0)
         meta = body["metadata"]
-        namespace = meta["namespace"]
+        namespace, name = meta["namespace"], meta["name"]
+        # Never plan on a status older than the one this process wrote last.
+        body = self.own_writes.current(
+            body, lambda: self.adapter.read(RETRAIN_POLICY, namespace, name)
+        )
         try:
             spec = parse_spec(RETRAIN_POLICY, body)
         except InvalidObjectError:
@@ -82,42 +88,45 @@ class RetrainPolicyReconciler(ValidatedReconciler):
         if assess_retrain_policy(spec, self.existing(namespace)).phase == "Failed":
             return super().reconcile(body, now, verify)
         started = time.perf_counter()
-        raw_status: Mapping[str, Any] = body.get("status") or {}
-        status = RetrainPolicyStatus.model_validate(
-            {k: v for k, v in raw_status.items() if k not in ("conditions",)}
-        )
-        inp = self._read(body, spec, status, now)
+        status = lenient(RetrainPolicyStatus, body.get("status") or {})
+        md = self._model_deployment(namespace, spec.model_deployment_ref)
+        inp = self._read(body, spec, status, md, now)
         plan = plan_policy(inp)
         if plan.read_results:
             plan = plan_policy(self._with_results(inp, plan))
-        self._apply(body, spec, plan, now)
+        self._apply(body, spec, plan, md, now)
         metrics.RECONCILE_SECONDS.labels(RETRAIN_POLICY.kind).observe(time.perf_counter() - started)
         return plan.requeue_after
 
-    def _read(self, body: Body, spec: RetrainPolicySpec, status: RetrainPolicyStatus,
-              now: datetime) -> PolicyInput:  # fmt: skip
-        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    def _model_deployment(self, namespace: str, name: str) -> dict[str, Any]:
         try:
-            md = self.adapter.read(MODEL_DEPLOYMENT, namespace, spec.model_deployment_ref)
+            return self.adapter.read(MODEL_DEPLOYMENT, namespace, name)
         except ApiException as err:
             if err.status != 404:
                 raise
-            md = {}
+            return {}
+
+    def _read(self, body: Body, spec: RetrainPolicySpec, status: RetrainPolicyStatus,
+              md: Mapping[str, Any], now: datetime) -> PolicyInput:  # fmt: skip
+        meta = body["metadata"]
         monitors: dict[str, Mapping[str, Any]] = {}
         for trigger in (spec.triggers.drift, spec.triggers.performance):
             if trigger is not None and trigger.drift_monitor_ref not in monitors:
                 try:
-                    found = self.adapter.read(DRIFT_MONITOR, namespace, trigger.drift_monitor_ref)
+                    found = self.adapter.read(DRIFT_MONITOR, meta["namespace"],
+                                              trigger.drift_monitor_ref)  # fmt: skip
                 except ApiException as err:
                     if err.status != 404:
                         raise
                     found = {}
                 monitors[trigger.drift_monitor_ref] = found
+        desired = ((md.get("spec") or {}).get("model") or {}).get("version")
         return PolicyInput(
             spec=spec, status=status, policy=body, now=now, monitors=monitors,
             serving=serving_model(md) if md else None,
             rollouts=rollout_outcomes(md) if md else {},
-            jobs=self.adapter.jobs(namespace, name), validate=gate,
+            jobs=self.adapter.jobs(meta["namespace"], meta["name"], meta.get("uid")),
+            validate=gate, desired_version=str(desired) if desired else None,
         )  # fmt: skip
 
     def _with_results(self, inp: PolicyInput, plan: PolicyPlan) -> PolicyInput:
@@ -130,73 +139,77 @@ class RetrainPolicyReconciler(ValidatedReconciler):
                     results[run.name] = read_text(uri)
                 except StorageError:
                     results[run.name] = None
-        return PolicyInput(**{**inp.__dict__, "results": results})
+        return dataclasses.replace(inp, results=results)
+
+    def _promote(self, namespace: str, spec: RetrainPolicySpec, plan: PolicyPlan,
+                 md: Mapping[str, Any]) -> None:  # fmt: skip
+        """Write the candidate (and its profile, owned by the ModelDeployment) to the
+        ModelDeployment; raises when a write is refused or the profile cannot be read."""
+        promote = plan.promote
+        assert promote is not None
+        model: dict[str, Any] = {"version": promote.version, "uri": promote.uri}
+        if promote.profile_uri and promote.profile_config_map:
+            profile = read_text(promote.profile_uri)
+            md_meta = md.get("metadata") or {}
+            owner = [{"apiVersion": API_VERSION, "kind": "ModelDeployment",
+                      "name": spec.model_deployment_ref, "uid": md_meta.get("uid")}]  # fmt: skip
+            self.adapter.apply_config_map({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": promote.profile_config_map, "namespace": namespace,
+                             "labels": {LABEL_RUN: promote.run},
+                             "ownerReferences": owner if md_meta.get("uid") else []},
+                "data": {"profile.json": profile},
+            })  # fmt: skip
+            model["profileRef"] = {"configMap": promote.profile_config_map, "key": "profile.json"}
+        self.adapter.patch_model(namespace, spec.model_deployment_ref, model)
 
     def _apply(self, body: Body, spec: RetrainPolicySpec, plan: PolicyPlan,
-               now: datetime) -> None:  # fmt: skip
+               md: Mapping[str, Any], now: datetime) -> None:  # fmt: skip
+        """Apply in a restart-safe order: the promotion, the status (a new run is recorded
+        before its Job exists), then the Job. A refused write fails the run, in status."""
         namespace = body["metadata"]["namespace"]
         log = object_logger(body, RETRAIN_POLICY.kind)
         if plan.promote is not None:
-            promote = plan.promote
-            model: dict[str, Any] = {"version": promote.version, "uri": promote.uri}
-            if promote.profile_uri and promote.profile_config_map:
-                try:
-                    profile = read_text(promote.profile_uri)
-                except StorageError as err:
-                    log.warning("promoting without a new profile", error=str(err))
-                else:
-                    self.adapter.apply_config_map({
-                        "apiVersion": "v1", "kind": "ConfigMap",
-                        "metadata": {"name": promote.profile_config_map, "namespace": namespace,
-                                     "labels": {"modelship.io/run": promote.run}},
-                        "data": {"profile.json": profile},
-                    })  # fmt: skip
-                    model["profileRef"] = {
-                        "configMap": promote.profile_config_map,
-                        "key": "profile.json",
-                    }
-            self.adapter.patch_model(namespace, spec.model_deployment_ref, model)
+            try:
+                self._promote(namespace, spec, plan, md)
+            except (ChildRejectedError, StorageError) as err:
+                log.warning("promotion failed", error=str(err))
+                fail_active(plan, f"promotion failed: {err}", now)
+        current = self._write(body, spec, plan, body.get("status") or {}, now)
+        if plan.create_job is not None:
+            try:
+                self.adapter.create_job(plan.create_job)
+            except ChildRejectedError as err:
+                log.warning("job refused", error=str(err))
+                plan.events = []
+                fail_active(plan, str(err), now)
+                self._write(body, spec, plan, current, now)
+        for job in plan.delete_jobs:
+            self.adapter.delete_job(namespace, job)
+
+    def _write(self, body: Body, spec: RetrainPolicySpec, plan: PolicyPlan,
+               current: Mapping[str, Any], now: datetime) -> dict[str, Any]:  # fmt: skip
+        """Plan the status against `current` and write it with the plan's Events; returns
+        the status as written."""
         generation = int(body["metadata"].get("generation") or 0)
         status = plan.status.model_copy(update={"observed_generation": generation})
         fields = status.model_dump(by_alias=True, mode="json", exclude_none=True)
         # A field that became empty (the active run ended) must be cleared, not left as it was.
         for name, info in RetrainPolicyStatus.model_fields.items():
             fields.setdefault(info.alias or name, None)
-        fields.pop("conditions", None)
-        fields.pop("phase", None)
-        fields.pop("message", None)
-        fields.pop("observedGeneration", None)
-        assessment = policy_assessment(spec, status, fields)
-        status_plan = plan_status(body.get("status"), assessment, generation, now)
+        for owned in ("conditions", "phase", "message", "observedGeneration"):
+            fields.pop(owned, None)
+        assessment = policy_assessment(spec, status, fields, now)
+        status_plan = plan_status(current, assessment, generation, now)
         events = [Transition(kind, reason, message) for kind, reason, message in plan.events]
         combined = StatusPlan(status_plan.patch, (*status_plan.transitions, *events))
-        write_status(self.adapter, self.own_writes, RETRAIN_POLICY, body, combined)
-        if plan.create_job is not None:
-            try:
-                self.adapter.create_job(plan.create_job)
-            except ChildRejectedError as err:
-                log.warning("job refused", error=str(err))
-                self._refused(body, plan, str(err), now)
-        for job in plan.delete_jobs:
-            self.adapter.delete_job(namespace, job)
+        write_status(self.adapter, self.own_writes, RETRAIN_POLICY, {**body, "status": current},
+                     combined)  # fmt: skip
+        log = object_logger(body, RETRAIN_POLICY.kind)
         for kind, reason, message in plan.events:
             log.info("retrain event", type=kind, reason=reason, message=message)
-
-    def _refused(self, body: Body, plan: PolicyPlan, message: str, now: datetime) -> None:
-        """The API server refused the Job (a bad template): the run fails, visibly."""
-        run = plan.status.active_run
-        runs = [
-            r.model_copy(update={"outcome": RunOutcome.FAILED, "finished_at": now,
-                                 "message": message[:1024]}) if r.name == run else r
-            for r in plan.status.runs or []
-        ]  # fmt: skip
-        status = {
-            "activeRun": None,
-            "runs": [r.model_dump(by_alias=True, mode="json", exclude_none=True) for r in runs],
-        }
-        key = (body["metadata"]["namespace"], body["metadata"]["name"])
-        self.own_writes.record(key, self.adapter.patch_status(RETRAIN_POLICY, *key, status))
-        self.adapter.post_event(body, Transition("Warning", "RunFailed", message[:1024]))
+        written = {**current, **status_plan.patch}
+        return {k: v for k, v in written.items() if v is not None}
 
 
 def retrain_policy_reconciler(

@@ -56,6 +56,8 @@ class FakeCluster:
         self.version = "1"
 
     def read(self, resource: Kind, namespace: str, name: str) -> dict[str, Any]:
+        if resource.kind == "DriftMonitor":
+            return body(self)
         if name != "fraud":
             raise ApiException(status=404)
         return {"status": {"stableRevision": self.stable} if self.stable else {}}
@@ -103,7 +105,9 @@ def setup() -> tuple[DriftMonitorReconciler, FakeCluster, FakePrometheus]:
 
 
 def body(cluster: FakeCluster) -> dict[str, Any]:
-    return {**MONITOR, "status": dict(cluster.status)}
+    """The monitor as the watch delivers it after the fake's last status write."""
+    meta = {**MONITOR["metadata"], "resourceVersion": str(cluster.patches)}  # type: ignore[dict-item]
+    return {**MONITOR, "metadata": meta, "status": dict(cluster.status)}
 
 
 def conditions(cluster: FakeCluster) -> dict[str, tuple[str, str]]:
@@ -125,11 +129,13 @@ def test_evaluates_every_interval_and_writes_once_per_evaluation() -> None:
     # Woken early (an edit of another field, a resync): no evaluation before it is due.
     assert reconciler.reconcile(body(cluster), now=T0 + timedelta(minutes=2)) == 180.0
     assert len(prometheus.queries) == 1
-    # Due, and the same answer: evaluated, nothing written.
-    patches = cluster.patches
+    # Due, and the same answer: evaluated, one write of its time only, no Event.
+    patches, events = cluster.patches, len(cluster.events)
     assert reconciler.reconcile(body(cluster), now=T0 + timedelta(minutes=5)) == 300.0
     assert len(prometheus.queries) == 2
-    assert cluster.patches == patches
+    assert cluster.patches == patches + 1
+    assert cluster.status["lastEvaluationTime"] == "2026-12-03T09:05:00Z"
+    assert len(cluster.events) == events
 
 
 def test_drift_found_then_cleared_raises_events_on_transitions_only() -> None:
@@ -196,9 +202,29 @@ def test_a_promoted_version_switches_the_reference_with_an_event() -> None:
 def test_a_spec_edit_evaluates_at_once() -> None:
     reconciler, cluster, prometheus = setup()
     reconciler.reconcile(body(cluster), now=T0)
-    edited = {**body(cluster), "metadata": {**MONITOR["metadata"], "generation": 2}}  # type: ignore[dict-item]
+    current = body(cluster)
+    edited = {**current, "metadata": {**current["metadata"], "generation": 2}}
     edited["spec"] = {**MONITOR["spec"], "window": "2h"}  # type: ignore[dict-item]
     reconciler.reconcile(edited, now=T0 + timedelta(seconds=30))
     assert len(prometheus.queries) == 2
-    assert "[2h]" in prometheus.queries[-1]
+    assert "[7200s]" in prometheus.queries[-1]  # 2h, as a range every Prometheus reads
     assert cluster.status["observedGeneration"] == 2
+
+
+def test_prometheus_down_keeps_the_last_measurements_and_degraded_is_unknown() -> None:
+    reconciler, cluster, prometheus = setup()
+    reconciler.reconcile(body(cluster), now=T0)
+    features = cluster.status["features"]
+    prometheus.down = True
+    reconciler.reconcile(body(cluster), now=T0 + timedelta(minutes=5))
+    assert conditions(cluster)["Drifted"] == ("Unknown", "PrometheusUnavailable")
+    assert conditions(cluster)["Degraded"][0] == "Unknown"
+    assert cluster.status["features"] == features  # not erased by a failed query
+
+
+def test_a_missing_profile_needs_a_person_stalled() -> None:
+    reconciler, cluster, _ = setup()
+    cluster.profiles = {}
+    reconciler.reconcile(body(cluster), now=T0)
+    assert cluster.status["phase"] == "Failed"
+    assert conditions(cluster)["Stalled"] == ("True", "ProfileNotFound")

@@ -33,7 +33,12 @@ def spec(kind: str, body: dict[str, Any]) -> Any:
 
 
 def kstatus(assessment: Assessment) -> dict[str, str]:
-    return {c.type: c.status.value for c in assessment.conditions}
+    wanted = ("Ready", "Reconciling", "Stalled")
+    return {c.type: c.status.value for c in assessment.conditions if c.type in wanted}
+
+
+def drifted(assessment: Assessment) -> str | None:
+    return next((c.status.value for c in assessment.conditions if c.type == "Drifted"), None)
 
 
 CURRENT = {"Ready": "True", "Reconciling": "False", "Stalled": "False"}
@@ -86,6 +91,7 @@ def test_drift_monitor_is_stalled_until_its_model_deployment_exists() -> None:
     assert waiting.message == (
         'spec.modelDeploymentRef: ModelDeployment "fraud" does not exist in this namespace'
     )
+    assert drifted(waiting) == "Unknown"  # no verdict while nothing evaluates
     found = assess_drift_monitor(monitor, Existing(model_deployments={"fraud"}))
     assert (found.phase, kstatus(found)) == ("Pending", CURRENT)
     assert found.reason == "WaitingForEvaluation"

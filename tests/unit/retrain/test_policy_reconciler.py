@@ -38,13 +38,18 @@ class FakeK8s:
         self.refuse = False
         self.model: dict[str, Any] | None = None
         self.config_maps: dict[str, dict[str, Any]] = {}
+        self.policy: dict[str, Any] | None = None
+        self.version = "0"
 
     def read(self, resource: Kind, namespace: str, name: str) -> dict[str, Any]:
         if resource.kind == "ModelDeployment":
             return MD
+        if resource.kind == "RetrainPolicy" and self.policy is not None:
+            meta = {**self.policy["metadata"], "resourceVersion": self.version}
+            return {**self.policy, "status": dict(self.status), "metadata": meta}
         raise ApiException(status=404)
 
-    def jobs(self, namespace: str, policy: str) -> dict[str, JobObserved]:
+    def jobs(self, namespace: str, policy: str, uid: str | None = None) -> dict[str, JobObserved]:
         return dict(self.jobs_by_name)
 
     def create_job(self, manifest: Mapping[str, Any]) -> None:
@@ -69,13 +74,22 @@ class FakeK8s:
     ) -> str:
         self.calls.append("patch status")
         self.status = {k: v for k, v in {**self.status, **status}.items() if v is not None}
-        return str(len(self.calls))
+        self.version = str(len(self.calls))
+        return self.version
 
     def post_event(self, obj: Mapping[str, Any], event: Transition) -> None:
         self.events.append(event)
 
 
 def policy(fake: FakeK8s, output: str, **annotations: str) -> dict[str, Any]:
+    """The policy as the watch delivers it, caught up with the fake's last status write."""
+    body = _policy(fake, output, **annotations)
+    body["metadata"]["resourceVersion"] = fake.version
+    fake.policy = body
+    return body
+
+
+def _policy(fake: FakeK8s, output: str, **annotations: str) -> dict[str, Any]:
     return {
         "apiVersion": "modelship.io/v1alpha1", "kind": "RetrainPolicy",
         "metadata": {"name": "p", "namespace": "ml", "uid": "u", "generation": 1,
@@ -158,4 +172,4 @@ def test_a_run_that_ends_clears_the_active_run_in_status(tmp_path: Path) -> None
     reconciler(fake).reconcile(policy(fake, output, **{"modelship.io/retrain": "1"}), now=T0)
     assert fake.status["runs"][0]["outcome"] == "Failed"
     assert "activeRun" not in fake.status  # cleared by an explicit null in the merge patch
-    assert fake.status["phase"] == "Idle"
+    assert fake.status["phase"] == "CoolingDown"  # the default cooldown, 6h

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from modelship.api.retrainpolicy import RetrainPolicySpec, RetrainPolicyStatus
 from modelship.retrain.gate import gate
-from modelship.retrain.jobs import JobObserved, ServingModel, new_version, run_name
+from modelship.retrain.jobs import JobObserved, ServingModel, label_value, new_version, run_name
 from modelship.retrain.runs import JOB_GRACE_SECONDS, PolicyInput, PolicyPlan, plan_policy
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
@@ -201,7 +201,7 @@ def test_a_validated_run_is_promoted_and_follows_its_rollout() -> None:
         ("not json", False, "Failed", "the result is not JSON"),
         (None, False, None, ""),  # no message: read result.json first
         ("Traceback: boom", True, "Failed", "exit code 2"),
-        (json.dumps({"metrics": {"f1": 0.9}, "artifactURI": "x"}), False, "Rejected",
+        (json.dumps({"metrics": {"f1": 0.9}, "artifactURI": "s3://m/1/"}), False, "Rejected",
          "accuracy not reported"),
     ],
 )  # fmt: skip
@@ -319,7 +319,9 @@ def test_schedule_fires_once_for_missed_times_and_manual_once_per_value() -> Non
 
 
 def test_names_and_versions() -> None:
-    assert run_name("p" * 70, 12) == "p" * 60 + "-12"
+    assert run_name("p" * 70, 12) == label_value("p" * 70)[:60] + "-12"
+    assert label_value("p" * 70) != label_value("p" * 69 + "q")  # a shared prefix stays apart
+    assert len(label_value("p" * 253)) == 63
     assert new_version("7", 3) == "7-r3"
     assert new_version("7-r3", 5) == "7-r5"
     assert len(new_version("v" * 63, 100)) <= 63
@@ -355,3 +357,60 @@ def test_a_candidate_worse_than_the_serving_model_is_rejected_and_never_promoted
     assert world.run().outcome == "Rejected"
     assert "accuracy" in world.run().validation
     assert world.run().baseline_metrics == {"accuracy": 0.9}
+
+
+@pytest.mark.parametrize(
+    ("document", "text"),
+    [
+        ({"metrics": {"a": 1.0}, "artifactURI": "models/7-r1/model.joblib"}, "is not a model URI"),
+        ({"metrics": {f"m{i}": 1.0 for i in range(65)}, "artifactURI": "s3://m/"}, "at most 64"),
+        ({"metrics": {"a": float("nan")}, "artifactURI": "s3://m/"}, "not finite"),
+    ],
+)
+def test_a_result_status_cannot_hold_fails_the_run(document: dict[str, Any], text: str) -> None:
+    world = drifted_world()
+    world.finish_job(json.dumps(document))
+    assert world.step().promote is None
+    assert world.run().outcome == "Failed"
+    assert text in world.run().message
+
+
+def test_unknown_evaluations_neither_extend_nor_end_a_drift_streak() -> None:
+    world = drifted_world()  # True, True: run 1
+    world.finish_job(result(0.95))
+    world.step()
+    world.rollouts["7-r1"] = "Serving"
+    world.step()
+    world.spec = spec(cooldown="0s")
+    for drifted in (True, None, True, True):
+        world.now += timedelta(minutes=5)
+        body = monitor(world.now, bool(drifted))
+        if drifted is None:
+            body["status"]["conditions"][0]["status"] = "Unknown"
+        world.monitors["fraud-drift"] = body
+        assert world.step().create_job is None  # the same streak: no second run
+    assert world.status.run_count == 1
+
+
+def test_a_promotion_reverted_before_it_served_ends_the_run() -> None:
+    world = drifted_world()
+    world.finish_job(result(0.95))
+    world.step()
+    plan = plan_policy(PolicyInput(
+        spec=world.spec, status=world.status, policy=POLICY, now=world.now,
+        monitors=world.monitors, serving=SERVING, rollouts={}, jobs=world.jobs,
+        desired_version="7",
+    ))  # fmt: skip
+    assert plan.status.runs is not None
+    assert plan.status.runs[0].outcome == "RolledBack"
+    assert "spec.model.version is now 7" in plan.status.runs[0].message
+
+
+def test_a_person_can_reject_a_run_awaiting_approval() -> None:
+    world = drifted_world(spec(promotion="manual"))
+    world.finish_job(result(0.95))
+    world.step()
+    world.annotations["modelship.io/reject"] = "fraud-retrain-1"
+    world.step()
+    assert world.run().outcome == "Cancelled"
+    assert world.status.active_run is None
