@@ -151,10 +151,10 @@ def test_each_kind_becomes_ready_with_observed_generation(
     verdict = next(c for c in monitor["status"]["conditions"] if c["type"] == "Drifted")
     assert verdict["reason"] in ("NotEnoughSamples", "PrometheusUnavailable")
     # One Event per transition; status says what the operator does not do yet.
-    assert "does not yet evaluate triggers" in rp["status"]["message"]
+    assert rp["status"]["message"] == "watching the triggers of ModelDeployment fraud"
     expected = {
         ("fraud-drift", ("Normal", verdict["reason"])),
-        ("fraud-retrain", ("Normal", "NotActing")),
+        ("fraud-retrain", ("Normal", "Watching")),
     }
     wait_for(
         lambda: all(event in objects.events(name) for name, event in expected),
@@ -170,11 +170,9 @@ def test_spec_edit_bumps_generation_and_the_operator_catches_up(
     objects: Objects, operator: OperatorFactory
 ) -> None:
     operator(namespaces=[objects.namespace])
-    objects.create(load("modeldeployment-rolling.yaml"))
-    monitor = load("driftmonitor.yaml")
-    monitor["spec"]["modelDeploymentRef"] = "iris"
-    objects.create(monitor)
-    objects.wait_ready("ModelDeployment", "iris")
+    objects.create_example("modeldeployment-canary.yaml")  # with its profile ConfigMap
+    objects.create(load("driftmonitor.yaml"))
+    objects.wait_ready("ModelDeployment", "fraud")
     first = objects.wait_status(
         "DriftMonitor", "fraud-drift", lambda b: "lastEvaluationTime" in b.get("status", {}),
         "the first evaluation",
@@ -198,8 +196,8 @@ def test_spec_edit_bumps_generation_and_the_operator_catches_up(
     assert second["status"]["lastEvaluationTime"] >= first["status"]["lastEvaluationTime"]
 
     # A ModelDeployment edit that starts no rollout is observed too.
-    objects.patch_spec("ModelDeployment", "iris", {"rollback": {"revisionHistoryLimit": 3}})
-    objects.wait_ready("ModelDeployment", "iris", generation=2)
+    objects.patch_spec("ModelDeployment", "fraud", {"rollback": {"revisionHistoryLimit": 3}})
+    objects.wait_ready("ModelDeployment", "fraud", generation=2)
 
 
 def test_invalid_edit_is_stalled_then_recovers(objects: Objects, operator: OperatorFactory) -> None:
