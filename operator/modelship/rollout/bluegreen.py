@@ -9,7 +9,7 @@ from datetime import timedelta
 from modelship.api.rolloutstate import RolloutStage
 from modelship.api.strategy import BlueGreenStrategy
 from modelship.rollout.draft import Draft, Phase
-from modelship.rollout.gating import background_analysis_failed, pause, run_gate
+from modelship.rollout.gating import GateOutcome, background_analysis_failed, pause, run_gate
 from modelship.rollout.types import Traffic
 
 
@@ -37,8 +37,9 @@ def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> None:
     control = d.inp.control
     # A promote annotation acts once; the promotion it starts carries on until the switch.
     promote = control.promote is not None or d.state.promoting
-    if not promote and not run_gate(
-        d, "prePromotion", bg.pre_promotion_analysis, "pre-promotion analysis"
+    if not promote and (
+        run_gate(d, "prePromotion", bg.pre_promotion_analysis, "pre-promotion analysis")
+        is not GateOutcome.PASSED
     ):
         return
     if control.paused:
@@ -82,12 +83,12 @@ def _switched(d: Draft, bg: BlueGreenStrategy) -> None:
     d.traffic = Traffic(
         service_revision=new, stable_revision=new, canary_revision=new, preview=True
     )
-    if not d.inp.control.promote and not run_gate(
-        d, "postPromotion", bg.post_promotion_analysis, "post-promotion analysis"
-    ):
-        if d.canary is None:  # switched back
+    if not d.inp.control.promote:
+        gate = run_gate(d, "postPromotion", bg.post_promotion_analysis, "post-promotion analysis")
+        if gate is GateOutcome.STOPPED:  # switched back
             d.replicas[old] = d.total
-        return
+        if gate is not GateOutcome.PASSED:
+            return
     d.promote(
         new, "blue-green promotion", keep_old_for=timedelta(seconds=bg.scale_down_delay_seconds)
     )

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from modelship.api.strategy import CanaryStep, CanaryStrategy, Router
 from modelship.rollout.draft import ROUTED_SCALE_DOWN_DELAY_SECONDS, Draft
-from modelship.rollout.gating import background_analysis_failed, pause, run_gate
+from modelship.rollout.gating import GateOutcome, background_analysis_failed, pause, run_gate
 from modelship.rollout.replicas import guarded_scale_down, split_for_weight
 from modelship.rollout.types import Traffic
 
@@ -105,10 +105,12 @@ def plan_canary(d: Draft, canary: CanaryStrategy) -> None:
                 if promote_step:
                     promote_step = False
                     d.event("PromotedManually", f"{label}: analysis skipped by promote")
-                elif not run_gate(d, f"step-{index}", step.analysis, f"{label}: analysis"):
-                    if d.canary is None:
+                else:
+                    gate = run_gate(d, f"step-{index}", step.analysis, f"{label}: analysis")
+                    if gate is GateOutcome.STOPPED:
                         return
-                    break
+                    if gate is GateOutcome.WAITING:
+                        break
         if control.paused:
             break
         index += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from modelship.api.analysis import AnalysisGate
 from modelship.api.modeldeployment import RolloutOutcome
 from modelship.rollout.draft import Draft, Phase
@@ -17,27 +19,37 @@ def pause(d: Draft, message: str) -> None:
     d.set_phase(Phase.PAUSED, message)
 
 
-def run_gate(d: Draft, key: str, gate: AnalysisGate | None, label: str) -> bool:
-    """Ask the analysis for gate `key`; True when it passed. A failure rolls back (see
-    `fail`), an inconclusive result pauses, a running one reports progress; `d.canary` is
-    None afterwards when the rollout was stopped for good."""
+class GateOutcome(StrEnum):
+    """What a gate means for the strategy that asked."""
+
+    PASSED = "Passed"
+    """Move on."""
+    WAITING = "Waiting"
+    """Stay at this step: analysing, inconclusive (paused), or failed with manual rollback."""
+    STOPPED = "Stopped"
+    """The rollout ended here (rolled back): nothing more to plan for the new revision."""
+
+
+def run_gate(d: Draft, key: str, gate: AnalysisGate | None, label: str) -> GateOutcome:
+    """Ask the analysis for gate `key`. A failure rolls back (see `fail`), an inconclusive
+    result pauses, a running one reports progress."""
     if gate is None:
-        return True
+        return GateOutcome.PASSED
     result = d.gate(key)
     if result.verdict is Verdict.SUCCESSFUL:
-        return True
+        return GateOutcome.PASSED
     d.request_gate(key, gate)
     detail = f": {result.message}" if result.message else ""
     if result.verdict is Verdict.FAILED:
-        fail(d, f"{label} failed{detail}", result)
-    elif result.verdict is Verdict.INCONCLUSIVE:
+        return fail(d, f"{label} failed{detail}", result)
+    if result.verdict is Verdict.INCONCLUSIVE:
         pause(d, f"{label} inconclusive{detail}; promote to skip it, or abort")
     else:
         d.set_phase(Phase.PROGRESSING, f"{label}: analysing{detail}")
-    return False
+    return GateOutcome.WAITING
 
 
-def fail(d: Draft, reason: str, result: GateResult) -> None:
+def fail(d: Draft, reason: str, result: GateResult) -> GateOutcome:
     """A failed analysis: roll back, or stop and wait for a person when rollback is manual."""
     if d.spec.rollback.automatic:
         d.abort(RolloutOutcome.ROLLED_BACK, reason, result)
@@ -45,8 +57,9 @@ def fail(d: Draft, reason: str, result: GateResult) -> None:
         d.traffic = d.stable_traffic()
         if d.stable:
             d.replicas[d.stable] = None if d.spec.serving.autoscaling else d.total
-    else:
-        d.set_phase(Phase.DEGRADED, f"{reason}; automatic rollback is off: abort or promote")
+        return GateOutcome.STOPPED
+    d.set_phase(Phase.DEGRADED, f"{reason}; automatic rollback is off: abort or promote")
+    return GateOutcome.WAITING
 
 
 def background_analysis_failed(d: Draft) -> bool:

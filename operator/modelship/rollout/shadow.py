@@ -11,7 +11,7 @@ from modelship.api.rolloutstate import RolloutStage
 from modelship.api.strategy import ShadowStrategy
 from modelship.rollout.canary import plan_canary
 from modelship.rollout.draft import Draft, Phase
-from modelship.rollout.gating import background_analysis_failed, pause, run_gate
+from modelship.rollout.gating import GateOutcome, background_analysis_failed, pause, run_gate
 from modelship.rollout.types import Traffic
 
 
@@ -51,8 +51,9 @@ def plan_shadow(d: Draft, shadow: ShadowStrategy) -> None:
         )
         d.requeue_at(ends)
         return
-    if d.inp.control.promote is None and not run_gate(
-        d, "shadow", shadow.analysis, "shadow analysis"
+    if (
+        d.inp.control.promote is None
+        and run_gate(d, "shadow", shadow.analysis, "shadow analysis") is not GateOutcome.PASSED
     ):
         return
     if shadow.then == "drop" or shadow.canary is None:
