@@ -168,6 +168,16 @@ def start_server(
 def infer_body(rng: random.Random, rows: int = 1, shift: dict[str, float] | None = None) -> bytes:
     """An inference request of `rows` rows drawn as the training data was; `shift` adds a
     constant to some features (drifted traffic)."""
+    return labelled_request(rng, rows, shift)[0]
+
+
+def labelled_request(
+    rng: random.Random,
+    rows: int = 1,
+    shift: dict[str, float] | None = None,
+    request_id: str | None = None,
+) -> tuple[bytes, list[int]]:
+    """An inference request and the true labels of its rows (for /feedback)."""
     data = fraud_data(rows=rows, seed=rng.randrange(1 << 30))
     for column, offset in (shift or {}).items():
         data[column] = data[column] + offset
@@ -180,7 +190,10 @@ def infer_body(rng: random.Random, rows: int = 1, shift: dict[str, float] | None
         }
         for column in FEATURES
     ]
-    return json.dumps({"inputs": inputs}).encode()
+    body: dict[str, object] = {"inputs": inputs}
+    if request_id is not None:
+        body["id"] = request_id
+    return json.dumps(body).encode(), [int(v) for v in data["fraud"]]
 
 
 @dataclass
@@ -198,6 +211,9 @@ class TrafficGenerator:
     servers: dict[str, Server] = field(default_factory=dict)
     shift: dict[str, float] = field(default_factory=dict)
     """Added to these features of every request from now on (drifted traffic)."""
+    feedback: str | None = None
+    """After each answer, send ground truth to /feedback: "truth" (the rows' real labels)
+    or "flipped" (the opposite: a model that is always wrong)."""
     outcomes: Counter[tuple[str, int]] = field(default_factory=Counter)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -241,10 +257,20 @@ class TrafficGenerator:
             self._stop.wait(interval)
 
     def _send(self, server: Server, rng: random.Random) -> int:
+        request_id = f"r{rng.randrange(1 << 60)}"
+        body, labels = labelled_request(rng, shift=dict(self.shift), request_id=request_id)
+        status = self._post(f"{server.url}/v2/models/{self.model_name}/infer", body)
+        mode = self.feedback
+        if status == 200 and mode is not None:
+            truth = labels if mode == "truth" else [1 - label for label in labels]
+            feedback = json.dumps({"id": request_id, "ground_truth": truth}).encode()
+            self._post(f"{server.url}/v2/models/{self.model_name}/feedback", feedback)
+        return status
+
+    @staticmethod
+    def _post(url: str, body: bytes) -> int:
         request = urllib.request.Request(
-            f"{server.url}/v2/models/{self.model_name}/infer",
-            data=infer_body(rng, shift=dict(self.shift)),
-            headers={"Content-Type": "application/json"},
+            url, data=body, headers={"Content-Type": "application/json"}
         )
         try:
             with urllib.request.urlopen(request, timeout=5) as response:

@@ -50,7 +50,7 @@ class DriftStand:
         self.seen: dict[str, dict[str, Any]] = {}
         """lastEvaluationTime -> the status written by that evaluation."""
 
-    def start(self, operator: OperatorFactory) -> None:
+    def start(self, operator: OperatorFactory, **monitor: Any) -> None:
         self.core.create_namespaced_config_map(
             self.namespace,
             {"metadata": {"name": "fraud-profile"},
@@ -68,7 +68,7 @@ class DriftStand:
         self.traffic.route(self.server)
         self.traffic.start()
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "DriftMonitor",
-                "metadata": {"name": "fraud-drift"}, "spec": MONITOR}  # fmt: skip
+                "metadata": {"name": "fraud-drift"}, "spec": {**MONITOR, **monitor}}  # fmt: skip
         self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
 
     def status(self) -> dict[str, Any]:
@@ -190,3 +190,37 @@ def test_prometheus_stopped_is_unknown_never_drifted(
     assert status["phase"] == "Monitoring"
     assert "Prometheus did not answer" in status["message"]
     assert not [e for e in private_stand.events() if e[0] == "Warning"]
+
+
+def test_labels_sent_to_feedback_move_realised_performance_and_a_wrong_model_is_degraded(
+    stand: DriftStand, operator: OperatorFactory
+) -> None:
+    stand.traffic.feedback = "truth"
+    performance = {"metric": "accuracy", "min": 0.6, "minSamples": 50}
+    stand.start(operator, performance=performance)
+
+    def measured() -> dict[str, Any] | None:
+        found = stand.status().get("performance") or {}
+        return found if found.get("value") is not None else None
+
+    first = wait_for(measured, timeout=6 * INTERVAL_SECONDS, describe="realised accuracy")
+    assert first["value"] >= 0.6
+    assert first["degraded"] is False
+    assert first["samples"] >= 50
+    degraded = {c["type"]: c for c in stand.status()["conditions"]}["Degraded"]
+    assert degraded["status"] == "False"
+
+    stand.traffic.feedback = "flipped"  # every label now says the model was wrong
+
+    def wrong() -> bool:
+        found = stand.status()
+        conditions = {c["type"]: c for c in found.get("conditions") or []}
+        return conditions.get("Degraded", {}).get("status") == "True"
+
+    wait_for(wrong, timeout=4 * INTERVAL_SECONDS + 20, describe="Degraded=True")
+    status = stand.status()
+    assert status["performance"]["value"] < 0.6
+    assert status["performance"]["degraded"] is True
+    reason = {c["type"]: c for c in status["conditions"]}["Degraded"]["message"]
+    assert "accuracy" in reason
+    assert "out of range" in reason

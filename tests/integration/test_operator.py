@@ -352,6 +352,14 @@ def _converge_everything(objects: Objects, operator: OperatorFactory) -> Operato
         timeout=30,
         describe="every worker started and the monitor evaluated",
     )
+
+    # The policy counts the monitor's evaluations: it has seen the one just made.
+    def counted() -> bool:
+        evaluated = objects.get("DriftMonitor", "fraud-drift")["status"]["lastEvaluationTime"]
+        signals = objects.get("RetrainPolicy", "fraud-retrain")["status"].get("signals") or []
+        return bool(signals) and all(s.get("lastEvaluationTime") == evaluated for s in signals)
+
+    wait_for(counted, timeout=30, describe="the policy to count the monitor's evaluation")
     return handle
 
 
