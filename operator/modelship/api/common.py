@@ -157,6 +157,11 @@ class Severity(StrEnum):
     WARNING = "warning"
     CRITICAL = "critical"
 
+    @property
+    def rank(self) -> int:
+        """0 none, 1 warning, 2 critical: for comparing severities (and the gauge's value)."""
+        return ("none", "warning", "critical").index(self.value)
+
 
 class DriftMethod(StrEnum):
     """Distribution statistics computed on binned counts (see docs/statistics.md)."""

@@ -30,7 +30,6 @@ from modelship.stats.metric import MetricResult
 from modelship.stats.performance import REGRESSION_METRICS, ErrorSums, regression_metric
 
 OTHER = "__other__"
-_RANK = {Severity.NONE: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
 class Verdict(StrEnum):
@@ -216,8 +215,8 @@ def _dataset(spec: DriftMonitorSpec, features: Sequence[ScoreResult]) -> Dataset
     scored = [f for f in features if f.score is not None]
     if not scored:
         return None
-    at = _RANK[Severity(spec.dataset_drift.severity)]
-    drifted = sum(1 for f in scored if _RANK[f.severity] >= at)
+    at = Severity(spec.dataset_drift.severity).rank
+    drifted = sum(1 for f in scored if f.severity.rank >= at)
     share = drifted / len(scored)
     return DatasetResult(share >= spec.dataset_drift.share, share, drifted, len(scored))
 
@@ -318,7 +317,7 @@ def _order(features: Sequence[ScoreResult]) -> tuple[ScoreResult, ...]:
         if f.score is None:
             return (-1, 0.0, f.name)
         lower_is_drift = f.method in P_VALUE_METHODS
-        return (_RANK[f.severity], -f.score if lower_is_drift else f.score, f.name)
+        return (f.severity.rank, -f.score if lower_is_drift else f.score, f.name)
 
     return tuple(sorted(features, key=key, reverse=True))
 
@@ -361,7 +360,7 @@ def evaluate(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts) -> Eval
         reason = features[0].reason if features else "the profile has no monitored features"
         return replace(base, reason="NoScores", message=f"nothing could be scored: {reason}")
     at = spec.dataset_drift.severity
-    drifted = [f for f in features if _RANK[f.severity] >= _RANK[Severity(at)]]
+    drifted = [f for f in features if f.severity.rank >= Severity(at).rank]
     listed = ", ".join(_describe(f) for f in drifted[:5])
     critical_prediction = (
         prediction if prediction is not None and prediction.severity is Severity.CRITICAL else None

@@ -35,7 +35,6 @@ from modelship.runtime.status import write_status
 from modelship.runtime.validated import ExistingIn, ValidatedReconciler
 
 Body = Mapping[str, Any]
-_SEVERITY = {"none": 0, "warning": 1, "critical": 2}
 # A monitor whose ModelDeployment serves nothing yet looks again this often.
 WAITING_RECHECK_SECONDS = 10.0
 
@@ -220,7 +219,7 @@ class DriftMonitorReconciler(ValidatedReconciler):
         drifted = {Verdict.DRIFTED: 1, Verdict.NOT_DRIFTED: 0, Verdict.UNKNOWN: -1}
         metrics.DRIFTED.labels(namespace, name).set(drifted[e.verdict])
         for f in e.features:
-            metrics.DRIFT_SEVERITY.labels(namespace, name, f.name).set(_SEVERITY[f.severity])
+            metrics.DRIFT_SEVERITY.labels(namespace, name, f.name).set(f.severity.rank)
             if f.score is not None:
                 metrics.DRIFT_SCORE.labels(namespace, name, f.name, str(f.method)).set(f.score)
         if e.dataset is not None:

@@ -320,11 +320,8 @@ def _breaker(inp: PolicyInput, plan: PolicyPlan) -> None:
         plan.status = status.model_copy(update={"handled": handled})
     limit = inp.spec.circuit_breaker.max_rejections
     if not plan.status.breaker_open and plan.status.rejections_in_a_row >= limit:
+        # Its Warning Event is the phase's transition (retrain.status.policy_assessment).
         plan.status = plan.status.model_copy(update={"breaker_open": True})
-        plan.events.append(("Warning", "CircuitBreakerOpen",
-                            f"{plan.status.rejections_in_a_row} runs in a row failed or were "
-                            f"rejected: triggers stop until {ANNOTATION_RESET_BREAKER} is set or "
-                            "the spec changes"))  # fmt: skip
 
 
 def fail_active(plan: PolicyPlan, message: str, now: datetime) -> None:

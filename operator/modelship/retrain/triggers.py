@@ -14,6 +14,7 @@ from typing import Any
 
 from croniter import croniter
 
+from modelship.api.common import Severity
 from modelship.api.retrainpolicy import (
     DriftTrigger,
     PerformanceTrigger,
@@ -23,7 +24,6 @@ from modelship.api.retrainpolicy import (
 )
 
 ANNOTATION_RETRAIN = "modelship.io/retrain"
-_RANK = {"none": 0, "warning": 1, "critical": 2}
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,14 @@ class Request:
     evidence: str = ""
     key: str = ""
     """What makes this request distinct: the schedule time, the annotation value."""
+
+
+def _rank(severity: Any) -> int:
+    """A severity as status reports it (an unknown or missing one ranks as none)."""
+    try:
+        return Severity(str(severity)).rank
+    except ValueError:
+        return 0
 
 
 def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
@@ -57,12 +65,10 @@ def drift_seen(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[bool 
         return None, ""
     if drifted.get("status") != "True":
         return False, ""
-    wanted = _RANK[trigger.severity]
-    hot = [
-        f for f in monitor.get("features") or [] if _RANK.get(str(f.get("severity")), 0) >= wanted
-    ]
+    wanted = Severity(trigger.severity).rank
+    hot = [f for f in monitor.get("features") or [] if _rank(f.get("severity")) >= wanted]
     prediction = monitor.get("prediction") or {}
-    if not hot and _RANK.get(str(prediction.get("severity")), 0) < wanted:
+    if not hot and _rank(prediction.get("severity")) < wanted:
         return False, ""
     listed = ", ".join(f"{f['name']} {f.get('method')} {f.get('score')}" for f in hot[:10])
     evidence = f"{drifted.get('reason')}: {listed}" if listed else str(drifted.get("message"))

@@ -12,6 +12,7 @@ from modelship.api.retrainpolicy import RetrainPolicySpec, RetrainPolicyStatus
 from modelship.retrain.gate import gate
 from modelship.retrain.jobs import JobObserved, ServingModel, label_value, new_version, run_name
 from modelship.retrain.runs import JOB_GRACE_SECONDS, PolicyInput, PolicyPlan, plan_policy
+from modelship.retrain.status import policy_assessment
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 SERVING = ServingModel("fraud", "7", "s3://models/fraud/7/")
@@ -273,7 +274,9 @@ def test_the_circuit_breaker_opens_after_three_rejections_and_a_person_closes_it
         world.finish_job(result(0.5))
         world.step()
     assert world.status.breaker_open
-    assert "CircuitBreakerOpen" in world.reasons()
+    opened = policy_assessment(world.spec, world.status, {}, world.now)
+    assert (opened.phase, opened.reason, opened.warning) == ("Failed", "CircuitBreakerOpen", True)
+    assert "CircuitBreakerOpen" not in world.reasons()  # one Event: the phase's transition
     world.spec = spec(cooldown="0s", triggers={"schedule": "*/5 * * * *"})
     world.generation = 2
     world.now += timedelta(minutes=5)
