@@ -301,6 +301,8 @@ class RetrainRun(KubeModel):
     """The ConfigMap the operator created from that profile (promoted runs)."""
     validation: Text = ""
     """The validation verdict, with the failing checks."""
+    data: Text = ""
+    """The data the run trained on, as the trainer reported it (URI and rows)."""
     promoted: bool = False
     """Whether the new version was written to the ModelDeployment."""
     message: Text = ""

@@ -41,6 +41,8 @@ ANNOTATION_RESET_BREAKER = "modelship.io/reset-breaker"
 JOB_GRACE_SECONDS = 60.0
 # While a Job runs the policy is woken by the Job's changes; this is the fallback look.
 RUNNING_RECHECK_SECONDS = 30.0
+# Termination messages this long were cut by the kubelet (its limit is 4096 bytes).
+TRUNCATED_MESSAGE_BYTES = 4000
 ACTIVE = {RunOutcome.RUNNING, RunOutcome.AWAITING_APPROVAL, RunOutcome.PROMOTING}
 EventType = Literal["Normal", "Warning"]
 
@@ -144,21 +146,26 @@ def _finish(plan: PolicyPlan, run: RetrainRun, outcome: RunOutcome, message: str
 def _judge(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, job: JobObserved) -> None:
     """A finished Job: read its result, validate it, and move the run on."""
     text = job.termination_message
-    if not (text and text.strip()):
+    # No message, or one the kubelet cut at its 4096-byte limit: result.json holds it whole.
+    truncated = bool(text) and len(text or "") >= TRUNCATED_MESSAGE_BYTES
+    if not (text and text.strip()) or truncated:
         if run.name not in inp.results:
             plan.read_results.append(run.name)
             return
-        text = inp.results[run.name]
+        text = inp.results[run.name] or (text if truncated else None)
     try:
         result = parse_result(text)
     except ResultError as err:
         _finish(plan, run, RunOutcome.FAILED, str(err), inp.now)
         return
+    data = result.data
+    lineage = f"{data.get('uri', '')} ({data['rows']} rows)" if "rows" in data else ""
     recorded = {
         "metrics": result.metrics,
         "baseline_metrics": result.baseline_metrics,
         "artifact_uri": result.artifact_uri,
         "profile_uri": result.profile_uri,
+        "data": str((data.get("uri") and lineage) or "")[:1024],
     }
     verdict = inp.validate(inp.spec, result) if inp.validate else Verdict(True, "no validation")
     if not verdict.passed:

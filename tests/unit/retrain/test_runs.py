@@ -417,3 +417,21 @@ def test_a_person_can_reject_a_run_awaiting_approval() -> None:
     world.step()
     assert world.run().outcome == "Cancelled"
     assert world.status.active_run is None
+
+
+def test_a_cut_termination_message_is_read_whole_from_result_json() -> None:
+    world = drifted_world()
+    whole = result(0.95, data={"uri": "s3://datasets/fraud/2026-12/", "rows": 120000},
+                   padding="x" * 5000)  # fmt: skip
+    world.finish_job(whole[:4096])  # the kubelet keeps 4096 bytes
+    plan = world.step()
+    assert plan.read_results == ["fraud-retrain-1"]
+    plan = plan_policy(PolicyInput(
+        spec=world.spec, status=world.status, policy=POLICY, now=world.now,
+        monitors=world.monitors, serving=SERVING, rollouts={}, jobs=world.jobs,
+        results={"fraud-retrain-1": whole}, validate=gate,
+    ))  # fmt: skip
+    assert plan.status.runs is not None
+    run = plan.status.runs[0]
+    assert run.outcome == "Promoting"
+    assert run.data == "s3://datasets/fraud/2026-12/ (120000 rows)"
