@@ -165,7 +165,7 @@ def _judge(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, job: JobObserved
         "baseline_metrics": result.baseline_metrics,
         "artifact_uri": result.artifact_uri,
         "profile_uri": result.profile_uri,
-        "data": str((data.get("uri") and lineage) or "")[:1024],
+        "data": lineage[:1024],
     }
     verdict = inp.validate(inp.spec, result) if inp.validate else Verdict(True, "no validation")
     if not verdict.passed:
