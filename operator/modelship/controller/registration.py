@@ -137,23 +137,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
     for kind_name, kind_workers in workers.items():
         _register_kind(registry, KINDS_BY_NAME[kind_name].plural, kind_workers, indexes)
 
-    @kopf.on.event(
-        "apps", "v1", "deployments", registry=registry, id="wake-owner",
-        labels={LABEL_MD: kopf.PRESENT},
-    )  # fmt: skip
-    def wake_owner(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
-        owner = labels.get(LABEL_MD)
-        if namespace and owner:
-            workers[MODEL_DEPLOYMENT.kind].wake(namespace, owner)
-
-    @kopf.on.event(
-        "batch", "v1", "jobs", registry=registry, id="wake-policy",
-        labels={LABEL_POLICY: kopf.PRESENT},
-    )  # fmt: skip
-    def wake_policy(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
-        policy = labels.get(LABEL_POLICY)
-        if namespace and policy:
-            workers[RETRAIN_POLICY.kind].wake(namespace, policy)
+    # A child changed (a Deployment's pods became ready, a Job finished): wake its owner.
+    _wake_owner(registry, ("apps", "v1", "deployments"), LABEL_MD, workers[MODEL_DEPLOYMENT.kind])
+    _wake_owner(registry, ("batch", "v1", "jobs"), LABEL_POLICY, workers[RETRAIN_POLICY.kind])
 
     for kind_name, index_id in NAME_INDEXES.items():
         plural = KINDS_BY_NAME[kind_name].plural
@@ -197,6 +183,20 @@ def _register_kind(
     @kopf.on.event(*resource, registry=registry, id="wake-on-change")
     def wake_on_change(namespace: str | None, name: str | None, meta: kopf.Meta, **_: Any) -> None:
         workers.changed(namespace, name, meta.get("resourceVersion"))
+
+
+def _wake_owner(
+    registry: kopf.OperatorRegistry, resource: tuple[str, str, str], label: str, owners: Workers
+) -> None:
+    """Wake the worker named by `label` on every change of a labelled child."""
+
+    def wake(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
+        owner = labels.get(label)
+        if namespace and owner:
+            owners.wake(namespace, owner)
+
+    kopf.on.event(*resource, registry=registry, id=f"wake-{resource[2]}-owner",
+                  labels={label: kopf.PRESENT})(wake)  # fmt: skip
 
 
 def _wake_referrers(kind_name: str, workers: Mapping[str, Workers]) -> Any:

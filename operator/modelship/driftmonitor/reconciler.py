@@ -21,7 +21,6 @@ from modelship.adapters.prometheus import PrometheusConnections, PrometheusUnava
 from modelship.api.driftmonitor import DriftMonitorSpec
 from modelship.api.resources import DRIFT_MONITOR, MODEL_DEPLOYMENT, Kind
 from modelship.api.types import parse_duration
-from modelship.api.validation import InvalidObjectError, parse_spec
 from modelship.drift.evaluate import Evaluation, Verdict, evaluate, unknown
 from modelship.drift.observed import parse_vector
 from modelship.drift.plan import Reference, next_evaluation, plan_evaluation, waiting
@@ -77,13 +76,10 @@ class DriftMonitorReconciler(ValidatedReconciler):
         body = self.own_writes.current(body, lambda: self.adapter.read(DRIFT_MONITOR, *key))
         meta = body["metadata"]
         generation = int(meta.get("generation") or 0)
-        try:
-            spec = parse_spec(DRIFT_MONITOR, body)
-        except InvalidObjectError:
+        spec = self.actionable(body)
+        if spec is None:
             return super().reconcile(body, now, verify)
         assert isinstance(spec, DriftMonitorSpec)
-        if assess_drift_monitor(spec, self.existing(key[0])).phase == "Failed":
-            return super().reconcile(body, now, verify)  # a reference that does not resolve
         status: Mapping[str, Any] = body.get("status") or {}
         delay = self._due_in(key, status, generation, spec, now)
         if delay > 0:

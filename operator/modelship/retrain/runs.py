@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from modelship.api.modeldeployment import RolloutOutcome
 from modelship.api.retrainpolicy import (
     Concurrency,
     Promotion,
@@ -26,6 +27,7 @@ from modelship.api.retrainpolicy import (
 from modelship.api.types import parse_duration
 from modelship.retrain.jobs import JobObserved, ServingModel, job_manifest, new_version, run_name
 from modelship.retrain.result import ResultError, TrainerResult, parse_result
+from modelship.retrain.serving import SERVING
 from modelship.retrain.triggers import (
     Request,
     manual_request,
@@ -198,9 +200,9 @@ def _promote(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, why: str) -> N
 def _follow(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun) -> None:
     """A run in its rollout: Promoted once the version serves, RolledBack if it was."""
     outcome = inp.rollouts.get(run.new_version)
-    if outcome in ("Serving", "Promoted"):
+    if outcome in (SERVING, RolloutOutcome.PROMOTED):
         _finish(plan, run, RunOutcome.PROMOTED, f"version {run.new_version} serves", inp.now)
-    elif outcome in ("RolledBack", "Aborted", "Superseded", "Dropped"):
+    elif outcome is not None:  # RolledBack, Aborted, Superseded, Dropped
         _finish(plan, run, RunOutcome.ROLLED_BACK,
                 f"the rollout of version {run.new_version} ended {outcome}", inp.now)  # fmt: skip
     elif inp.desired_version is not None and inp.desired_version != run.new_version:

@@ -25,6 +25,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from modelship.api.retrainpolicy import (
     Comparison,
@@ -152,27 +153,32 @@ def _finite(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _bound(kind: CheckKind, name: str, bound: float, candidate: Metrics) -> CheckResult:
-    field = "minMetrics" if kind == CheckKind.MIN else "maxMetrics"
-    if name not in candidate:
-        return CheckResult(
-            metric=name,
-            kind=kind,
-            outcome=CheckOutcome.MISSING,
-            passed=False,
-            message=f"{name} not reported by the trainer ({field} names it)",
-            threshold=bound,
-        )
+def _reported(
+    candidate: Metrics | None,
+    name: str,
+    kind: CheckKind,
+    label: str,
+    missing: str,
+    **fields: Any,
+) -> float | CheckResult:
+    """The candidate's value of `name`, or the failed check that says why there is none."""
+    if candidate is None or name not in candidate:
+        return CheckResult(metric=name, kind=kind, outcome=CheckOutcome.MISSING, passed=False,
+                           message=missing, **fields)  # fmt: skip
     value = candidate[name]
     if not _finite(value):
-        return CheckResult(
-            metric=name,
-            kind=kind,
-            outcome=CheckOutcome.NOT_FINITE,
-            passed=False,
-            message=f"{name} is {value!r}, not a finite number",
-            threshold=bound,
-        )
+        message = f"{label} is {value!r}, not a finite number"
+        return CheckResult(metric=name, kind=kind, outcome=CheckOutcome.NOT_FINITE, passed=False,
+                           message=message, **fields)  # fmt: skip
+    return float(value)
+
+
+def _bound(kind: CheckKind, name: str, bound: float, candidate: Metrics) -> CheckResult:
+    field = "minMetrics" if kind == CheckKind.MIN else "maxMetrics"
+    missing = f"{name} not reported by the trainer ({field} names it)"
+    value = _reported(candidate, name, kind, name, missing, threshold=bound)
+    if isinstance(value, CheckResult):
+        return value
     ok = value >= bound if kind == CheckKind.MIN else value <= bound
     if kind == CheckKind.MIN:
         op = ">=" if ok else "<"
@@ -224,26 +230,11 @@ def _compare(
     name = comparison.metric
     label = name if slice_name is None else f"{name}[{slice_name}]"
     kind = CheckKind.COMPARE
-    if candidate is None or name not in candidate:
-        where = "" if slice_name is None else f" for slice {slice_name}"
-        return CheckResult(
-            metric=name,
-            kind=kind,
-            outcome=CheckOutcome.MISSING,
-            passed=False,
-            message=f"{label} not reported by the trainer{where} (compare names it)",
-            slice=slice_name,
-        )
-    value = candidate[name]
-    if not _finite(value):
-        return CheckResult(
-            metric=name,
-            kind=kind,
-            outcome=CheckOutcome.NOT_FINITE,
-            passed=False,
-            message=f"{label} is {value!r}, not a finite number",
-            slice=slice_name,
-        )
+    where = "" if slice_name is None else f" for slice {slice_name}"
+    missing = f"{label} not reported by the trainer{where} (compare names it)"
+    value = _reported(candidate, name, kind, label, missing, slice=slice_name)
+    if isinstance(value, CheckResult):
+        return value
     if baseline is None or name not in baseline:
         ok = on_missing == OnMissingBaseline.PASS
         verdict = "passed without comparison" if ok else "rejected"

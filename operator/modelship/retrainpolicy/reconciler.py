@@ -21,48 +21,19 @@ from modelship.adapters.kubernetes import ChildRejectedError, KubernetesAdapter
 from modelship.adapters.storage import StorageError, read_text
 from modelship.api.resources import API_VERSION, DRIFT_MONITOR, MODEL_DEPLOYMENT, RETRAIN_POLICY
 from modelship.api.retrainpolicy import RetrainPolicySpec, RetrainPolicyStatus
-from modelship.api.validation import InvalidObjectError, parse_spec
 from modelship.logging import object_logger
 from modelship.planners.assessment import assess_retrain_policy
 from modelship.planners.status import StatusPlan, Transition, plan_status
 from modelship.retrain.gate import gate
-from modelship.retrain.jobs import LABEL_RUN, ServingModel, output_uri
+from modelship.retrain.jobs import LABEL_RUN, output_uri
 from modelship.retrain.runs import PolicyInput, PolicyPlan, fail_active, plan_policy
+from modelship.retrain.serving import rollout_outcomes, serving_model
 from modelship.retrain.status import policy_assessment
 from modelship.runtime.lenient import lenient
 from modelship.runtime.status import write_status
 from modelship.runtime.validated import ExistingIn, ValidatedReconciler
 
 Body = Mapping[str, Any]
-
-
-def serving_model(md: Mapping[str, Any]) -> ServingModel | None:
-    """What the ModelDeployment's stable revision serves: version and URI from its history
-    record (the spec may already name a newer version)."""
-    status = md.get("status") or {}
-    stable = status.get("stableRevision")
-    if not stable:
-        return None
-    for entry in status.get("history") or []:
-        if entry.get("revision") == stable:
-            return ServingModel(str(md["spec"]["model"]["name"]), str(entry.get("modelVersion")),
-                                str(entry.get("modelURI") or ""))  # fmt: skip
-    model = md["spec"]["model"]
-    version = (status.get("rollout") or {}).get("stableVersion") or model["version"]
-    return ServingModel(str(model["name"]), str(version), str(model.get("uri") or ""))
-
-
-def rollout_outcomes(md: Mapping[str, Any]) -> dict[str, str]:
-    """Model version -> how its latest rollout ended; Serving for the stable one."""
-    status = md.get("status") or {}
-    out: dict[str, str] = {}
-    for entry in reversed(status.get("history") or []):  # oldest first: the newest wins
-        if entry.get("outcome"):
-            out[str(entry.get("modelVersion"))] = str(entry["outcome"])
-    stable = serving_model(md)
-    if stable is not None and status.get("phase") == "Healthy":
-        out[stable.version] = "Serving"
-    return out
 
 
 class RetrainPolicyReconciler(ValidatedReconciler):
@@ -80,13 +51,10 @@ class RetrainPolicyReconciler(ValidatedReconciler):
         body = self.own_writes.current(
             body, lambda: self.adapter.read(RETRAIN_POLICY, namespace, name)
         )
-        try:
-            spec = parse_spec(RETRAIN_POLICY, body)
-        except InvalidObjectError:
+        spec = self.actionable(body)
+        if spec is None:
             return super().reconcile(body, now, verify)
         assert isinstance(spec, RetrainPolicySpec)
-        if assess_retrain_policy(spec, self.existing(namespace)).phase == "Failed":
-            return super().reconcile(body, now, verify)
         started = time.perf_counter()
         status = lenient(RetrainPolicyStatus, body.get("status") or {})
         md = self._model_deployment(namespace, spec.model_deployment_ref)

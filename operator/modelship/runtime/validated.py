@@ -16,7 +16,7 @@ from modelship import metrics
 from modelship.api.resources import Kind
 from modelship.api.validation import InvalidObjectError, parse_spec
 from modelship.logging import object_logger
-from modelship.planners.assessment import Existing
+from modelship.planners.assessment import REFERENCE_NOT_FOUND, Existing
 from modelship.planners.status import Assessment, StatusPlan, plan_status
 from modelship.runtime.echo import OwnWrites
 from modelship.runtime.status import StatusSink, write_status
@@ -37,6 +37,16 @@ class ValidatedReconciler:
         self.sink = sink
         self.existing = existing
         self.own_writes = OwnWrites()
+
+    def actionable(self, body: Body) -> Any | None:
+        """The parsed spec when it is valid and its references resolve; None when the pass
+        is this class's (report Invalid or ReferenceNotFound), not the kind's."""
+        try:
+            spec: Any = parse_spec(self.kind, body)
+        except InvalidObjectError:
+            return None
+        assessment = self.assess(spec, self.existing(body["metadata"]["namespace"]))
+        return None if assessment.reason == REFERENCE_NOT_FOUND else spec
 
     def plan(self, body: Body, now: datetime) -> StatusPlan:
         meta = body["metadata"]

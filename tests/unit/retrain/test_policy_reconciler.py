@@ -16,7 +16,8 @@ from modelship.api.resources import Kind
 from modelship.planners.assessment import Existing
 from modelship.planners.status import Transition
 from modelship.retrain.jobs import JobObserved
-from modelship.retrainpolicy.reconciler import RetrainPolicyReconciler, serving_model
+from modelship.retrain.serving import serving_model
+from modelship.retrainpolicy.reconciler import RetrainPolicyReconciler
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 MD = {
