@@ -33,6 +33,7 @@ from modelship_testing.cluster import (
 from modelship_testing.jobs import JobRunner
 from modelship_testing.objects import release_finalizers
 from modelship_testing.prometheus import PrometheusHandle
+from modelship_testing.serving import TrainedModel, train_fraud_model
 from modelship_testing.waiters import diagnostic, wait_for
 
 EXTERNAL = os.environ.get("MODELSHIP_EXTERNAL_CLUSTER") == "1"
@@ -246,6 +247,13 @@ def prometheus(local_cluster: LocalCluster) -> PrometheusHandle:
         local_cluster.state.ports.setdefault("prometheus", free_port())
         local_cluster.start("prometheus")
     return PrometheusHandle(local_cluster)
+
+
+@pytest.fixture(scope="session")
+def model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
+    """The fraud classifier and its reference profile, trained once for every test that
+    serves it (servers only add their logs to its folder)."""
+    return train_fraud_model(tmp_path_factory.mktemp("fraud-model"))
 
 
 @pytest.fixture

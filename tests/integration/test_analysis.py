@@ -18,7 +18,6 @@ from modelship_testing.serving import (
     TrafficGenerator,
     TrainedModel,
     start_server,
-    train_fraud_model,
 )
 from modelship_testing.waiters import diagnostic, wait_for
 
@@ -78,11 +77,6 @@ class Stand:
 
     def logs(self) -> str:
         return "\n".join(f"--- {r} ---\n{s.log_tail(10)}" for r, s in self.servers.items())
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
-    return train_fraud_model(tmp_path_factory.mktemp("fraud-model"))
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from modelship_testing.serving import (
     TrainedModel,
     start_server,
 )
-from modelship_testing.serving import train_fraud_model as train
 from modelship_testing.waiters import diagnostic, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.usefixtures("crds")]
@@ -105,11 +104,6 @@ class DriftStand:
         if self.server is not None:
             self.prometheus.remove_target(f"{self.namespace}-{self.server.revision}")
             self.server.stop()
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
-    return train(tmp_path_factory.mktemp("fraud-model"))
 
 
 def stand_for(api: client.ApiClient, namespace: str, model: TrainedModel,

@@ -21,7 +21,6 @@ from modelship_testing.serving import (
     TrainedModel,
     fraud_data,
     start_server,
-    train_fraud_model,
 )
 from modelship_testing.waiters import diagnostic, wait_for
 
@@ -30,11 +29,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.usefixtur
 GROUP, VERSION = "modelship.io", "v1alpha1"
 TRAINER = Path(__file__).resolve().parents[2] / "examples" / "trainer" / "train.py"
 SHIFT = {"amount": 150.0, "merchant_risk": 0.5}
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
-    return train_fraud_model(tmp_path_factory.mktemp("fraud-model"))
 
 
 class World:

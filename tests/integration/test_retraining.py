@@ -13,18 +13,13 @@ from kubernetes import client
 from modelship_testing.fixtures import OperatorFactory
 from modelship_testing.jobs import JobRunner
 from modelship_testing.objects import ModelDeployments
-from modelship_testing.serving import TrainedModel, fraud_data, train_fraud_model
+from modelship_testing.serving import TrainedModel, fraud_data
 from modelship_testing.waiters import diagnostic, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("crds")]
 
 GROUP, VERSION, PLURAL = "modelship.io", "v1alpha1", "retrainpolicies"
 TRAINER = Path(__file__).resolve().parents[2] / "examples" / "trainer" / "train.py"
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
-    return train_fraud_model(tmp_path_factory.mktemp("fraud-model"))
 
 
 class Loop:
