@@ -7,7 +7,10 @@ Prometheus never fails a rollout and never reports drift.
 
 `PrometheusConnections` keeps one client per distinct connection (address, timeout, token,
 CA bundle): a CA bundle is written to a private file once per content, and the files are
-removed when the operator stops.
+removed when the operator stops. The operator's own token and CA files (flags
+--prometheus-bearer-token-file, --prometheus-ca-file) go only to the operator's own address,
+never to an address a resource names: a spec cannot make the operator send its credentials
+elsewhere.
 """
 
 from __future__ import annotations
@@ -101,8 +104,16 @@ class PrometheusConnections:
     clients are cached on what they connect with, so an unchanged connection is reused.
     """
 
-    def __init__(self, default_url: str | None, read_secret: SecretReader) -> None:
+    def __init__(
+        self,
+        default_url: str | None,
+        read_secret: SecretReader,
+        default_token_file: str | None = None,
+        default_ca_file: str | None = None,
+    ) -> None:
         self.default_url = default_url
+        self.default_token_file = default_token_file
+        self.default_ca_file = default_ca_file
         self._read_secret = read_secret
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, float, str, bool | str], PrometheusClient] = {}
@@ -132,6 +143,11 @@ class PrometheusConnections:
             elif conn.tls.ca_secret_ref:
                 ca_ref = conn.tls.ca_secret_ref
                 verify = self._bundle(self._secret(namespace, ca_ref.name, ca_ref.key))
+        if url == self.default_url:
+            if token is None and self.default_token_file:
+                token = _read_file(self.default_token_file, "bearer token").strip()
+            if not (conn and conn.tls) and self.default_ca_file:
+                verify = self.default_ca_file
         key = (url, timeout, _digest(token or ""), verify)
         with self._lock:
             found = self._clients.get(key)
@@ -162,6 +178,16 @@ class PrometheusConnections:
             if self._bundles is not None:
                 shutil.rmtree(self._bundles, ignore_errors=True)
                 self._bundles = None
+
+
+def _read_file(path: str, what: str) -> str:
+    """A credential file, read on every call so a rotated (projected) token is picked up."""
+    try:
+        return Path(path).read_text()
+    except OSError as err:
+        raise PrometheusUnavailableError(
+            f"cannot read the operator's Prometheus {what} file {path}: {err.strerror}"
+        ) from err
 
 
 def _digest(text: str) -> str:

@@ -99,11 +99,14 @@ class PrometheusTLS(KubeModel):
 
 
 class PrometheusConnection(KubeModel):
-    """How to reach Prometheus. Unset fields fall back to the operator's settings."""
+    """How to reach Prometheus. Unset, it is the operator's default Prometheus, with the
+    operator's own token and CA files."""
 
     address: URL | None = None
     """Prometheus' base URL, e.g. http://prometheus.monitoring:9090. Defaults to the operator's
-    `--prometheus-url`."""
+    `--prometheus-url`. The operator's `--prometheus-bearer-token-file` and
+    `--prometheus-ca-file` are used only with that address, where this block sets no token or
+    TLS of its own; another address gets only what this block sets."""
     timeout: Duration = "10s"
     """How long one query may take before its measurement counts as inconclusive."""
     bearer_token_secret_ref: SecretKeyRef | None = None

@@ -113,7 +113,12 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
     """Register every handler of the operator on `registry`, after claiming its ports."""
     startup.claim_ports(config)
     adapter = KubernetesAdapter(api_client(WORKER_THREADS))
-    connections = PrometheusConnections(config.prometheus_url, adapter.secret_value)
+    connections = PrometheusConnections(
+        config.prometheus_url,
+        adapter.secret_value,
+        config.prometheus_bearer_token_file,
+        config.prometheus_ca_file,
+    )
     indexes = Indexes()
     workers = {
         MODEL_DEPLOYMENT.kind: Workers(

@@ -23,6 +23,10 @@ class OperatorConfig:
     """Namespaces to watch; empty means all namespaces (cluster-wide)."""
     prometheus_url: str | None
     """Default Prometheus for analysis and drift, where a resource names none."""
+    prometheus_bearer_token_file: str | None
+    """A file holding the bearer token sent to the default Prometheus (read on every query)."""
+    prometheus_ca_file: str | None
+    """A PEM CA bundle verifying the default Prometheus' certificate."""
     log_level: str
     log_format: LogFormat
     peering: str | None
@@ -79,6 +83,19 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--prometheus-url",
         default=env.get("MODELSHIP_PROMETHEUS_URL"),
         help="default Prometheus URL [MODELSHIP_PROMETHEUS_URL]",
+    )
+    p.add_argument(
+        "--prometheus-bearer-token-file",
+        default=env.get("MODELSHIP_PROMETHEUS_BEARER_TOKEN_FILE"),
+        help="a file holding the bearer token for the default Prometheus, read on every query "
+        "(e.g. a projected ServiceAccount token); never sent to an address a resource names "
+        "[MODELSHIP_PROMETHEUS_BEARER_TOKEN_FILE]",
+    )
+    p.add_argument(
+        "--prometheus-ca-file",
+        default=env.get("MODELSHIP_PROMETHEUS_CA_FILE"),
+        help="a PEM CA bundle for the default Prometheus' certificate "
+        "[MODELSHIP_PROMETHEUS_CA_FILE]",
     )
     p.add_argument(
         "--log-level",
@@ -150,6 +167,8 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> OperatorConfig:
     return OperatorConfig(
         namespaces=tuple(dict.fromkeys(namespaces)),
         prometheus_url=args.prometheus_url or None,
+        prometheus_bearer_token_file=args.prometheus_bearer_token_file or None,
+        prometheus_ca_file=args.prometheus_ca_file or None,
         log_level=args.log_level,
         log_format=args.log_format,
         peering=peering,

@@ -99,3 +99,41 @@ def test_a_missing_secret_or_address_is_unavailable_with_its_name() -> None:
     with pytest.raises(PrometheusUnavailableError, match="no Prometheus address"):
         connections.client(None, "ml")
     assert connections.client(None, "ml", "http://127.0.0.1:9090").url == "http://127.0.0.1:9090"
+
+
+def test_the_operators_token_and_ca_go_only_to_its_own_address(tmp_path: Path) -> None:
+    token, ca = tmp_path / "token", tmp_path / "ca.pem"
+    token.write_text("operator-token\n")
+    ca.write_text(PEM)
+    own = "https://prometheus:9090"
+    connections = PrometheusConnections(own, FakeSecrets({}), str(token), str(ca))
+    default = connections.client(None, "ml")
+    assert default._conn.headers == {"Authorization": "Bearer operator-token"}
+    assert default._conn._session.verify == str(ca)
+    # A spec naming the same address without credentials of its own gets the operator's.
+    same = connections.client(connection(), "ml")
+    assert same._conn.headers == {"Authorization": "Bearer operator-token"}
+    # A spec naming another address never receives them.
+    other = connections.client(connection(address="https://elsewhere:9090"), "ml")
+    assert other._conn.headers is None
+    assert other._conn._session.verify is True
+    # A spec's own token wins over the operator's, at the operator's address too.
+    secrets = FakeSecrets({"prom-token": {"token": "spec-token"}})
+    connections = PrometheusConnections(own, secrets, str(token), str(ca))
+    spec_token = connections.client(connection(bearerTokenSecretRef={"name": "prom-token"}), "ml")
+    assert spec_token._conn.headers == {"Authorization": "Bearer spec-token"}
+    connections.close()
+
+
+def test_a_rotated_operator_token_file_is_read_again_and_a_missing_one_named(
+    tmp_path: Path,
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("one")
+    connections = PrometheusConnections("http://prometheus:9090", FakeSecrets({}), str(token))
+    assert connections.client(None, "ml")._conn.headers == {"Authorization": "Bearer one"}
+    token.write_text("two")
+    assert connections.client(None, "ml")._conn.headers == {"Authorization": "Bearer two"}
+    token.unlink()
+    with pytest.raises(PrometheusUnavailableError, match=f"token file {token}"):
+        connections.client(None, "ml")
