@@ -131,11 +131,48 @@ def prediction_drift(metric: Metric, data: RoundData) -> float | None:
     if not bins or sum(canary.values()) <= 0 or sum(stable.values()) <= 0:
         return None
     method = str(metric.method or DriftMethod.JENSEN_SHANNON)
+    reference = [stable.get(b, 0.0) for b in bins]
+    current = [canary.get(b, 0.0) for b in bins]
     if method == DriftMethod.WASSERSTEIN:
-        return None  # needs bin centres; not defined for predicted classes
-    return METHODS[method].compute(
-        BinnedInput([stable.get(b, 0.0) for b in bins], [canary.get(b, 0.0) for b in bins])
-    )
+        centres = bucket_centres(bins)
+        if centres is None:
+            raise NotOrderedError("wasserstein needs ordered predictions (a regressor's buckets)")
+        return METHODS[method].compute(
+            BinnedInput(reference, current, centres, _binned_std(reference, centres))
+        )
+    return METHODS[method].compute(BinnedInput(reference, current))
+
+
+class NotOrderedError(ValueError):
+    """A distance that needs ordered bins was asked of predicted classes."""
+
+
+def bucket_centres(bins: Sequence[str]) -> list[float] | None:
+    """A point per histogram bucket (`le=` names, ascending): the middle of each closed
+    bucket; the open outer ones sit at their finite edge. None for classes."""
+    if not bins or not all(b.startswith("le=") for b in bins):
+        return None
+    uppers = [float(b[3:]) for b in bins]
+    finite = [u for u in uppers if math.isfinite(u)]
+    if not finite:
+        return None
+    centres, lower = [], None
+    for upper in uppers:
+        if not math.isfinite(upper):
+            centres.append(finite[-1])
+        elif lower is None:
+            centres.append(upper)
+        else:
+            centres.append((lower + upper) / 2)
+        lower = upper if math.isfinite(upper) else lower
+    return centres
+
+
+def _binned_std(counts: Sequence[float], centres: Sequence[float]) -> float:
+    """The stable side's standard deviation, read from its buckets (the Wasserstein scale)."""
+    total = sum(counts)
+    mean = sum(c * x for c, x in zip(counts, centres, strict=True)) / total
+    return math.sqrt(sum(c * (x - mean) ** 2 for c, x in zip(counts, centres, strict=True)) / total)
 
 
 def measure_round(
@@ -151,7 +188,11 @@ def measure_round(
     for metric in metrics:
         stable_value = None
         if metric.builtin is BuiltinMetric.PREDICTION_DRIFT:
-            value = prediction_drift(metric, data)
+            try:
+                value = prediction_drift(metric, data)
+            except NotOrderedError as err:
+                out.append(_inconclusive(metric, str(err), samples, now))
+                continue
         elif metric.builtin is not None:
             value = data.values.get((metric.name, CANARY))
             stable_value = data.values.get((metric.name, STABLE))
@@ -159,6 +200,18 @@ def measure_round(
             value = custom.get(metric.name)
         out.append(judge(metric, value, stable_value, samples, min_samples, now))
     return out
+
+
+def _inconclusive(
+    metric: Metric, message: str, samples: float | None, now: datetime
+) -> Measurement:
+    return Measurement(
+        metric=metric.name,
+        result=MeasurementResult.INCONCLUSIVE,
+        samples=int(samples) if samples is not None and math.isfinite(samples) else None,
+        measured_at=now,
+        message=message[:1024],
+    )
 
 
 def unreachable(metrics: Sequence[Metric], reason: str, now: datetime) -> list[Measurement]:

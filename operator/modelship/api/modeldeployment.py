@@ -118,10 +118,16 @@ class Rollback(KubeModel):
 
 
 class NetworkPolicySpec(KubeModel):
-    """Restrict who may call the model."""
+    """Restrict who may reach the model's pods (ingress on the serving port)."""
 
     allow_from: list[NetworkPeer] = Field(default_factory=list, max_length=32)
-    """Peers allowed to call the model. Empty: only the operator and the model's own pods."""
+    """Peers allowed to call the model. The model's own pods are always admitted; nothing
+    else is. With the gatewayAPI router or shadow mirroring, list the gateway's pods here."""
+    metrics_from: list[NetworkPeer] = Field(default_factory=list, max_length=32)
+    """Peers allowed to scrape `/metrics`: your Prometheus. Analysis and DriftMonitors read
+    these metrics; without a peer here they see no data (Inconclusive). Metrics share the
+    serving port, so these peers reach the inference endpoint too (protect it with
+    `authSecretRef`)."""
 
 
 class Security(KubeModel):

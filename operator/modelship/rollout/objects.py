@@ -369,7 +369,9 @@ class ChildBuilder:
         if security is None or security.network_policy is None:
             return None
         policy: NetworkPolicySpec = security.network_policy
-        peers: list[Manifest] = [peer.to_kube() for peer in policy.allow_from]
+        peers: list[Manifest] = [
+            peer.to_kube() for peer in [*policy.allow_from, *policy.metrics_from]
+        ]
         peers.append({"podSelector": {"matchLabels": {LABEL_MD: self.name}}})
         return _finish(
             {

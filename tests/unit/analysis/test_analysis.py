@@ -216,3 +216,40 @@ def test_prediction_drift_orders_histogram_bins_by_edge() -> None:
     value = prediction_drift(drift, data)
     assert value is not None
     assert value < 1e-10  # string order (le=10 < le=2) would scramble the CDF
+
+
+def test_prediction_drift_wasserstein_on_a_regressors_buckets_is_scipys_normed_distance() -> None:
+    import math
+
+    import numpy as np
+    from modelship.analysis.measure import RoundData, bucket_centres, prediction_drift
+    from scipy.stats import wasserstein_distance
+
+    data = RoundData()
+    edges = [1.0, 2.0, 3.0, math.inf]
+    stable_bins, canary_bins = [100, 300, 400, 200], [50, 150, 300, 500]
+    for edge, s, c in zip(edges, np.cumsum(stable_bins), np.cumsum(canary_bins), strict=True):
+        data.buckets[("drift", "stable")][edge] = float(s)
+        data.buckets[("drift", "canary")][edge] = float(c)
+    drift = metric(name="drift", builtin="predictionDrift", method="wasserstein", max=0.1)
+    centres = [1.0, 1.5, 2.5, 3.0]  # the open outer buckets sit at their finite edge
+    assert bucket_centres(["le=1", "le=2", "le=3", "le=inf"]) == centres
+    mean = np.average(centres, weights=stable_bins)
+    std = math.sqrt(np.average((np.array(centres) - mean) ** 2, weights=stable_bins))
+    expected = wasserstein_distance(centres, centres, stable_bins, canary_bins) / std
+    assert prediction_drift(drift, data) == pytest.approx(expected)
+    data.values[("__samples__", "canary")] = 1000
+    (out,) = measure_round([drift], data, {}, 100, NOW)
+    assert out.result is R.FAILED  # a real shift towards the top bucket
+
+
+def test_prediction_drift_wasserstein_on_classes_says_why_it_has_no_value() -> None:
+    data = RoundData()
+    data.values[("__samples__", "canary")] = 500
+    for side in ("canary", "stable"):
+        data.classes[("drift", side)].update({"approve": 300, "reject": 200})
+    drift = metric(name="drift", builtin="predictionDrift", method="wasserstein", max=0.1)
+    (out,) = measure_round([drift], data, {}, 100, NOW)
+    assert out.result is R.INCONCLUSIVE
+    assert out.message is not None
+    assert "regressor" in out.message

@@ -157,7 +157,21 @@ def test_network_policy_admits_listed_peers_and_own_pods() -> None:
     peers = policy["spec"]["ingress"][0]["from"]
     assert {"namespaceSelector": {"matchLabels": {"team": "checkout"}}} in peers
     assert {"podSelector": {"matchLabels": {LABEL_MD: "fraud"}}} in peers
+    assert len(peers) == 2
     assert builder().network_policy() is None
+
+
+def test_network_policy_admits_the_prometheus_that_scrapes_the_metrics() -> None:
+    prometheus = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    }
+    security = {"networkPolicy": {"metricsFrom": [prometheus]}}
+    policy = builder(security=security).network_policy()
+    assert policy is not None
+    (rule,) = policy["spec"]["ingress"]
+    assert prometheus in rule["from"]
+    assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
 
 
 def test_auth_secret_is_mounted_as_a_refreshable_file_not_an_env_var() -> None:
