@@ -46,6 +46,15 @@ class ProfileRef(KubeModel):
 class Model(KubeModel):
     """The model to serve. Changing it (or serving) starts a rollout."""
 
+    rules = (
+        Rule(
+            cel="!has(self.modelClass) || self.format == 'custom'",
+            message="model.modelClass applies only to format custom",
+            field_path=".modelClass",
+            check=lambda m: m.model_class is None or m.format == ModelFormat.CUSTOM,
+        ),
+    )
+
     name: LabelValue
     """The model's name; labels pods and metrics as `model`."""
     version: LabelValue
@@ -54,6 +63,17 @@ class Model(KubeModel):
     """Where the model artifact lives: file://, http(s)://, s3://, gs:// or pvc://claim/path."""
     format: ModelFormat = ModelFormat.SKLEARN
     """The artifact's format: sklearn, xgboost, lightgbm, onnx or custom (needs serving.image)."""
+    model_class: (
+        Annotated[
+            str,
+            StringConstraints(
+                pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$", max_length=253
+            ),
+        ]
+        | None
+    ) = None
+    """Format custom: the class the server loads, `package.module:ClassName` (passed as
+    MODELSHIP_MODEL_CLASS). Unset, the image must set MODELSHIP_MODEL_CLASS itself."""
     profile_ref: ProfileRef | None = None
     """The reference profile that drift monitoring compares live traffic against."""
 

@@ -174,6 +174,8 @@ class ChildBuilder:
             {"name": "MODELSHIP_HOST", "value": "0.0.0.0"},
             {"name": "MODELSHIP_CACHE_DIR", "value": "/var/cache/modelship"},
         ]
+        if model.model_class is not None:
+            env.append({"name": "MODELSHIP_MODEL_CLASS", "value": model.model_class})
         if model.profile_ref is not None:
             config_map = {"name": model.profile_ref.config_map}
             volumes.append({"name": PROFILE_VOLUME, "configMap": config_map})

@@ -234,3 +234,22 @@ def test_the_revision_follows_the_secret_reference_not_its_content() -> None:
         one["metadata"]["annotations"][ANNOTATION_HASH]
         == (two["metadata"]["annotations"][ANNOTATION_HASH])
     )
+
+
+def test_a_custom_models_class_reaches_the_server_as_its_environment() -> None:
+    md = builder(
+        model={
+            "name": "fraud",
+            "version": "1",
+            "uri": "s3://models/fraud/1/",
+            "format": "custom",
+            "modelClass": "fraud.models:FraudModel",
+        },
+        serving={"image": "me/fraud-server:1"},
+    )
+    (container,) = md.deployment("abc", 1)["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MODELSHIP_MODEL_FORMAT"] == "custom"
+    assert env["MODELSHIP_MODEL_CLASS"] == "fraud.models:FraudModel"
+    (plain,) = builder().deployment("abc", 1)["spec"]["template"]["spec"]["containers"]
+    assert "MODELSHIP_MODEL_CLASS" not in {e["name"] for e in plain["env"]}
