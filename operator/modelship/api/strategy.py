@@ -173,6 +173,13 @@ class ShadowStrategy(KubeModel):
             message="canary is required when then is canary, and only then",
             check=lambda s: (s.then == "canary") == (s.canary is not None),
         ),
+        Rule(
+            cel="!has(self.canary) || !has(self.canary.traffic)",
+            message="canary.traffic is not used after a shadow run: the canary splits traffic "
+            "with the shadow's traffic router; remove it",
+            field_path=".canary.traffic",
+            check=lambda s: s.canary is None or s.canary.traffic is None,
+        ),
     )
 
     traffic: TrafficRouting
@@ -187,7 +194,8 @@ class ShadowStrategy(KubeModel):
     """After a passing shadow run: canary (continue with `canary`) or drop (remove the shadow
     and record the result, for evaluation only)."""
     canary: CanaryStrategy | None = None
-    """The canary that follows a passing shadow run; its router defaults to `traffic`."""
+    """The canary that follows a passing shadow run; it splits traffic with `traffic` (its own
+    `traffic` is refused)."""
 
 
 class Strategy(KubeModel):

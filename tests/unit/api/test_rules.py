@@ -134,6 +134,10 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
      "less than or equal to 1000"),
     ("ModelDeployment", {"model": {"format": "custom"}}, "spec",
      "model.format custom needs serving.image"),
+    ("ModelDeployment", {"strategy": {"shadow": {
+        "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "gw"}}},
+        "canary": {"traffic": {"router": "replicas"}, "steps": [{"setWeight": 50}]}}}},
+     "spec.strategy.shadow", "canary.traffic is not used after a shadow run"),
     ("ModelDeployment", {"model": {"modelClass": "pkg.mod:Model"}}, "spec.model",
      "model.modelClass applies only to format custom"),
     ("ModelDeployment", {"model": {"format": "custom", "modelClass": "not a class"},
