@@ -15,6 +15,12 @@ class StorageError(RuntimeError):
 
 
 def read_text(uri: str) -> str:
+    if uri.startswith("pvc://"):
+        raise StorageError(
+            f"cannot read {uri}: the operator mounts no claims; report the result in the "
+            "termination message and write the profile where the operator can read it "
+            "(object storage, or file:// on storage both share)"
+        )
     try:
         with fsspec.open(uri, "rb") as handle:
             data: bytes = handle.read(MAX_BYTES + 1)
