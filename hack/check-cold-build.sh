@@ -35,6 +35,7 @@ from modelship_testing import cluster
 checks = {
     cluster.kwok_stages(): ["node-initialize", "pod-ready", "pod-complete", "pod-delete"],
     cluster.gateway_api_crds(): ["httproutes.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io"],
+    cluster.istio_crds(): ["virtualservices.networking.istio.io"],
 }
 for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "helm"):
     checks[cluster.binary(name)] = []

@@ -42,6 +42,7 @@ etcd_version="$(modver etcd go.etcd.io/etcd/server/v3)"
 kwok_version="$(modver kwok sigs.k8s.io/kwok)"
 helm_version="$(modver helm helm.sh/helm/v3)"
 gateway_version="$(modver gateway-api sigs.k8s.io/gateway-api)"
+istio_version="$(modver istio istio.io/api)"
 
 export GOFLAGS="${GOFLAGS:-} -mod=mod -trimpath"
 export CGO_ENABLED=0
@@ -114,3 +115,20 @@ gateway_crds="$cache/gateway-api-$gateway_version/crds.yaml"
 [[ -s "$gateway_crds" ]] || concat "$gateway_crds" "$gateway_dir/config/crd/standard" \
   gateway.networking.k8s.io_gatewayclasses.yaml gateway.networking.k8s.io_gateways.yaml \
   gateway.networking.k8s.io_httproutes.yaml gateway.networking.k8s.io_referencegrants.yaml
+
+# Istio's VirtualService CRD, cut from the module's generated bundle, for the istio router tests.
+istio_crds="$cache/istio-api-$istio_version/crds.yaml"
+if [[ ! -s "$istio_crds" ]]; then
+  istio_dir="$(moddir istio istio.io/api)" || exit 1
+  bundle="$istio_dir/kubernetes/customresourcedefinitions.gen.yaml"
+  [[ -s "$bundle" ]] || die "kubernetes/customresourcedefinitions.gen.yaml is missing from $istio_dir"
+  mkdir -p "$(dirname "$istio_crds")"
+  awk 'BEGIN { RS = "\n---\n"; ORS = "" }
+       /\n  name: virtualservices\.networking\.istio\.io\n/ { print "---\n" $0 "\n"; found = 1 }
+       END { exit !found }' "$bundle" > "$istio_crds.tmp" ||
+    die "no virtualservices.networking.istio.io CRD in $bundle"
+  mv "$istio_crds.tmp" "$istio_crds"
+  echo "wrote   $istio_crds"
+else
+  echo "cached  $istio_crds"
+fi

@@ -94,6 +94,15 @@ def gateway_api_crds() -> Path:
     return path
 
 
+def istio_crds() -> Path:
+    """Istio's VirtualService CRD that `build.sh` cuts from the istio.io/api module."""
+    version = _module_version("istio", "istio.io/api")
+    path = CACHE / f"istio-api-{version}" / "crds.yaml"
+    if not path.exists():
+        raise ClusterError(f"{path} is missing: run `make cluster-bin`")
+    return path
+
+
 def kwok_stages() -> Path:
     """KWOK's own stage definitions, as `build.sh` copied them from its module source."""
     return binary("kwok").parent / "stages.yaml"

@@ -27,6 +27,7 @@ from modelship_testing.cluster import (
     LocalCluster,
     free_port,
     gateway_api_crds,
+    istio_crds,
     kubectl,
     wait_established,
 )
@@ -90,6 +91,13 @@ def gateway_api(kubeconfig: str) -> None:
     """The real Gateway API CRDs, installed in the cluster."""
     kubectl(kubeconfig, "apply", "--server-side", "-f", str(gateway_api_crds()))
     wait_established(kubeconfig, "httproutes.gateway.networking.k8s.io")
+
+
+@pytest.fixture(scope="session")
+def istio(kubeconfig: str) -> None:
+    """Istio's real VirtualService CRD, installed in the cluster (no mesh data plane)."""
+    kubectl(kubeconfig, "apply", "--server-side", "-f", str(istio_crds()))
+    wait_established(kubeconfig, "virtualservices.networking.istio.io")
 
 
 def _events(api: client.ApiClient, namespace: str) -> str:

@@ -116,6 +116,18 @@ class ModelDeployments:
         )
         return [(b["name"], b.get("weight", 1)) for b in body["spec"]["rules"][0]["backendRefs"]]
 
+    def virtual_service(self, name: str) -> dict[str, Any]:
+        return cast(
+            dict[str, Any],
+            self.custom.get_namespaced_custom_object(
+                "networking.istio.io", "v1", self.namespace, "virtualservices", name
+            ),
+        )
+
+    def virtual_service_weights(self, name: str) -> list[tuple[str, int]]:
+        route = self.virtual_service(name)["spec"]["http"][0]["route"]
+        return [(r["destination"]["host"], r.get("weight", 0)) for r in route]
+
 
 @dataclass
 class EndpointHistory:

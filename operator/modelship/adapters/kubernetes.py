@@ -119,6 +119,7 @@ KINDS: dict[str, KindAccess] = {
     "PodDisruptionBudget": KindAccess("policy/v1", "poddisruptionbudgets"),
     "NetworkPolicy": KindAccess("networking.k8s.io/v1", "networkpolicies"),
     "HTTPRoute": KindAccess("gateway.networking.k8s.io/v1", "httproutes"),
+    "VirtualService": KindAccess("networking.istio.io/v1", "virtualservices"),
 }
 
 

@@ -43,7 +43,6 @@ from modelship.rollout.planner import plan_rollout
 from modelship.rollout.references import combine, missing, pod_references, spec_references
 from modelship.rollout.replicas import initial_replicas
 from modelship.rollout.revision import revision_of
-from modelship.rollout.support import unsupported_setting
 from modelship.rollout.types import RolloutInput, RolloutPlan
 from modelship.runtime.echo import OwnWrites
 from modelship.runtime.lenient import lenient
@@ -53,7 +52,7 @@ Body = Mapping[str, Any]
 M = TypeVar("M", bound=BaseModel)
 # A ModelDeployment waiting for a missing ConfigMap, Secret or claim looks again this often.
 REFERENCE_RECHECK_SECONDS = 10.0
-CHILD_KINDS = ("Service", "HorizontalPodAutoscaler", "NetworkPolicy", "HTTPRoute")
+CHILD_KINDS = ("Service", "HorizontalPodAutoscaler", "NetworkPolicy", "HTTPRoute", "VirtualService")
 
 # Status fields the rollout owns, as (python name, wire name).
 ROLLOUT_FIELDS = (
@@ -131,9 +130,6 @@ class RolloutReconciler:
         try:
             spec = parse_spec(MODEL_DEPLOYMENT, body)
             assert isinstance(spec, ModelDeploymentSpec)
-            unsupported = unsupported_setting(spec)
-            if unsupported:
-                raise InvalidObjectError([unsupported])
         except InvalidObjectError as err:
             self._stall(body, assess_model_deployment(err), now)
             log.warning("invalid spec", error=str(err))

@@ -14,7 +14,7 @@ from typing import Any
 
 from modelship.api.modeldeployment import ModelDeploymentSpec, NetworkPolicySpec
 from modelship.api.resources import GROUP
-from modelship.api.strategy import Router
+from modelship.api.strategy import IstioRouting, Router, TrafficRouting
 from modelship.rollout.types import RolloutPlan, Traffic
 
 LABEL_MD = f"{GROUP}/model-deployment"
@@ -278,11 +278,15 @@ class ChildBuilder:
             out.append(self._service(self.preview_service, preview or stable, "preview"))
         return out
 
-    def http_route(self, traffic: Traffic) -> Manifest | None:
+    def _routing(self) -> TrafficRouting | None:
+        """The traffic router the strategy splits (and mirrors) with."""
         strategy = self.spec.strategy
-        routing = strategy.canary.traffic if strategy.canary else None
         if strategy.shadow is not None:
-            routing = strategy.shadow.traffic
+            return strategy.shadow.traffic
+        return strategy.canary.traffic if strategy.canary else None
+
+    def http_route(self, traffic: Traffic) -> Manifest | None:
+        routing = self._routing()
         if routing is None or routing.router is not Router.GATEWAY_API or not routing.gateway_api:
             return None
         gw = routing.gateway_api
@@ -317,6 +321,39 @@ class ChildBuilder:
                 "apiVersion": "gateway.networking.k8s.io/v1",
                 "kind": "HTTPRoute",
                 "metadata": self._meta(gw.http_route or self.name),
+                "spec": spec,
+            }
+        )
+
+    def virtual_service(self, traffic: Traffic) -> Manifest | None:
+        """Istio: the mesh (or the listed gateways) sends calls for the model's host to the
+        stable and canary Services by weight, and mirrors a share to the canary."""
+        routing = self._routing()
+        if routing is None or routing.router is not Router.ISTIO:
+            return None
+        istio = routing.istio or IstioRouting()
+        weight = traffic.canary_weight
+
+        def destination(service: str) -> Manifest:
+            return {"host": f"{self.name}-{service}", "port": {"number": SERVICE_PORT}}
+
+        route: Manifest = {
+            "route": [
+                {"destination": destination("stable"), "weight": 100 - weight},
+                {"destination": destination("canary"), "weight": weight},
+            ]
+        }
+        if traffic.mirror_percent:
+            route["mirror"] = destination("canary")
+            route["mirrorPercentage"] = {"value": float(traffic.mirror_percent)}
+        spec: Manifest = {"hosts": list(istio.hosts or [self.name]), "http": [route]}
+        if istio.gateways:
+            spec["gateways"] = list(istio.gateways)
+        return _finish(
+            {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "VirtualService",
+                "metadata": self._meta(istio.virtual_service or self.name),
                 "spec": spec,
             }
         )
@@ -398,6 +435,7 @@ class ChildBuilder:
         out = self.services(plan.traffic)
         for optional in (
             self.http_route(plan.traffic),
+            self.virtual_service(plan.traffic),
             self.hpa(plan.status.stable_revision or spec_revision),
             self.network_policy(),
         ):

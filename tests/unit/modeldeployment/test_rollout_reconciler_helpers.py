@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from modelship.planners.status import merge_patch as with_deletions
-from modelship.rollout.support import unsupported_setting
-from modelship_testing.rollout_sim import spec
 
 
 def test_status_patch_nulls_nested_fields_that_disappeared() -> None:
@@ -17,15 +15,6 @@ def test_status_patch_nulls_nested_fields_that_disappeared() -> None:
     }
     assert with_deletions(None, {"a": 1}) == {"a": 1}
     assert with_deletions([1, 2], [3]) == [3]  # lists are replaced whole
-
-
-def test_istio_router_is_reported_as_unsupported() -> None:
-    istio = {"canary": {"traffic": {"router": "istio"}, "steps": [{"setWeight": 10}]}}
-    problem = unsupported_setting(spec(strategy=istio))
-    assert problem is not None
-    assert problem.path == "spec.strategy.canary.traffic.router"
-    assert "istio" in problem.message
-    assert unsupported_setting(spec()) is None
 
 
 def test_a_status_from_another_version_is_read_field_by_field() -> None:

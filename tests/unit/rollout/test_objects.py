@@ -253,3 +253,34 @@ def test_a_custom_models_class_reaches_the_server_as_its_environment() -> None:
     assert env["MODELSHIP_MODEL_CLASS"] == "fraud.models:FraudModel"
     (plain,) = builder().deployment("abc", 1)["spec"]["template"]["spec"]["containers"]
     assert "MODELSHIP_MODEL_CLASS" not in {e["name"] for e in plain["env"]}
+
+
+def test_istio_router_splits_and_mirrors_with_a_virtual_service() -> None:
+    from modelship.rollout.types import Traffic
+
+    routing = {"router": "istio", "istio": {"virtualService": "fraud-vs", "hosts": ["fraud.ml"]}}
+    md = builder(strategy={"canary": {"traffic": routing, "steps": [{"setWeight": 10}]}})
+    traffic = Traffic(service_revision="s1", stable_revision="s1", canary_weight=10)
+    service = md.virtual_service(traffic)
+    assert service is not None
+    assert service["metadata"]["name"] == "fraud-vs"
+    assert service["spec"]["hosts"] == ["fraud.ml"]
+    assert "gateways" not in service["spec"]
+    (route,) = service["spec"]["http"]
+    assert [(r["destination"]["host"], r["weight"]) for r in route["route"]] == [
+        ("fraud-stable", 90),
+        ("fraud-canary", 10),
+    ]
+    assert "mirror" not in route
+    assert md.http_route(traffic) is None
+    steps = {"steps": [{"setWeight": 5}]}
+    shadow = builder(strategy={"shadow": {"traffic": {"router": "istio"}, "canary": steps}})
+    mirrored = shadow.virtual_service(
+        Traffic(service_revision="s1", stable_revision="s1", mirror_percent=30)
+    )
+    assert mirrored is not None
+    assert mirrored["spec"]["hosts"] == ["fraud"]
+    (route,) = mirrored["spec"]["http"]
+    assert route["mirror"] == {"host": "fraud-canary", "port": {"number": 80}}
+    assert route["mirrorPercentage"] == {"value": 30.0}
+    assert builder().virtual_service(traffic) is None
