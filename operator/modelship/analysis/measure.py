@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from modelship.analysis.queries import CANARY, SAMPLES, STABLE
+from modelship.analysis.judgement import Judgement, judge_against_stable
+from modelship.analysis.queries import CANARY, ERRORS, MEAN, SAMPLES, STABLE
 from modelship.api.analysis import BuiltinMetric, Measurement, MeasurementResult, Metric
 from modelship.api.common import DriftMethod
 from modelship.stats.drift import METHODS, BinnedInput
@@ -30,6 +31,8 @@ class RoundData:
     buckets: dict[tuple[str, str], dict[float, float]] = field(
         default_factory=lambda: defaultdict(dict)
     )
+    judged: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    """(metric, side, errors|mean): what a judge compares besides the buckets."""
 
     def samples(self, side: str) -> float | None:
         return self.values.get((SAMPLES, side))
@@ -49,6 +52,8 @@ def parse_batch(result: Sequence[Mapping[str, Any]]) -> RoundData:
             data.classes[key][labels["class"]] = value
         elif kind == "bucket" and "le" in labels:
             data.buckets[key][float(labels["le"])] = value
+        elif kind in (ERRORS, MEAN):
+            data.judged[(*key, kind)] = value
     return data
 
 
@@ -198,8 +203,38 @@ def measure_round(
             stable_value = data.values.get((metric.name, STABLE))
         else:
             value = custom.get(metric.name)
-        out.append(judge(metric, value, stable_value, samples, min_samples, now))
+        measurement = judge(metric, value, stable_value, samples, min_samples, now)
+        judgement = judge_against_stable(metric, data, min_samples)
+        out.append(measurement if judgement is None else _with(metric, measurement, judgement))
     return out
+
+
+SEVERITY = {
+    MeasurementResult.SUCCESSFUL: 0,
+    MeasurementResult.INCONCLUSIVE: 1,
+    MeasurementResult.FAILED: 2,
+}
+
+
+def _with(metric: Metric, measurement: Measurement, judgement: Judgement) -> Measurement:
+    """The thresholds' measurement and the judge's, as one: the worse result wins, and both
+    say why. A metric with a judge and no thresholds is the judge's alone."""
+    if (metric.min, metric.max, metric.max_increase) == (None, None, None):
+        result, thresholds = judgement.result, ""  # the judge alone decides
+    else:
+        result = max(measurement.result, judgement.result, key=SEVERITY.__getitem__)
+        thresholds = measurement.message
+    message = "; ".join(part for part in (thresholds, judgement.message) if part)
+    stable = judgement.stable_samples
+    return measurement.model_copy(
+        update={
+            "result": result,
+            "message": message[:1024],
+            "p_value": judgement.p_value,
+            "effect": judgement.effect,
+            "stable_samples": int(stable) if stable is not None and math.isfinite(stable) else None,
+        }
+    )
 
 
 def _inconclusive(

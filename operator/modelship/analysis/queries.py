@@ -16,7 +16,8 @@ from modelship.api.analysis import BuiltinMetric, Metric
 from modelship.api.types import parse_duration
 
 REQUESTS = "modelship_requests_total"
-DURATION_BUCKETS = "modelship_request_duration_seconds_bucket"
+DURATION = "modelship_request_duration_seconds"
+DURATION_BUCKETS = f"{DURATION}_bucket"
 PREDICTION_CLASSES = "modelship_prediction_class_total"
 PREDICTION_BUCKETS = "modelship_prediction_value_bucket"
 ERROR_OUTCOME = "server_error"
@@ -27,6 +28,7 @@ QUANTILES = {
 }
 CANARY, STABLE = "canary", "stable"
 SAMPLES = "__samples__"
+ERRORS, MEAN = "errors", "mean"  # the judge's parts
 
 
 def promql_range(duration: str) -> str:
@@ -70,18 +72,37 @@ def builtin_parts(metric: Metric, subject: Subject, side: str) -> list[str]:
         errors = f'sum(rate({REQUESTS}{{{sel},outcome="{ERROR_OUTCOME}"}}[{w}]))'
         total = f"sum(rate({REQUESTS}{{{sel}}}[{w}]))"
         # No error series at all means no errors, but no requests at all means no data.
-        return [_tag(f"(({errors}) or (0 * {total})) / {total}", name, side, "value")]
+        return [
+            _tag(f"(({errors}) or (0 * {total})) / {total}", name, side, "value"),
+            *_judge_parts(metric, subject, side),
+        ]
     if metric.builtin in QUANTILES:
         quantile = QUANTILES[metric.builtin]
         expr = (
             f"histogram_quantile({quantile}, sum by (le) (rate({DURATION_BUCKETS}{{{sel}}}[{w}])))"
         )
-        return [_tag(expr, name, side, "value")]
+        return [_tag(expr, name, side, "value"), *_judge_parts(metric, subject, side)]
     # predictionDrift: the prediction distribution, as per-class counts (classifiers) or
     # cumulative buckets (regressors); the statistic is computed from the bins.
     classes = f"sum by (class) (increase({PREDICTION_CLASSES}{{{sel}}}[{w}]))"
     buckets = f"sum by (le) (increase({PREDICTION_BUCKETS}{{{sel}}}[{w}]))"
     return [_tag(classes, name, side, "class"), _tag(buckets, name, side, "bucket")]
+
+
+def _judge_parts(metric: Metric, subject: Subject, side: str) -> list[str]:
+    """What a judge compares, as counts over the window: errors (the requests are the
+    samples part), or the latency histogram and the mean latency."""
+    if metric.judge is None:
+        return []
+    sel, w, name = subject.selector(side), subject.window, metric.name
+    if metric.builtin is BuiltinMetric.ERROR_RATE:
+        errors = f'sum(increase({REQUESTS}{{{sel},outcome="{ERROR_OUTCOME}"}}[{w}]))'
+        total = f"sum(increase({REQUESTS}{{{sel}}}[{w}]))"
+        return [_tag(f"({errors}) or (0 * {total})", name, side, ERRORS)]
+    buckets = f"sum by (le) (increase({DURATION_BUCKETS}{{{sel}}}[{w}]))"
+    seconds = f"sum(increase({DURATION}_sum{{{sel}}}[{w}]))"
+    mean = f"{seconds} / sum(increase({DURATION}_count{{{sel}}}[{w}]))"
+    return [_tag(buckets, name, side, "bucket"), _tag(mean, name, side, MEAN)]
 
 
 def samples_part(subject: Subject, side: str) -> str:

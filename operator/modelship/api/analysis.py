@@ -39,6 +39,43 @@ class PrometheusQuery(KubeModel):
     """A different Prometheus for this query. Defaults to spec.analysis.prometheus.address."""
 
 
+JUDGED = frozenset(
+    {
+        BuiltinMetric.ERROR_RATE,
+        BuiltinMetric.LATENCY_P50,
+        BuiltinMetric.LATENCY_P95,
+        BuiltinMetric.LATENCY_P99,
+    }
+)
+DEFAULT_SIGNIFICANCE = 0.01
+DEFAULT_MIN_ERROR_RATE_INCREASE = 0.005
+DEFAULT_MIN_LATENCY_INCREASE = 0.1
+
+
+class Judge(KubeModel):
+    """Fail only when the canary is worse than stable beyond noise, by an effect that matters.
+
+    errorRate: a one-sided two-proportion test on the window's errors and requests; the
+    effect is the absolute increase of the error rate. Latency: a one-sided Mann-Whitney test
+    on the window's latency histograms; the effect is the relative increase of mean latency.
+    Failed when p < significance and effect >= minEffect; Inconclusive when the effect is
+    that large but not yet significant (too few samples to tell); otherwise Successful.
+    """
+
+    significance: float = Field(default=DEFAULT_SIGNIFICANCE, gt=0, le=0.2)
+    """The chance, per measurement, of failing a canary that is no worse than stable."""
+    min_effect: float | None = Field(default=None, ge=0)
+    """The smallest effect worth failing for. Defaults to 0.005 for errorRate (half a
+    percentage point more errors) and 0.1 for latency (10% slower on average)."""
+
+    def effect_floor(self, builtin: BuiltinMetric) -> float:
+        if self.min_effect is not None:
+            return self.min_effect
+        if builtin is BuiltinMetric.ERROR_RATE:
+            return DEFAULT_MIN_ERROR_RATE_INCREASE
+        return DEFAULT_MIN_LATENCY_INCREASE
+
+
 class Metric(KubeModel):
     """One measured metric and the thresholds it must respect."""
 
@@ -49,9 +86,20 @@ class Metric(KubeModel):
             check=lambda m: (m.builtin is None) != (m.prometheus is None),
         ),
         Rule(
-            cel="has(self.min) || has(self.max) || has(self.maxIncrease)",
-            message="set at least one of min, max or maxIncrease",
-            check=lambda m: m.min is not None or m.max is not None or m.max_increase is not None,
+            cel="has(self.min) || has(self.max) || has(self.maxIncrease) || has(self.judge)",
+            message="set at least one of min, max, maxIncrease or judge",
+            check=lambda m: (
+                m.min is not None
+                or m.max is not None
+                or m.max_increase is not None
+                or m.judge is not None
+            ),
+        ),
+        Rule(
+            cel="!has(self.judge) || (has(self.builtin) && self.builtin in "
+            "['errorRate', 'latencyP50', 'latencyP95', 'latencyP99'])",
+            message="judge applies only to builtin errorRate and latencyP50/P95/P99",
+            check=lambda m: m.judge is None or m.builtin in JUDGED,
         ),
         Rule(
             cel="!has(self.min) || !has(self.max) || self.min <= self.max",
@@ -82,6 +130,9 @@ class Metric(KubeModel):
     this fraction of it (0.2 = 20% worse)."""
     method: DriftMethod | None = None
     """The statistic for predictionDrift. Defaults to jensenShannon."""
+    judge: Judge | None = None
+    """Compare the canary with stable statistically (errorRate, latency builtins), besides or
+    instead of fixed thresholds."""
 
 
 def _names_unique(metrics: list[Metric]) -> bool:
@@ -165,6 +216,13 @@ class Measurement(KubeModel):
     """The stable revision's value, for maxIncrease and predictionDrift."""
     samples: int | None = Field(default=None, ge=0)
     """Requests the value is based on."""
+    p_value: float | None = Field(default=None, ge=0, le=1)
+    """With a judge: the one-sided test's p-value (canary no worse than stable)."""
+    effect: float | None = None
+    """With a judge: the canary's error rate minus stable's, or its mean latency relative to
+    stable's minus 1."""
+    stable_samples: int | None = Field(default=None, ge=0)
+    """With a judge: requests stable served in the window."""
     measured_at: datetime
     """When the measurement was taken."""
     message: Annotated[str, StringConstraints(max_length=1024)] = ""

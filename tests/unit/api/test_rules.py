@@ -110,7 +110,7 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
                                                  "then": "drop", "analysis": {}}}},
      "spec", "shadow analysis and the analysis steps of shadow.canary needs spec.analysis"),
     ("ModelDeployment", {"analysis": {"metrics": [{"name": "x", "builtin": "errorRate"}]}},
-     "spec.analysis.metrics[0]", "set at least one of min, max or maxIncrease"),
+     "spec.analysis.metrics[0]", "set at least one of min, max, maxIncrease or judge"),
     ("ModelDeployment", {"analysis": {"metrics": [{"name": "x", "max": 1}]}},
      "spec.analysis.metrics[0]", "set exactly one of builtin or prometheus"),
     ("ModelDeployment", {"analysis": {"metrics": [{**METRIC, "min": 2, "max": 1}]}},
@@ -138,6 +138,9 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
         "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "gw"}}},
         "canary": {"traffic": {"router": "replicas"}, "steps": [{"setWeight": 50}]}}}},
      "spec.strategy.shadow", "canary.traffic is not used after a shadow run"),
+    ("ModelDeployment", {"analysis": {"metrics": [
+        {"name": "drift", "builtin": "predictionDrift", "judge": {}}]}},
+     "spec.analysis.metrics[0]", "judge applies only to builtin errorRate"),
     ("ModelDeployment", {"model": {"modelClass": "pkg.mod:Model"}}, "spec.model",
      "model.modelClass applies only to format custom"),
     ("ModelDeployment", {"model": {"format": "custom", "modelClass": "not a class"},
