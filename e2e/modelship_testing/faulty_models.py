@@ -40,12 +40,15 @@ class Flaky(Wrapped):
 
 
 class Slow(Wrapped):
-    """Answers after MODELSHIP_TEST_DELAY_SECONDS (default 0.3 s)."""
+    """Answers after MODELSHIP_TEST_DELAY_SECONDS (default 0.3 s), times a log-normal factor
+    of spread MODELSHIP_TEST_DELAY_SPREAD (default 0: always the same delay)."""
 
     def load(self, path: str) -> None:
         super().load(path)
         self.delay = float(os.environ.get("MODELSHIP_TEST_DELAY_SECONDS", "0.3"))
+        self.spread = float(os.environ.get("MODELSHIP_TEST_DELAY_SPREAD", "0"))
+        self.random = random.Random(os.getpid())
 
     def predict(self, features: Any) -> Any:
-        time.sleep(self.delay)
+        time.sleep(self.delay * self.random.lognormvariate(0, self.spread))
         return super().predict(features)

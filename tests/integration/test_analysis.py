@@ -57,9 +57,14 @@ class Stand:
         self.traffic = TrafficGenerator(rate_per_second=40, max_seconds=300)
 
     def serve(
-        self, revision: str, version: str, fault: str | None = None, weight: int = 1
+        self,
+        revision: str,
+        version: str,
+        fault: str | None = None,
+        weight: int = 1,
+        fault_env: dict[str, str] | None = None,
     ) -> Server:
-        server = start_server(self.model, revision, version, fault=fault)
+        server = start_server(self.model, revision, version, fault=fault, fault_env=fault_env)
         self.servers[revision] = server
         self.prometheus.add_target(
             f"{self.mds.namespace}-{revision}", server.address, {"namespace": self.mds.namespace}
@@ -97,21 +102,26 @@ def start_rollout(
     spec: dict[str, Any],
     fault: str | None = None,
     canary_weight: int = 1,
+    stable_fault: tuple[str, dict[str, str]] | None = None,
+    fault_env: dict[str, str] | None = None,
 ) -> tuple[str, str]:
-    """Deploy version 1 (served, with traffic), then roll out version 2 served by a process
-    with `fault`; returns (stable, canary) revisions."""
+    """Deploy version 1 (served, with traffic; by a process with `stable_fault` if given),
+    then roll out version 2 served by a process with `fault`; returns (stable, canary)."""
     stand.operator = operator(
         namespaces=[stand.mds.namespace], env={"MODELSHIP_PROMETHEUS_URL": stand.prometheus.url}
     )
     stand.mds.create("fraud", spec)
     stable = stand.mds.wait_phase("fraud", "Healthy")["stableRevision"]
-    stand.serve(stable, "1")
+    if stable_fault is None:
+        stand.serve(stable, "1")
+    else:
+        stand.serve(stable, "1", fault=stable_fault[0], fault_env=stable_fault[1])
     stand.traffic.start()
     stand.mds.set_version("fraud", "2")
     canary = stand.mds.wait(
         "fraud", lambda s: s.get("canaryRevision"), "the canary revision to be created"
     )["canaryRevision"]
-    stand.serve(canary, "2", fault=fault, weight=canary_weight)
+    stand.serve(canary, "2", fault=fault, weight=canary_weight, fault_env=fault_env)
     return stable, canary
 
 
@@ -206,6 +216,55 @@ def test_slow_canary_is_rolled_back(stand: Stand, operator: OperatorFactory) -> 
     failing = {m["metric"]: m for m in status["measurements"] if m["result"] == "Failed"}
     assert "p99" in failing
     assert failing["p99"]["value"] > 0.2
+
+
+def delays(seconds: float) -> dict[str, str]:
+    return {"MODELSHIP_TEST_DELAY_SECONDS": str(seconds), "MODELSHIP_TEST_DELAY_SPREAD": "0.5"}
+
+
+# Rounds of ~150-200 requests per revision (40 rps split evenly, less on a busy machine);
+# failureLimit 1 as docs/analysis.md advises. A slower canary's rounds are Failed or
+# Inconclusive (large effect, not yet significant), never Successful, so it cannot pass the
+# gate and is rolled back at its second failed round.
+JUDGED = analysis(
+    {"name": "p99", "builtin": "latencyP99", "max": 0.5, "judge": {}},
+    interval="20s",
+    minSamples=100,
+    failureLimit=1,
+)
+JUDGED_STEPS = {"canary": {"steps": [{"setWeight": 50}, {"analysis": {"count": 3}}]}}
+
+
+@pytest.mark.parametrize(
+    ("canary_delay", "outcome"), [(0.048, "RolledBack"), (0.04, "Healthy")], ids=["slower", "same"]
+)
+def test_the_judge_rolls_back_a_canary_20_percent_slower_and_promotes_an_identical_one(
+    stand: Stand, operator: OperatorFactory, canary_delay: float, outcome: str
+) -> None:
+    spec = base_spec(analysis=JUDGED, strategy=JUDGED_STEPS)
+    _, canary = start_rollout(
+        stand,
+        operator,
+        spec,
+        fault="Slow",
+        stable_fault=("Slow", delays(0.04)),
+        fault_env=delays(canary_delay),
+    )
+    expect = {"stableRevision": canary} if outcome == "Healthy" else {}
+    status = stand.mds.wait_phase("fraud", outcome, timeout=300, **expect)
+    (p99,) = status["measurements"]
+    # The fixed ceiling passes both: only the judge tells the slower canary apart.
+    assert p99["value"] < 0.5
+    assert p99["pValue"] is not None
+    assert p99["stableSamples"] >= 100
+    if outcome == "RolledBack":
+        assert p99["result"] == "Failed"
+        assert "worse than stable" in p99["message"]
+        assert p99["effect"] >= 0.1
+        assert "judge" in status["history"][0]["reason"]
+    else:
+        assert status["history"][0]["outcome"] == "Promoted"
+        assert status["analysis"]["failed"] <= 1
 
 
 def test_prometheus_outage_pauses_and_the_rollout_continues_when_it_returns(
