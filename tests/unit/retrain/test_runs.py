@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from modelship.api.modeldeployment import Model
 from modelship.api.retrainpolicy import RetrainPolicySpec, RetrainPolicyStatus
 from modelship.retrain.gate import gate
 from modelship.retrain.jobs import JobObserved, ServingModel, label_value, new_version, run_name
@@ -402,7 +403,7 @@ def test_a_promotion_reverted_before_it_served_ends_the_run() -> None:
     plan = plan_policy(PolicyInput(
         spec=world.spec, status=world.status, policy=POLICY, now=world.now,
         monitors=world.monitors, serving=SERVING, rollouts={}, jobs=world.jobs,
-        desired_version="7",
+        spec_model=Model(name="fraud", version="7", uri="s3://models/fraud/7/"),
     ))  # fmt: skip
     assert plan.status.runs is not None
     assert plan.status.runs[0].outcome == "RolledBack"
