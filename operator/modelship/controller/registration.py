@@ -161,8 +161,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
     workers = {
         MODEL_DEPLOYMENT.kind: Workers(
             MODEL_DEPLOYMENT.kind,
-            RolloutReconciler(adapter, PrometheusAnalysis(connections), config.server_image,
-                              indexes.policies),  # fmt: skip
+            RolloutReconciler(
+                adapter, PrometheusAnalysis(connections), config.server_image, indexes.policies
+            ),
         ),
         DRIFT_MONITOR.kind: Workers(
             DRIFT_MONITOR.kind, drift_monitor_reconciler(adapter, connections, indexes.existing)

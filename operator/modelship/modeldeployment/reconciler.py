@@ -86,6 +86,7 @@ def policy_promotion(md_name: str, policy: Mapping[str, Any]) -> PolicyPromotion
         into_status=into_status, promoted=status.promoted, runs=tuple(status.runs or ()),
     )  # fmt: skip
 
+
 # Status fields the rollout owns, as (python name, wire name).
 ROLLOUT_FIELDS = (
     ("stable_revision", "stableRevision"),

@@ -111,14 +111,17 @@ def decide_model(
         if previous is None or previous.source != served.source or previous.run != run:
             events = (Transition("Normal", MODEL_FROM_POLICY, f"serving {served.message}"),)
         return ModelDecision(_promoted_model(spec_model, promoted), served, events)
-    run = producing_run(spec_model, policies)
-    message = "spec.model" + (f", produced by RetrainPolicy run {run}" if run else "")
+    produced_by = producing_run(spec_model, policies)
+    message = "spec.model"
+    if produced_by:
+        message += f", produced by RetrainPolicy run {produced_by}"
     stale = owner.promoted if owner is not None else None
     if stale is not None:
         message += (f"; the promotion of version {stale.version} (run {stale.run}) ended: "
                     "spec.model changed since")  # fmt: skip
     served = ServedModel(version=spec_model.version, uri=spec_model.uri,
-                         source=ModelSource.SPEC, run=run, message=message[:1024])  # fmt: skip
+                         source=ModelSource.SPEC, run=produced_by,
+                         message=message[:1024])  # fmt: skip
     events = ()
     if previous is not None and previous.source is ModelSource.RETRAIN_POLICY:
         events = (Transition("Normal", MODEL_FROM_SPEC, _ended(previous, owner, spec_model)),)

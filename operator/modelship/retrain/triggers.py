@@ -87,6 +87,7 @@ def drift_scores(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[Tri
     """The scores a drift trigger fires on, for the run's lineage: the features at its
     severity or worse (critical first, else in the monitor's order: a p-value's score reads
     the other way round) and the prediction when it is too."""
+
     def score(name: str, found: Mapping[str, Any]) -> TriggerScore:
         value = found.get("score")
         return TriggerScore(name=name[:253], method=str(found.get("method") or "")[:63],
