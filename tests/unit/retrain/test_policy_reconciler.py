@@ -108,6 +108,21 @@ def _policy(fake: FakeK8s, output: str, **annotations: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def trained(fake: FakeK8s, tmp_path: Path) -> Path:
+    """Run p-1's Job succeeded: the trainer wrote its result to result.json only, and its
+    profile beside it. Forgets the calls made so far."""
+    folder = tmp_path / "7-r1"
+    folder.mkdir()
+    (folder / "profile.json").write_text('{"profile": true}')
+    (folder / "result.json").write_text(json.dumps({
+        "metrics": {"accuracy": 0.95}, "artifactURI": f"file://{folder}/model.joblib",
+        "profileURI": f"file://{folder}/profile.json",
+    }))  # fmt: skip
+    fake.jobs_by_name["p-1"] = JobObserved("p-1", succeeded=True)
+    fake.calls.clear()
+    return folder
+
+
 def reconciler(fake: FakeK8s) -> RetrainPolicyReconciler:
     existing = Existing(model_deployments={"fraud"})
     return RetrainPolicyReconciler(fake, lambda namespace: existing)  # type: ignore[arg-type]
@@ -123,16 +138,7 @@ def test_the_run_is_in_status_before_its_job_and_a_promotion_brings_its_profile(
     run = fake.status["runs"][0]
     assert (run["name"], run["baseVersion"], run["newVersion"]) == ("p-1", "7", "7-r1")
     assert fake.status["phase"] == "Training"
-    # The trainer wrote its result to result.json only, and its profile beside it.
-    folder = tmp_path / "7-r1"
-    folder.mkdir()
-    (folder / "profile.json").write_text('{"profile": true}')
-    (folder / "result.json").write_text(json.dumps({
-        "metrics": {"accuracy": 0.95}, "artifactURI": f"file://{folder}/model.joblib",
-        "profileURI": f"file://{folder}/profile.json",
-    }))  # fmt: skip
-    fake.jobs_by_name["p-1"] = JobObserved("p-1", succeeded=True)
-    fake.calls.clear()
+    folder = trained(fake, tmp_path)
     body = policy(fake, output, **{"modelship.io/retrain": "1"})
     reconciler(fake).reconcile(body, now=T0 + timedelta(minutes=3))
     assert fake.calls == [
@@ -184,15 +190,7 @@ def test_promoting_into_the_policy_status_writes_the_profile_and_status_only(
     output = f"file://{tmp_path}/{{version}}/"
     ask = {"modelship.io/retrain": "1"}
     reconciler(fake).reconcile(policy(fake, output, "policyStatus", **ask), now=T0)
-    folder = tmp_path / "7-r1"
-    folder.mkdir()
-    (folder / "profile.json").write_text('{"profile": true}')
-    (folder / "result.json").write_text(json.dumps({
-        "metrics": {"accuracy": 0.95}, "artifactURI": f"file://{folder}/model.joblib",
-        "profileURI": f"file://{folder}/profile.json",
-    }))  # fmt: skip
-    fake.jobs_by_name["p-1"] = JobObserved("p-1", succeeded=True)
-    fake.calls.clear()
+    trained(fake, tmp_path)
     body = policy(fake, output, "policyStatus", **ask)
     reconciler(fake).reconcile(body, now=T0 + timedelta(minutes=3))
     assert fake.calls == ["apply ConfigMap fraud-7-r1-profile", "patch status"]
