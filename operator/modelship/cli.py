@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("modelship.server.main", "run the reference model server"),
     "profile": ("modelship.profile.main", "build a reference profile from training data"),
     "drift": ("modelship.drift.main", "score a data file for drift, as a DriftMonitor would"),
+    "lineage": ("modelship.lineage_main", "where a ModelDeployment's model versions came from"),
     "crds": ("modelship.crdgen.main", "write the CustomResourceDefinitions"),
 }
 

@@ -5,6 +5,10 @@ what passed validation."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +30,16 @@ class Loop:
     """A served ModelDeployment and a RetrainPolicy whose Jobs run the reference trainer."""
 
     def __init__(self, api: client.ApiClient, namespace: str, model: TrainedModel,
-                 work: Path) -> None:  # fmt: skip
+                 work: Path, kubeconfig: str) -> None:  # fmt: skip
         self.namespace, self.model, self.work = namespace, model, work
+        self.kubeconfig = kubeconfig
         self.mds = ModelDeployments(api, namespace)
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.batch = client.BatchV1Api(api)
 
-    def start(self, operator: OperatorFactory, fault: str | None = None) -> None:
+    def start(self, operator: OperatorFactory, fault: str | None = None,
+              target: str = "spec") -> None:  # fmt: skip
         self.core.create_namespaced_config_map(
             self.namespace,
             {"metadata": {"name": "fraud-profile"},
@@ -61,6 +67,7 @@ class Loop:
             "output": {"uri": f"file://{self.work}/models/{{version}}/"},
             "validation": {"minMetrics": {"accuracy": 0.6}, "compare": compare},
             "promotion": "auto",
+            "promotionTarget": target,
         }
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "RetrainPolicy",
                 "metadata": {"name": "fraud-retrain"}, "spec": spec}  # fmt: skip
@@ -97,17 +104,38 @@ class Loop:
         )
         return [j.metadata.name for j in listed.items]
 
-    def events(self) -> list[tuple[str, str]]:
+    def events(self, name: str = "fraud-retrain") -> list[tuple[str, str]]:
         listed = self.core.list_namespaced_event(
-            self.namespace, field_selector="involvedObject.name=fraud-retrain"
+            self.namespace, field_selector=f"involvedObject.name={name}"
         )
         return [(e.type, e.reason) for e in listed.items]
 
 
+def lineage(kubeconfig: str, namespace: str, output: str) -> str:
+    """`modelship lineage md/fraud` as a user runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "modelship.cli", "lineage", "md/fraud", "-n", namespace,
+         "-o", output],
+        env={**os.environ, "KUBECONFIG": kubeconfig}, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def spec_writers(md: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(manager, operation, time) of every managedFields entry that owns a field of spec."""
+    return [
+        (str(e.get("manager")), str(e.get("operation")), str(e.get("time")))
+        for e in md["metadata"].get("managedFields") or []
+        if "f:spec" in (e.get("fieldsV1") or {})
+    ]
+
+
 @pytest.fixture
 def loop(k8s_api: client.ApiClient, namespace: str, model: TrainedModel, tmp_path: Path,
-         job_runner: JobRunner) -> Loop:  # fmt: skip
-    return Loop(k8s_api, namespace, model, tmp_path)
+         job_runner: JobRunner, kubeconfig: str) -> Loop:  # fmt: skip
+    return Loop(k8s_api, namespace, model, tmp_path, kubeconfig)
 
 
 def test_a_manual_retrain_is_validated_promoted_and_serves_with_its_own_profile(
@@ -132,6 +160,70 @@ def test_a_manual_retrain_is_validated_promoted_and_serves_with_its_own_profile(
     assert status["rollout"]["stableVersion"] == "1-r1"
     assert loop.jobs() == ["fraud-retrain-1"]  # exactly one Job
     assert {"RunStarted", "RunPromoting", "RunPromoted"} <= {r for _, r in loop.events()}
+    # Lineage: the history links the revision to its run, and the CLI follows the chain.
+    assert status["history"][0]["run"] == "fraud-retrain/fraud-retrain-1"
+    assert status["model"]["source"] == "Spec"  # promoted into the spec
+    assert status["model"]["run"] == "fraud-retrain/fraud-retrain-1"
+    chain = json.loads(lineage(str(loop.kubeconfig), loop.namespace, "json"))
+    assert [(e["version"], e.get("serving", False)) for e in chain] == [("1-r1", True),
+                                                                       ("1", False)]  # fmt: skip
+    first = chain[0]
+    assert (first["run"], first["trigger"], first["rollout"], first["runOutcome"]) == (
+        "fraud-retrain/fraud-retrain-1", "manual", "Promoted", "Promoted",
+    )  # fmt: skip
+    assert first["metrics"] == run["metrics"]
+    assert first["baselineMetrics"] == run["baselineMetrics"]
+    assert first["validation"] == run["validation"]
+    assert "rows" in first["data"]
+    assert "from spec.model" in chain[1]["note"]
+    table = lineage(str(loop.kubeconfig), loop.namespace, "table").splitlines()
+    assert table[0].split()[:4] == ["VERSION", "SERVING", "ROLLOUT", "RUN"]
+    assert table[1].split()[:4] == ["1-r1", "yes", "Promoted", "fraud-retrain/fraud-retrain-1"]
+
+
+def test_gitops_safe_promotion_serves_the_new_model_and_never_writes_the_spec(
+    loop: Loop, operator: OperatorFactory, job_runner: JobRunner
+) -> None:
+    loop.start(operator, target="policyStatus")
+    created = loop.mds.get("fraud")
+    loop.retrain()
+    run = loop.ended("Promoted", timeout=180)
+    assert run["promoted"] is True
+    status = loop.mds.wait_phase("fraud", "Healthy")
+    assert status["rollout"]["stableVersion"] == "1-r1"
+    assert (status["model"]["version"], status["model"]["source"], status["model"]["run"]) == (
+        "1-r1", "RetrainPolicy", "fraud-retrain/fraud-retrain-1",
+    )  # fmt: skip
+    assert status["model"]["uri"] == run["artifactURI"]
+    assert status["history"][0]["run"] == "fraud-retrain/fraud-retrain-1"
+    promoted = loop.status()["promoted"]
+    assert (promoted["run"], promoted["version"], promoted["basedOn"]["version"]) == (
+        "fraud-retrain-1", "1-r1", "1",
+    )  # fmt: skip
+    # The operator never wrote the spec: same spec, same generation, same spec owners.
+    md = loop.mds.get("fraud")
+    assert md["spec"] == created["spec"]
+    assert md["metadata"]["generation"] == created["metadata"]["generation"] == 1
+    assert spec_writers(md) == spec_writers(created)
+    # The new model is served with its own profile, mounted from the operator's ConfigMap.
+    deployments = loop.mds.apps.list_namespaced_deployment(
+        loop.namespace, label_selector="modelship.io/model-deployment=fraud"
+    ).items
+    serving = [d for d in deployments if d.spec.replicas]
+    assert [d.metadata.annotations["modelship.io/model-version"] for d in serving] == ["1-r1"]
+    volumes = {v.name: v for v in serving[0].spec.template.spec.volumes or []}
+    assert any(v.config_map and v.config_map.name == "fraud-1-r1-profile"
+               for v in volumes.values())  # fmt: skip
+    assert ("Normal", "ModelFromRetrainPolicy") in loop.events("fraud")
+    # A person changes spec.model in Git: the person wins, the promotion ends for good.
+    loop.mds.patch("fraud", {"spec": {"model": {"version": "2"}}})
+    status = loop.mds.wait_phase("fraud", "Healthy", timeout=90)
+    assert status["rollout"]["stableVersion"] == "2"
+    assert (status["model"]["version"], status["model"]["source"]) == ("2", "Spec")
+    assert ("Normal", "ModelFromSpec") in loop.events("fraud")
+    ended = loop.wait(lambda s: (s.get("promoted") or {}).get("ended"),
+                      "the policy to end its promotion")["promoted"]  # fmt: skip
+    assert "spec.model changed to version 2" in ended["ended"]
 
 
 @pytest.mark.parametrize(

@@ -356,6 +356,30 @@ class HistoryEntry(KubeModel):
     """Why it ended so."""
     measurements: Measurements | None = None
     """The measurements that decided it (the failing ones for a rollback)."""
+    run: Annotated[str, StringConstraints(max_length=253)] | None = None
+    """<policy>/<run>: the RetrainPolicy run that produced the model, when it came from one
+    (`modelship lineage` follows it)."""
+
+
+class ModelSource(StrEnum):
+    SPEC = "Spec"
+    RETRAIN_POLICY = "RetrainPolicy"
+
+
+class ServedModel(KubeModel):
+    """The model the ModelDeployment serves (or rolls out), and where it came from."""
+
+    version: Annotated[str, StringConstraints(max_length=63)]
+    """Its version."""
+    uri: Annotated[str, StringConstraints(max_length=1024)] = ""
+    """Its artifact."""
+    source: ModelSource
+    """Spec: spec.model. RetrainPolicy: the promotion a RetrainPolicy with promotionTarget
+    policyStatus recorded in its status, over an unchanged spec.model."""
+    run: Annotated[str, StringConstraints(max_length=253)] | None = None
+    """<policy>/<run>: the RetrainPolicy run that produced it, when one did."""
+    message: Text = ""
+    """Why this model, for people."""
 
 
 class ModelDeploymentStatus(KubeModel):
@@ -401,6 +425,9 @@ class ModelDeploymentStatus(KubeModel):
         default=None, alias="inferenceURL"
     )
     """The in-cluster URL of the Open Inference Protocol endpoint."""
+    model: ServedModel | None = None
+    """The model served or rolled out, and its source: spec.model, or a RetrainPolicy's
+    promotion (docs/gitops.md)."""
     rollout: RolloutState | None = None
     """The rollout planner's bookkeeping (stage, held revision, handled controls), and the
     model version that serves and the step in progress as `kubectl get` prints them."""
@@ -414,11 +441,13 @@ __all__ = [
     "ModelDeploymentSpec",
     "ModelDeploymentStatus",
     "ModelFormat",
+    "ModelSource",
     "NetworkPolicySpec",
     "ProfileRef",
     "ResourceRequirements",
     "Rollback",
     "RolloutOutcome",
     "Security",
+    "ServedModel",
     "Serving",
 ]

@@ -101,6 +101,13 @@ MODEL_DEPLOYMENT = Kind(
             description="The model version the spec asks for",
             priority=1,
         ),
+        PrinterColumn(
+            "Source",
+            ".status.model.source",
+            description="Where the model served comes from: Spec, or a RetrainPolicy's "
+            "promotion in its status",
+            priority=1,
+        ),
         PrinterColumn("Weight", ".status.canaryWeight", "integer", "Canary traffic percentage"),
         PrinterColumn(
             "Step", ".status.rollout.step", description="Canary step in progress, as step/steps"
@@ -151,6 +158,7 @@ RETRAIN_POLICY = Kind(
     printer_columns=(
         PrinterColumn("Model", ".spec.modelDeploymentRef", description="The ModelDeployment"),
         PrinterColumn("Promotion", ".spec.promotion"),
+        PrinterColumn("Target", ".spec.promotionTarget", priority=1),
         PrinterColumn("Phase", ".status.phase"),
         _ready("Whether the policy is armed"),
         PrinterColumn("Last Run", ".status.lastRunTime", "date"),

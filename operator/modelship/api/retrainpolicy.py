@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints
 
 from modelship.api.base import KubeModel, Rule
 from modelship.api.common import Conditions
+from modelship.api.modeldeployment import Model
 from modelship.api.types import (
     MODEL_URI_PATTERN,
     Cron,
@@ -189,6 +190,11 @@ class Promotion(StrEnum):
     NONE = "none"
 
 
+class PromotionTarget(StrEnum):
+    SPEC = "spec"
+    POLICY_STATUS = "policyStatus"
+
+
 class CircuitBreaker(KubeModel):
     """Stop triggering after repeated rejections: a person (or a spec change) must look."""
 
@@ -215,8 +221,14 @@ class RetrainPolicySpec(KubeModel):
     validation: Validation | None = None
     """What a run must achieve to be promoted."""
     promotion: Promotion = Promotion.MANUAL
-    """auto: a validated run updates the ModelDeployment's model (the only spec the operator
-    edits), starting a gated rollout; manual: wait for an approval annotation; none: record only."""
+    """auto: a validated run is promoted, starting the ModelDeployment's gated rollout;
+    manual: wait for an approval annotation; none: record only."""
+    promotion_target: PromotionTarget = PromotionTarget.SPEC
+    """Where a promotion is written. spec: into the ModelDeployment's spec.model (the only
+    spec the operator edits; a GitOps tool must be told to ignore it). policyStatus: into
+    this policy's status.promoted, never into the ModelDeployment, which serves it while its
+    spec.model is the one the promotion was based on (GitOps-safe; one such policy per
+    ModelDeployment)."""
     history_limit: int = Field(default=10, ge=1, le=100)
     """Runs kept in status (and their Jobs)."""
     circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
@@ -261,6 +273,19 @@ class RunOutcome(StrEnum):
     """Replaced by a newer run (concurrency Replace), or its Job was deleted."""
 
 
+class TriggerScore(KubeModel):
+    """A drift score the trigger saw when it fired."""
+
+    name: Annotated[str, StringConstraints(max_length=253)]
+    """The feature (or prediction, for the prediction's drift)."""
+    method: Annotated[str, StringConstraints(max_length=63)] = ""
+    """The statistic, e.g. psi."""
+    score: float | None = None
+    """Its value at trigger time."""
+    severity: Annotated[str, StringConstraints(max_length=16)] = ""
+    """none, warning or critical."""
+
+
 class RetrainRun(KubeModel):
     """One retraining run: the lineage record of a model version."""
 
@@ -293,6 +318,9 @@ class RetrainRun(KubeModel):
     """Metrics the Job reported for the serving model, on the same held-out data."""
     evidence: Text = ""
     """What the trigger saw: the drifted features and scores, the degraded metric."""
+    trigger_scores: list[TriggerScore] | None = Field(default=None, max_length=16)
+    """The drift scores the trigger fired on (features at its severity or worse, and the
+    prediction), as the DriftMonitor reported them then."""
     profile_uri: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
         default=None, alias="profileURI"
     )
@@ -320,6 +348,26 @@ class SignalStatus(KubeModel):
     """The monitor evaluation last counted."""
     fired: bool = False
     """Whether this streak already started a run (a signal that stays true starts one)."""
+
+
+class PromotedModel(KubeModel):
+    """The model this policy promoted into its status (promotionTarget policyStatus)."""
+
+    run: ObjectName
+    """The run that produced it."""
+    version: Annotated[str, StringConstraints(max_length=63)]
+    """Its version."""
+    uri: Annotated[str, StringConstraints(max_length=1024)]
+    """Its artifact."""
+    profile_config_map: ObjectName | None = None
+    """The profile ConfigMap made from its profile (owned by the ModelDeployment)."""
+    based_on: Model
+    """The ModelDeployment's spec.model when it was promoted: the ModelDeployment serves this
+    model while its spec.model stays so. A change of spec.model (a person, Git) ends it."""
+    promoted_at: datetime
+    """When it was promoted."""
+    ended: Text = ""
+    """Why it no longer serves, once it does not (spec.model changed): never again."""
 
 
 class RetrainPolicyStatus(KubeModel):
@@ -356,5 +404,8 @@ class RetrainPolicyStatus(KubeModel):
     """Whether the circuit breaker stopped triggering."""
     last_suppressed: Text = ""
     """The last trigger that did not start a run, why, and when it may."""
+    promoted: PromotedModel | None = None
+    """promotionTarget policyStatus: the model promoted last, which the ModelDeployment
+    serves instead of its spec.model while that is unchanged since (docs/gitops.md)."""
     handled: dict[str, str] | None = Field(default=None, max_length=8)
     """Control annotation values already acted on (retrain, resetBreaker), so each acts once."""

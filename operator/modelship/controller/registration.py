@@ -30,6 +30,7 @@ from modelship.api.resources import (
     RETRAIN_POLICY,
     VERSION,
 )
+from modelship.api.retrainpolicy import PromotionTarget, RetrainPolicySpec
 from modelship.api.validation import InvalidObjectError, parse_spec
 from modelship.controller import startup
 from modelship.controller.settings import OperatorConfig
@@ -38,6 +39,7 @@ from modelship.modeldeployment.analysis import PrometheusAnalysis
 from modelship.modeldeployment.reconciler import RolloutReconciler
 from modelship.planners.assessment import Existing, references
 from modelship.retrain.jobs import LABEL_POLICY
+from modelship.retrain.promoted import promotion_owner
 from modelship.retrainpolicy.reconciler import retrain_policy_reconciler
 from modelship.rollout.objects import LABEL_MD
 from modelship.runtime.worker import Workers
@@ -55,6 +57,9 @@ REFERRERS_INDEXES = {
     DRIFT_MONITOR.kind: "driftmonitor_referrers",
     RETRAIN_POLICY.kind: "retrainpolicy_referrers",
 }
+# namespace -> (ModelDeployment, creationTimestamp, name) of RetrainPolicies that promote into
+# their status (promotionTarget policyStatus): the ModelDeployment follows the oldest.
+PROMOTERS_INDEX = "retrainpolicy_status_promoters"
 
 
 def _names(index: Any, namespace: str | None) -> frozenset[str]:
@@ -62,11 +67,34 @@ def _names(index: Any, namespace: str | None) -> frozenset[str]:
     return frozenset(index.get(namespace, ())) if index is not None else frozenset()
 
 
+def _promotion_owners(index: Any, namespace: str | None) -> dict[str, str]:
+    """ModelDeployment -> the RetrainPolicy whose status promotions it serves."""
+    by_md: dict[str, list[tuple[str, str]]] = {}
+    for md, created, name in index.get(namespace, ()) if index is not None else ():
+        by_md.setdefault(md, []).append((created, name))
+    owners = {md: promotion_owner(candidates) for md, candidates in by_md.items()}
+    return {md: owner for md, owner in owners.items() if owner is not None}
+
+
 def existing_in(namespace: str | None, indexes: Mapping[str, Any]) -> Existing:
     return Existing(
         model_deployments=_names(indexes.get(NAME_INDEXES[MODEL_DEPLOYMENT.kind]), namespace),
         drift_monitors=_names(indexes.get(NAME_INDEXES[DRIFT_MONITOR.kind]), namespace),
+        promotion_owners=_promotion_owners(indexes.get(PROMOTERS_INDEX), namespace),
     )
+
+
+def status_promotion_target(body: Mapping[str, Any]) -> str | None:
+    """The ModelDeployment a RetrainPolicy promotes into its own status for, if it does."""
+    try:
+        spec = parse_spec(RETRAIN_POLICY, body)
+    except InvalidObjectError:
+        return None
+    if isinstance(spec, RetrainPolicySpec) and (
+        spec.promotion_target is PromotionTarget.POLICY_STATUS
+    ):
+        return spec.model_deployment_ref
+    return None
 
 
 def referenced(body: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -89,16 +117,31 @@ class Indexes:
         self.live: dict[str, Any] = {}
 
     def bind(self, kwargs: Mapping[str, Any]) -> None:
-        for index_id in (*NAME_INDEXES.values(), *REFERRERS_INDEXES.values()):
+        for index_id in (*NAME_INDEXES.values(), *REFERRERS_INDEXES.values(), PROMOTERS_INDEX):
             if index_id in kwargs:
                 self.live[index_id] = kwargs[index_id]
 
     def existing(self, namespace: str) -> Existing:
         return existing_in(namespace, self.live)
 
+    def policies(self, namespace: str, md: str) -> list[str]:
+        """The RetrainPolicies that refer to a ModelDeployment."""
+        index = self.live.get(REFERRERS_INDEXES[RETRAIN_POLICY.kind])
+        found = index.get((namespace, MODEL_DEPLOYMENT.kind, md), ()) if index is not None else ()
+        return sorted({name for kind, name in found if kind == RETRAIN_POLICY.kind})
+
 
 def _name_index(namespace: str | None, name: str, **_: Any) -> dict[str | None, str]:
     return {namespace: name}
+
+
+def _promoters_index(
+    body: kopf.Body, namespace: str | None, name: str, meta: kopf.Meta, **_: Any
+) -> dict[str | None, tuple[str, str, str]]:
+    md = status_promotion_target(body)
+    if md is None:
+        return {}
+    return {namespace: (md, str(meta.get("creationTimestamp") or ""), name)}
 
 
 def _referrers_index(
@@ -123,7 +166,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
     workers = {
         MODEL_DEPLOYMENT.kind: Workers(
             MODEL_DEPLOYMENT.kind,
-            RolloutReconciler(adapter, PrometheusAnalysis(connections), config.server_image),
+            RolloutReconciler(
+                adapter, PrometheusAnalysis(connections), config.server_image, indexes.policies
+            ),
         ),
         DRIFT_MONITOR.kind: Workers(
             DRIFT_MONITOR.kind, drift_monitor_reconciler(adapter, connections, indexes.existing)
@@ -155,6 +200,11 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
     for kind_name, index_id in REFERRERS_INDEXES.items():
         plural = KINDS_BY_NAME[kind_name].plural
         kopf.index(GROUP, VERSION, plural, registry=registry, id=index_id)(_referrers_index)
+    policies = (GROUP, VERSION, RETRAIN_POLICY.plural)
+    kopf.index(*policies, registry=registry, id=PROMOTERS_INDEX)(_promoters_index)
+    kopf.on.event(*policies, registry=registry, id="wake-promotion-targets")(
+        _wake_promotion_targets(workers)
+    )
 
     @kopf.on.startup(registry=registry)
     async def check_crds(memo: kopf.Memo, **_: Any) -> None:
@@ -219,3 +269,28 @@ def _wake_referrers(kind_name: str, workers: Mapping[str, Workers]) -> Any:
                     workers[referrer_kind].wake(namespace, referrer)
 
     return wake_referrers
+
+
+def _wake_promotion_targets(workers: Mapping[str, Workers]) -> Any:
+    """A RetrainPolicy changed: its ModelDeployment reads its status (a promotion into it)
+    and its runs (lineage), and the other policies promoting into their status for the same
+    ModelDeployment may now conflict with it, or no longer."""
+    targets: dict[tuple[str, str], str] = {}
+    """(namespace, policy) -> the ModelDeployment it referred to last (a changed reference
+    wakes the old one too, whose promotion ends)."""
+
+    def wake(type: str | None, body: kopf.Body, namespace: str | None, name: str,
+             **kwargs: Any) -> None:  # fmt: skip
+        if type is None or not namespace:
+            return  # the initial listing: every worker's first pass reads what it needs
+        md = str((body.get("spec") or {}).get("modelDeploymentRef") or "")
+        before = targets.pop((namespace, name), None)
+        if type != "DELETED" and md:
+            targets[(namespace, name)] = md
+        for target in {md, before} - {"", None}:
+            workers[MODEL_DEPLOYMENT.kind].wake(namespace, str(target))
+        for other_md, _, other in kwargs[PROMOTERS_INDEX].get(namespace, ()):
+            if other != name and other_md in (md, before):
+                workers[RETRAIN_POLICY.kind].wake(namespace, other)
+
+    return wake

@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel
 
 from modelship import metrics
 from modelship.adapters.kubernetes import ChildRejectedError, KubernetesAdapter, MissingKindError
 from modelship.api.analysis import AnalysisGate
 from modelship.api.modeldeployment import (
+    Model,
     ModelDeploymentSpec,
     ModelDeploymentStatus,
+    ServedModel,
 )
-from modelship.api.resources import MODEL_DEPLOYMENT
+from modelship.api.resources import MODEL_DEPLOYMENT, RETRAIN_POLICY
+from modelship.api.retrainpolicy import PromotionTarget, RetrainPolicySpec, RetrainPolicyStatus
 from modelship.api.rolloutstate import RolloutState
 from modelship.api.validation import InvalidObjectError, parse_spec
 from modelship.logging import object_logger
@@ -37,6 +41,7 @@ from modelship.planners.assessment import (
     rollout_progressing,
 )
 from modelship.planners.status import Assessment, plan_status
+from modelship.retrain.promoted import ModelDecision, PolicyPromotion, decide_model
 from modelship.rollout.controls import read_controls
 from modelship.rollout.objects import ChildBuilder
 from modelship.rollout.planner import plan_rollout
@@ -53,6 +58,33 @@ M = TypeVar("M", bound=BaseModel)
 # A ModelDeployment waiting for a missing ConfigMap, Secret or claim looks again this often.
 REFERENCE_RECHECK_SECONDS = 10.0
 CHILD_KINDS = ("Service", "HorizontalPodAutoscaler", "NetworkPolicy", "HTTPRoute", "VirtualService")
+PoliciesOf = Callable[[str, str], Sequence[str]]
+"""(namespace, ModelDeployment) -> names of the RetrainPolicies that refer to it (an index)."""
+
+
+def _no_policies(namespace: str, name: str) -> Sequence[str]:
+    return ()
+
+
+def policy_promotion(md_name: str, policy: Mapping[str, Any]) -> PolicyPromotion:
+    """What a ModelDeployment reads of a RetrainPolicy object: whether it promotes into its
+    status for this ModelDeployment, its promotion and its runs."""
+    meta = policy.get("metadata") or {}
+    try:
+        spec = parse_spec(RETRAIN_POLICY, policy)
+    except InvalidObjectError:
+        spec = None
+    into_status = (
+        isinstance(spec, RetrainPolicySpec)
+        and spec.model_deployment_ref == md_name
+        and spec.promotion_target is PromotionTarget.POLICY_STATUS
+    )
+    status = lenient(RetrainPolicyStatus, policy.get("status") or {})
+    return PolicyPromotion(
+        name=str(meta.get("name")), created=str(meta.get("creationTimestamp") or ""),
+        into_status=into_status, promoted=status.promoted, runs=tuple(status.runs or ()),
+    )  # fmt: skip
+
 
 # Status fields the rollout owns, as (python name, wire name).
 ROLLOUT_FIELDS = (
@@ -90,6 +122,8 @@ def rollout_status_fields(
     extra["inferenceURL"] = builder.inference_url()
     extra["selector"] = f"modelship.io/model-deployment={builder.name}"
     extra["rollout"] = plan.state.model_dump(by_alias=True, mode="json", exclude_none=True)
+    if plan.status.model is not None:
+        extra["model"] = plan.status.model.to_kube()
     if outcome.run is not None:
         extra["analysis"] = outcome.run.model_dump(by_alias=True, mode="json", exclude_none=True)
     if outcome.measurements is not None:
@@ -102,12 +136,31 @@ def rollout_status_fields(
 
 class RolloutReconciler:
     def __init__(
-        self, adapter: KubernetesAdapter, evaluator: GateEvaluator, default_image: str
+        self,
+        adapter: KubernetesAdapter,
+        evaluator: GateEvaluator,
+        default_image: str,
+        policies: PoliciesOf = _no_policies,
     ) -> None:
         self.adapter = adapter
         self.evaluator = evaluator
         self.default_image = default_image
+        self.policies = policies
         self.own_writes = OwnWrites()
+
+    def _decide_model(
+        self, namespace: str, name: str, model: Model, previous: ServedModel | None
+    ) -> ModelDecision:
+        """spec.model, or the promotion a RetrainPolicy recorded in its status over it."""
+        read = []
+        for policy in self.policies(namespace, name):
+            try:
+                read.append(policy_promotion(name, self.adapter.read(RETRAIN_POLICY, namespace,
+                                                                     policy)))  # fmt: skip
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+        return decide_model(model, read, previous)
 
     def reconcile(
         self, body: Body, now: datetime | None = None, verify: bool = False
@@ -140,6 +193,11 @@ class RolloutReconciler:
             self.adapter.forget(namespace, name)
         elif raw_status.get("observedGeneration") is None:
             self.adapter.remember_new(namespace, name)
+        status = lenient(ModelDeploymentStatus, raw_status)
+        # The model to serve (spec.model or a policy's promotion) shapes the revision.
+        decision = self._decide_model(namespace, name, spec.model, status.model)
+        spec = spec.model_copy(update={"model": decision.model})
+        status = status.model_copy(update={"model": decision.served})
         spec_revision = revision_of(spec, self.default_image, name)
         builder = ChildBuilder(body, spec, self.default_image)
         absent = self._missing_references(builder, spec_revision)
@@ -149,7 +207,6 @@ class RolloutReconciler:
             self._stall(body, missing_references(absent, REFERENCE_RECHECK_SECONDS), now)
             log.warning("missing references", missing=absent)
             return REFERENCE_RECHECK_SECONDS
-        status = lenient(ModelDeploymentStatus, raw_status)
         state = lenient(RolloutState, raw_status.get("rollout") or {})
         control, handled = read_controls(meta.get("annotations") or {}, state.handled)
         state = state.model_copy(update={"handled": handled})
@@ -204,7 +261,7 @@ class RolloutReconciler:
         if status_plan.patch:
             self._write_status(namespace, name, status_plan.patch)
             metrics.STATUS_WRITES.labels(MODEL_DEPLOYMENT.kind).inc()
-        for event in plan.events:
+        for event in (*decision.events, *plan.events):
             metrics.ROLLOUT_EVENTS.labels(event.reason).inc()
             self.adapter.post_event(body, event)
             log.info("rollout event", reason=event.reason, message=event.message)

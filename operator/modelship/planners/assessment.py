@@ -5,13 +5,13 @@ observed, to an `Assessment` that `plan_status` turns into status and Events. Pu
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 
 from modelship.api.common import ConditionStatus
 from modelship.api.driftmonitor import DriftMonitorPhase, DriftMonitorSpec
 from modelship.api.modeldeployment import ModelDeploymentPhase, ModelDeploymentSpec
-from modelship.api.retrainpolicy import RetrainPolicyPhase, RetrainPolicySpec
+from modelship.api.retrainpolicy import PromotionTarget, RetrainPolicyPhase, RetrainPolicySpec
 from modelship.api.validation import InvalidObjectError
 from modelship.planners.status import (
     Assessment,
@@ -24,6 +24,9 @@ from modelship.planners.status import (
 
 INVALID_SPEC = "InvalidSpec"
 REFERENCE_NOT_FOUND = "ReferenceNotFound"
+PROMOTION_TARGET_TAKEN = "PromotionTargetTaken"
+NOT_ACTIONABLE = frozenset({REFERENCE_NOT_FOUND, PROMOTION_TARGET_TAKEN})
+"""Reasons of a valid spec the operator cannot act on (yet)."""
 
 
 def invalid(phase: str, error: InvalidObjectError) -> Assessment:
@@ -128,6 +131,9 @@ class Existing:
 
     model_deployments: Set[str] = frozenset()
     drift_monitors: Set[str] = frozenset()
+    promotion_owners: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """ModelDeployment -> the RetrainPolicy whose status promotions it serves (of those with
+    promotionTarget policyStatus, the oldest: retrain.promoted.promotion_owner)."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +193,7 @@ def _not_evaluating(assessment: Assessment) -> Assessment:
 
 
 def assess_drift_monitor(
-    spec: DriftMonitorSpec | InvalidObjectError, existing: Existing
+    spec: DriftMonitorSpec | InvalidObjectError, existing: Existing, name: str = ""
 ) -> Assessment:
     if isinstance(spec, InvalidObjectError):
         return _not_evaluating(invalid(DriftMonitorPhase.FAILED, spec))
@@ -203,13 +209,26 @@ def assess_drift_monitor(
 
 
 def assess_retrain_policy(
-    spec: RetrainPolicySpec | InvalidObjectError, existing: Existing
+    spec: RetrainPolicySpec | InvalidObjectError, existing: Existing, name: str = ""
 ) -> Assessment:
+    """`name` is the policy's own: a second policy promoting into its status for the same
+    ModelDeployment is rejected (which promotion would serve?)."""
     if isinstance(spec, InvalidObjectError):
         return invalid(RetrainPolicyPhase.FAILED, spec)
     missing = _missing(references(spec), existing)
     if missing:
         return _unresolved(RetrainPolicyPhase.FAILED, missing)
+    md = spec.model_deployment_ref
+    owner = existing.promotion_owners.get(md)
+    if spec.promotion_target is PromotionTarget.POLICY_STATUS and owner not in (None, name):
+        message = (
+            f'spec.promotionTarget: ModelDeployment "{md}" already serves the promotions of '
+            f'RetrainPolicy "{owner}" (promotionTarget policyStatus, the older one); only one '
+            "policy may promote into its status per ModelDeployment: use promotionTarget spec, "
+            "or delete one of them"
+        )
+        return Assessment(RetrainPolicyPhase.FAILED, PROMOTION_TARGET_TAKEN, message,
+                          stalled(PROMOTION_TARGET_TAKEN, message), warning=True)  # fmt: skip
     # Valid and resolved: what it does is the retrain planner's to say (modelship.retrain).
     message = f"waiting for the first pass over ModelDeployment {spec.model_deployment_ref}"
     return Assessment(

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from modelship.api.modeldeployment import RolloutOutcome
+from modelship.api.modeldeployment import Model, RolloutOutcome
 from modelship.api.retrainpolicy import (
     Concurrency,
+    PromotedModel,
     Promotion,
+    PromotionTarget,
     RetrainPolicySpec,
     RetrainPolicyStatus,
     RetrainRun,
@@ -26,6 +28,7 @@ from modelship.api.retrainpolicy import (
 )
 from modelship.api.types import parse_duration
 from modelship.retrain.jobs import JobObserved, ServingModel, job_manifest, new_version, run_name
+from modelship.retrain.promoted import active_promotion
 from modelship.retrain.result import ResultError, TrainerResult, parse_result
 from modelship.retrain.serving import SERVING
 from modelship.retrain.triggers import (
@@ -62,13 +65,18 @@ Validate = Callable[[RetrainPolicySpec, TrainerResult], Verdict]
 
 @dataclass(frozen=True)
 class PromotionWrite:
-    """Write the candidate to the ModelDeployment (promotion auto, or an approval)."""
+    """Promote the candidate (promotion auto, or an approval): its profile ConfigMap, and
+    its model into the ModelDeployment's spec.model (promotionTarget spec) or into the
+    policy's status.promoted, which the plan's status already holds (policyStatus)."""
 
     run: str
     version: str
     uri: str
     profile_uri: str | None
     profile_config_map: str | None
+    into_spec: bool = True
+    replaces: PromotedModel | None = None
+    """status.promoted before this promotion, restored if its writes are refused."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +95,8 @@ class PolicyInput:
     the ModelDeployment's history, plus Serving for the version its stable revision serves."""
     jobs: Mapping[str, JobObserved]
     """Jobs of this policy by name."""
-    desired_version: str | None = None
-    """The version the ModelDeployment's spec names now."""
+    spec_model: Model | None = None
+    """The ModelDeployment's spec.model now (None: it is gone or unreadable)."""
     results: Mapping[str, str | None] = field(default_factory=dict)
     """run -> result.json at its output URI, for runs whose Job left no termination message."""
     validate: Validate | None = None
@@ -190,11 +198,59 @@ def _judge(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, job: JobObserved
 def _promote(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, why: str) -> None:
     md = inp.spec.model_deployment_ref
     config_map = f"{md}-{run.new_version}-profile"[:253] if run.profile_uri else None
+    into_spec = inp.spec.promotion_target is PromotionTarget.SPEC
+    if not into_spec and inp.spec_model is None:
+        _finish(plan, run, RunOutcome.FAILED, f"{why}; not promoted: ModelDeployment {md} is "
+                "gone", inp.now)  # fmt: skip
+        return
     plan.promote = PromotionWrite(run.name, run.new_version, run.artifact_uri or "",
-                                  run.profile_uri, config_map)  # fmt: skip
-    _finish(plan, run, RunOutcome.PROMOTING, f"{why}; version {run.new_version} written to "
-            f"ModelDeployment {md}: its gated rollout decides", inp.now,
-            promoted=True, profile_config_map=config_map)  # fmt: skip
+                                  run.profile_uri, config_map, into_spec,
+                                  plan.status.promoted)  # fmt: skip
+    where = f"written to ModelDeployment {md}"
+    if not into_spec:
+        assert inp.spec_model is not None
+        promoted = PromotedModel(run=run.name, version=run.new_version,
+                                 uri=run.artifact_uri or "", profile_config_map=config_map,
+                                 based_on=inp.spec_model, promoted_at=inp.now)  # fmt: skip
+        plan.status = plan.status.model_copy(update={"promoted": promoted})
+        where = (f"recorded in status.promoted: ModelDeployment {md} serves it over its "
+                 f"spec.model (version {inp.spec_model.version}), which is not edited")  # fmt: skip
+    _finish(plan, run, RunOutcome.PROMOTING, f"{why}; version {run.new_version} {where}: its "
+            "gated rollout decides", inp.now, promoted=True,
+            profile_config_map=config_map)  # fmt: skip
+
+
+def _desired_version(inp: PolicyInput, status: RetrainPolicyStatus) -> str | None:
+    """The version the ModelDeployment is asked to serve: its spec.model's, or this policy's
+    promotion over it (promotionTarget policyStatus)."""
+    if inp.spec_model is None:
+        return None
+    promoted = None
+    if inp.spec.promotion_target is PromotionTarget.POLICY_STATUS:
+        promoted = active_promotion(status.promoted, inp.spec_model)
+    return promoted.version if promoted is not None else inp.spec_model.version
+
+
+def _end_promotion(inp: PolicyInput, plan: PolicyPlan) -> None:
+    """A promotion in status serves only over the spec.model it was based on: once that
+    changes (a person, Git) it ends for good, so changing spec.model back never revives it.
+    A policy that promotes into the spec keeps no promotion in its status."""
+    promoted = plan.status.promoted
+    if promoted is None:
+        return
+    if inp.spec.promotion_target is PromotionTarget.SPEC:
+        plan.status = plan.status.model_copy(update={"promoted": None})
+        return
+    spec_model = inp.spec_model
+    if promoted.ended or spec_model is None or promoted.based_on == spec_model:
+        return
+    ended = (f"spec.model changed to version {spec_model.version} at {inp.now.isoformat()}: "
+             "it serves instead")  # fmt: skip
+    plan.status = plan.status.model_copy(
+        update={"promoted": promoted.model_copy(update={"ended": ended})}
+    )
+    plan.events.append(("Normal", "PromotionEnded", f"version {promoted.version} of run "
+                        f"{promoted.run}: {ended}"))  # fmt: skip
 
 
 def _follow(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun) -> None:
@@ -205,10 +261,12 @@ def _follow(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun) -> None:
     elif outcome is not None:  # RolledBack, Aborted, Superseded, Dropped
         _finish(plan, run, RunOutcome.ROLLED_BACK,
                 f"the rollout of version {run.new_version} ended {outcome}", inp.now)  # fmt: skip
-    elif inp.desired_version is not None and inp.desired_version != run.new_version:
+    elif (desired := _desired_version(inp, plan.status)) is not None and (
+        desired != run.new_version
+    ):
         # Reverted (a GitOps sync) or replaced by hand before it rolled out.
         _finish(plan, run, RunOutcome.ROLLED_BACK, f"superseded before it served: spec.model."
-                f"version is now {inp.desired_version}", inp.now)  # fmt: skip
+                f"version is now {desired}", inp.now)  # fmt: skip
 
 
 def _advance(inp: PolicyInput, plan: PolicyPlan) -> None:
@@ -295,7 +353,7 @@ def _start(inp: PolicyInput, plan: PolicyPlan, request: Request) -> None:
         name=name, trigger=request.kind, reason=request.reason[:1024], job_name=name,
         base_version=inp.serving.version, new_version=new_version(inp.serving.version, number),
         started_at=inp.now, evidence=request.evidence[:1024],
-        message="training",
+        trigger_scores=list(request.scores) or None, message="training",
     )  # fmt: skip
     runs = [run, *(status.runs or [])]
     kept, dropped = runs[: inp.spec.history_limit], runs[inp.spec.history_limit :]
@@ -337,6 +395,8 @@ def fail_active(plan: PolicyPlan, message: str, now: datetime) -> None:
     """A write the plan needed was refused (its Job, its promotion): the run fails, visibly,
     and nothing more is promoted from it."""
     run = _active(plan.status)
+    if plan.promote is not None and not plan.promote.into_spec:
+        plan.status = plan.status.model_copy(update={"promoted": plan.promote.replaces})
     plan.promote = None
     plan.create_job = None
     if run is not None:
@@ -347,6 +407,7 @@ def fail_active(plan: PolicyPlan, message: str, now: datetime) -> None:
 def plan_policy(inp: PolicyInput) -> PolicyPlan:
     plan = PolicyPlan(status=inp.status)
     _advance(inp, plan)
+    _end_promotion(inp, plan)
     requests = _requests(inp, plan)
     _breaker(inp, plan)
     spec, now = inp.spec, inp.now

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modelship.api.modeldeployment import ModelDeploymentPhase
+from pydantic import ValidationError
+
+from modelship.api.modeldeployment import Model, ModelDeploymentPhase
 from modelship.retrain.jobs import ServingModel
 
 SERVING = "Serving"
@@ -39,3 +41,11 @@ def rollout_outcomes(md: Mapping[str, Any]) -> dict[str, str]:
     if stable is not None and status.get("phase") == ModelDeploymentPhase.HEALTHY:
         out[stable.version] = SERVING
     return out
+
+
+def spec_model(md: Mapping[str, Any]) -> Model | None:
+    """The ModelDeployment's spec.model (None: no ModelDeployment, or an invalid model)."""
+    try:
+        return Model.model_validate((md.get("spec") or {}).get("model") or {})
+    except ValidationError:
+        return None

@@ -21,6 +21,7 @@ from modelship.api.retrainpolicy import (
     SignalStatus,
     TriggerKind,
     Triggers,
+    TriggerScore,
 )
 
 ANNOTATION_RETRAIN = "modelship.io/retrain"
@@ -35,6 +36,8 @@ class Request:
     evidence: str = ""
     key: str = ""
     """What makes this request distinct: the schedule time, the annotation value."""
+    scores: tuple[TriggerScore, ...] = ()
+    """The drift scores it fired on."""
 
 
 def _rank(severity: Any) -> int:
@@ -57,6 +60,12 @@ def _evaluated_at(status: Mapping[str, Any]) -> datetime | None:
     return datetime.fromisoformat(stamp) if stamp else None
 
 
+def _hot(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The features at the trigger's severity or worse."""
+    wanted = Severity(trigger.severity).rank
+    return [f for f in monitor.get("features") or [] if _rank(f.get("severity")) >= wanted]
+
+
 def drift_seen(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[bool | None, str]:
     """Whether the monitor's last evaluation shows drift at the trigger's severity (None: it
     could not tell), and what it saw (features and scores)."""
@@ -65,14 +74,32 @@ def drift_seen(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[bool 
         return None, ""
     if drifted.get("status") != "True":
         return False, ""
-    wanted = Severity(trigger.severity).rank
-    hot = [f for f in monitor.get("features") or [] if _rank(f.get("severity")) >= wanted]
+    hot = _hot(trigger, monitor)
     prediction = monitor.get("prediction") or {}
-    if not hot and _rank(prediction.get("severity")) < wanted:
+    if not hot and _rank(prediction.get("severity")) < Severity(trigger.severity).rank:
         return False, ""
     listed = ", ".join(f"{f['name']} {f.get('method')} {f.get('score')}" for f in hot[:10])
     evidence = f"{drifted.get('reason')}: {listed}" if listed else str(drifted.get("message"))
     return True, evidence[:1024]
+
+
+def drift_scores(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[TriggerScore, ...]:
+    """The scores a drift trigger fires on, for the run's lineage: the features at its
+    severity or worse (critical first, else in the monitor's order: a p-value's score reads
+    the other way round) and the prediction when it is too."""
+
+    def score(name: str, found: Mapping[str, Any]) -> TriggerScore:
+        value = found.get("score")
+        return TriggerScore(name=name[:253], method=str(found.get("method") or "")[:63],
+                            score=float(value) if isinstance(value, int | float) else None,
+                            severity=str(found.get("severity") or "")[:16])  # fmt: skip
+
+    hot = sorted(_hot(trigger, monitor), key=lambda f: -_rank(f.get("severity")))
+    scores = [score(str(f.get("name")), f) for f in hot[:15]]
+    prediction = monitor.get("prediction") or {}
+    if _rank(prediction.get("severity")) >= Severity(trigger.severity).rank:
+        scores.append(score("prediction", prediction))
+    return tuple(scores)
 
 
 def performance_seen(monitor: Mapping[str, Any]) -> tuple[bool | None, str]:
@@ -132,8 +159,10 @@ def monitor_signals(
     for kind, trigger in watched:
         body = monitors.get(trigger.drift_monitor_ref) or {}
         monitor = body.get("status") or {}
+        scores: tuple[TriggerScore, ...] = ()
         if isinstance(trigger, DriftTrigger):
             seen, evidence = drift_seen(trigger, monitor)
+            scores = drift_scores(trigger, monitor) if seen else ()
         else:
             seen, evidence = performance_seen(monitor)
         evaluated = _evaluated_at(monitor)
@@ -145,7 +174,7 @@ def monitor_signals(
                 f"DriftMonitor {trigger.drift_monitor_ref}: {kind} in "
                 f"{signal.consecutive} evaluations in a row"
             )
-            request = Request(kind, reason, evidence, key=str(evaluated))
+            request = Request(kind, reason, evidence, key=str(evaluated), scores=scores)
             actions = ((body.get("spec") or {}).get("actions") or {}).get("onDrift") or ["event"]
             if kind is TriggerKind.DRIFT and "retrain" not in actions:
                 why = (

@@ -27,7 +27,7 @@ from modelship.planners.status import StatusPlan, Transition, plan_status
 from modelship.retrain.gate import gate
 from modelship.retrain.jobs import LABEL_RUN, output_uri
 from modelship.retrain.runs import PolicyInput, PolicyPlan, fail_active, plan_policy
-from modelship.retrain.serving import rollout_outcomes, serving_model
+from modelship.retrain.serving import rollout_outcomes, serving_model, spec_model
 from modelship.retrain.status import policy_assessment
 from modelship.runtime.lenient import lenient
 from modelship.runtime.status import write_status
@@ -88,13 +88,12 @@ class RetrainPolicyReconciler(ValidatedReconciler):
                         raise
                     found = {}
                 monitors[trigger.drift_monitor_ref] = found
-        desired = ((md.get("spec") or {}).get("model") or {}).get("version")
         return PolicyInput(
             spec=spec, status=status, policy=body, now=now, monitors=monitors,
             serving=serving_model(md) if md else None,
             rollouts=rollout_outcomes(md) if md else {},
             jobs=self.adapter.jobs(meta["namespace"], meta["name"], meta.get("uid")),
-            validate=gate, desired_version=str(desired) if desired else None,
+            validate=gate, spec_model=spec_model(md),
         )  # fmt: skip
 
     def _with_results(self, inp: PolicyInput, plan: PolicyPlan) -> PolicyInput:
@@ -111,8 +110,9 @@ class RetrainPolicyReconciler(ValidatedReconciler):
 
     def _promote(self, namespace: str, spec: RetrainPolicySpec, plan: PolicyPlan,
                  md: Mapping[str, Any]) -> None:  # fmt: skip
-        """Write the candidate (and its profile, owned by the ModelDeployment) to the
-        ModelDeployment; raises when a write is refused or the profile cannot be read."""
+        """Write the candidate's profile (owned by the ModelDeployment) and, promoting into
+        the spec, the candidate to the ModelDeployment; raises when a write is refused or the
+        profile cannot be read."""
         promote = plan.promote
         assert promote is not None
         model: dict[str, Any] = {"version": promote.version, "uri": promote.uri}
@@ -129,7 +129,8 @@ class RetrainPolicyReconciler(ValidatedReconciler):
                 "data": {"profile.json": profile},
             })  # fmt: skip
             model["profileRef"] = {"configMap": promote.profile_config_map, "key": "profile.json"}
-        self.adapter.patch_model(namespace, spec.model_deployment_ref, model)
+        if promote.into_spec:  # else the plan's status holds it (promotionTarget policyStatus)
+            self.adapter.patch_model(namespace, spec.model_deployment_ref, model)
 
     def _apply(self, body: Body, spec: RetrainPolicySpec, plan: PolicyPlan,
                md: Mapping[str, Any], now: datetime) -> None:  # fmt: skip

@@ -156,6 +156,9 @@ class Draft:
             outcome=outcome,
             reason=reason[:1024],
             measurements=list(result.measurements) if result and result.measurements else None,
+            run=self.inp.status.model.run
+            if from_spec and self.inp.status.model
+            else next((h.run for h in self.history if h.revision == revision), None),
         )
         limit = max(self.spec.rollback.revision_history_limit, 1)
         self.history = [entry, *self.history][:limit]

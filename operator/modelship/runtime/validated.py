@@ -16,14 +16,15 @@ from modelship import metrics
 from modelship.api.resources import Kind
 from modelship.api.validation import InvalidObjectError, parse_spec
 from modelship.logging import object_logger
-from modelship.planners.assessment import REFERENCE_NOT_FOUND, Existing
+from modelship.planners.assessment import NOT_ACTIONABLE, Existing
 from modelship.planners.status import Assessment, StatusPlan, plan_status
 from modelship.runtime.echo import OwnWrites
 from modelship.runtime.status import StatusSink, write_status
 
 Body = Mapping[str, Any]
-Assessor = Callable[[Any, Existing], Assessment]
-"""(parsed spec or its InvalidObjectError, existing objects) -> assessment."""
+Assessor = Callable[[Any, Existing, str], Assessment]
+"""(parsed spec or its InvalidObjectError, existing objects, the object's name) ->
+assessment."""
 ExistingIn = Callable[[str], Existing]
 """namespace -> the objects that exist there (from the operator's indexes)."""
 
@@ -40,13 +41,14 @@ class ValidatedReconciler:
 
     def actionable(self, body: Body) -> Any | None:
         """The parsed spec when it is valid and its references resolve; None when the pass
-        is this class's (report Invalid or ReferenceNotFound), not the kind's."""
+        is this class's (report Invalid, ReferenceNotFound or a conflict), not the kind's."""
         try:
             spec: Any = parse_spec(self.kind, body)
         except InvalidObjectError:
             return None
-        assessment = self.assess(spec, self.existing(body["metadata"]["namespace"]))
-        return None if assessment.reason == REFERENCE_NOT_FOUND else spec
+        meta = body["metadata"]
+        assessment = self.assess(spec, self.existing(meta["namespace"]), meta["name"])
+        return None if assessment.reason in NOT_ACTIONABLE else spec
 
     def plan(self, body: Body, now: datetime) -> StatusPlan:
         meta = body["metadata"]
@@ -54,7 +56,7 @@ class ValidatedReconciler:
             spec: Any = parse_spec(self.kind, body)
         except InvalidObjectError as err:
             spec = err
-        assessment = self.assess(spec, self.existing(meta["namespace"]))
+        assessment = self.assess(spec, self.existing(meta["namespace"]), meta["name"])
         generation = int(meta.get("generation") or 0)
         return plan_status(body.get("status"), assessment, generation, now)
 

@@ -278,3 +278,48 @@ def test_a_wake_before_the_watch_delivers_our_write_reads_the_object_first() -> 
     assert adapter.reads == 0
     reconciler.reconcile(stale, now=T0)  # woken by a Deployment, the watch still behind
     assert adapter.reads == 1
+
+
+class WithPolicy(FakeAdapter):
+    """A cluster with one RetrainPolicy that promoted version 1-r1 into its status."""
+
+    def __init__(self) -> None:
+        super().__init__(objects={("ConfigMap", "fraud-1-r1-profile"): frozenset({"profile.json"})})
+        self.policy = {
+            "apiVersion": "modelship.io/v1alpha1", "kind": "RetrainPolicy",
+            "metadata": {"name": "rp", "namespace": "ml",
+                         "creationTimestamp": "2026-12-01T00:00:00Z"},
+            "spec": {"modelDeploymentRef": "fraud", "promotion": "auto",
+                     "promotionTarget": "policyStatus",
+                     "job": {"template": {"spec": {}}}, "output": {"uri": "s3://m/{version}/"}},
+            "status": {"promoted": {"run": "rp-1", "version": "1-r1", "uri": "s3://m/1-r1/",
+                                    "profileConfigMap": "fraud-1-r1-profile", "basedOn": MODEL,
+                                    "promotedAt": "2026-12-01T11:00:00Z"}},
+        }  # fmt: skip
+
+    def read(self, resource: Kind, namespace: str, name: str) -> dict[str, Any]:
+        if resource.kind == "RetrainPolicy":
+            return self.policy
+        return super().read(resource, namespace, name)
+
+
+def test_a_promotion_in_a_policy_status_serves_until_a_person_changes_spec_model() -> None:
+    adapter = WithPolicy()
+    reconciler = RolloutReconciler(adapter, NoAnalysis(), "img", lambda ns, md: ["rp"])  # type: ignore[arg-type]
+    reconciler.reconcile(body({"model": MODEL}), now=T0)
+    assert [d.model_version for d in adapter.deployments.values()] == ["1-r1"]
+    model = adapter.status["model"]
+    assert (model["version"], model["source"], model["run"]) == ("1-r1", "RetrainPolicy", "rp/rp-1")
+    assert [e.reason for e in adapter.events if e.reason.startswith("Model")] == [
+        "ModelFromRetrainPolicy"
+    ]
+    changed = {**MODEL, "version": "2", "uri": "s3://models/fraud/2/"}
+    adapter.events.clear()
+    fresh = RolloutReconciler(adapter, NoAnalysis(), "img", lambda ns, md: ["rp"])  # type: ignore[arg-type]
+    fresh.reconcile(body({"model": changed}, dict(adapter.status)), now=T0 + timedelta(minutes=1))
+    assert adapter.created[-1] != adapter.created[0]  # a new revision, from the spec
+    assert adapter.deployments[adapter.created[-1]].model_version == "2"
+    model = adapter.status["model"]
+    assert (model["version"], model["source"]) == ("2", "Spec")
+    assert model.get("run") is None  # merge-patched away
+    assert [e.reason for e in adapter.events if e.reason.startswith("Model")] == ["ModelFromSpec"]

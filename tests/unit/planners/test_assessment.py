@@ -120,6 +120,30 @@ def test_retrain_policy_with_references_waits_for_its_first_pass() -> None:
     assert result.reason == "WaitingForFirstPass"
 
 
+@pytest.mark.parametrize(
+    ("target", "owners", "reason"),
+    [
+        ("policyStatus", {}, "WaitingForFirstPass"),
+        ("policyStatus", {"fraud": "fraud-retrain"}, "WaitingForFirstPass"),  # itself
+        ("policyStatus", {"fraud": "older"}, "PromotionTargetTaken"),
+        ("policyStatus", {"churn": "older"}, "WaitingForFirstPass"),  # another model
+        ("spec", {"fraud": "older"}, "WaitingForFirstPass"),  # into the spec: no conflict
+    ],
+)
+def test_a_second_policy_promoting_into_its_status_for_one_model_is_rejected(
+    target: str, owners: dict[str, str], reason: str
+) -> None:
+    existing = Existing(model_deployments={"fraud"}, drift_monitors={"fraud-drift"},
+                        promotion_owners=owners)  # fmt: skip
+    policy = spec("RetrainPolicy", {**RP, "promotionTarget": target})
+    result = assess_retrain_policy(policy, existing, "fraud-retrain")
+    assert result.reason == reason
+    if reason == "PromotionTargetTaken":
+        assert (result.phase, result.warning) == ("Failed", True)
+        assert 'already serves the promotions of RetrainPolicy "older"' in result.message
+        assert "use promotionTarget spec" in result.message
+
+
 def test_invalid_drift_monitor_and_policy_fail() -> None:
     assert assess_drift_monitor(ERROR, Existing()).phase == "Failed"
     assert assess_retrain_policy(ERROR, Existing()).phase == "Failed"

@@ -82,9 +82,10 @@ class FakeK8s:
         self.events.append(event)
 
 
-def policy(fake: FakeK8s, output: str, **annotations: str) -> dict[str, Any]:
+def policy(fake: FakeK8s, output: str, target: str = "spec", **annotations: str) -> dict[str, Any]:
     """The policy as the watch delivers it, caught up with the fake's last status write."""
     body = _policy(fake, output, **annotations)
+    body["spec"]["promotionTarget"] = target
     body["metadata"]["resourceVersion"] = fake.version
     fake.policy = body
     return body
@@ -107,6 +108,21 @@ def _policy(fake: FakeK8s, output: str, **annotations: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def trained(fake: FakeK8s, tmp_path: Path) -> Path:
+    """Run p-1's Job succeeded: the trainer wrote its result to result.json only, and its
+    profile beside it. Forgets the calls made so far."""
+    folder = tmp_path / "7-r1"
+    folder.mkdir()
+    (folder / "profile.json").write_text('{"profile": true}')
+    (folder / "result.json").write_text(json.dumps({
+        "metrics": {"accuracy": 0.95}, "artifactURI": f"file://{folder}/model.joblib",
+        "profileURI": f"file://{folder}/profile.json",
+    }))  # fmt: skip
+    fake.jobs_by_name["p-1"] = JobObserved("p-1", succeeded=True)
+    fake.calls.clear()
+    return folder
+
+
 def reconciler(fake: FakeK8s) -> RetrainPolicyReconciler:
     existing = Existing(model_deployments={"fraud"})
     return RetrainPolicyReconciler(fake, lambda namespace: existing)  # type: ignore[arg-type]
@@ -122,16 +138,7 @@ def test_the_run_is_in_status_before_its_job_and_a_promotion_brings_its_profile(
     run = fake.status["runs"][0]
     assert (run["name"], run["baseVersion"], run["newVersion"]) == ("p-1", "7", "7-r1")
     assert fake.status["phase"] == "Training"
-    # The trainer wrote its result to result.json only, and its profile beside it.
-    folder = tmp_path / "7-r1"
-    folder.mkdir()
-    (folder / "profile.json").write_text('{"profile": true}')
-    (folder / "result.json").write_text(json.dumps({
-        "metrics": {"accuracy": 0.95}, "artifactURI": f"file://{folder}/model.joblib",
-        "profileURI": f"file://{folder}/profile.json",
-    }))  # fmt: skip
-    fake.jobs_by_name["p-1"] = JobObserved("p-1", succeeded=True)
-    fake.calls.clear()
+    folder = trained(fake, tmp_path)
     body = policy(fake, output, **{"modelship.io/retrain": "1"})
     reconciler(fake).reconcile(body, now=T0 + timedelta(minutes=3))
     assert fake.calls == [
@@ -174,3 +181,23 @@ def test_a_run_that_ends_clears_the_active_run_in_status(tmp_path: Path) -> None
     assert fake.status["runs"][0]["outcome"] == "Failed"
     assert "activeRun" not in fake.status  # cleared by an explicit null in the merge patch
     assert fake.status["phase"] == "CoolingDown"  # the default cooldown, 6h
+
+
+def test_promoting_into_the_policy_status_writes_the_profile_and_status_only(
+    tmp_path: Path,
+) -> None:
+    fake = FakeK8s()
+    output = f"file://{tmp_path}/{{version}}/"
+    ask = {"modelship.io/retrain": "1"}
+    reconciler(fake).reconcile(policy(fake, output, "policyStatus", **ask), now=T0)
+    trained(fake, tmp_path)
+    body = policy(fake, output, "policyStatus", **ask)
+    reconciler(fake).reconcile(body, now=T0 + timedelta(minutes=3))
+    assert fake.calls == ["apply ConfigMap fraud-7-r1-profile", "patch status"]
+    assert fake.model is None  # the ModelDeployment's spec is never written
+    promoted = fake.status["promoted"]
+    assert (promoted["run"], promoted["version"], promoted["profileConfigMap"]) == (
+        "p-1", "7-r1", "fraud-7-r1-profile",
+    )  # fmt: skip
+    assert promoted["basedOn"]["version"] == "8"  # MD's spec.model, not what serves (7)
+    assert fake.status["runs"][0]["outcome"] == "Promoting"

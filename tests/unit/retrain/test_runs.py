@@ -8,14 +8,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from modelship.api.modeldeployment import Model
 from modelship.api.retrainpolicy import RetrainPolicySpec, RetrainPolicyStatus
 from modelship.retrain.gate import gate
 from modelship.retrain.jobs import JobObserved, ServingModel, label_value, new_version, run_name
-from modelship.retrain.runs import JOB_GRACE_SECONDS, PolicyInput, PolicyPlan, plan_policy
+from modelship.retrain.runs import (
+    JOB_GRACE_SECONDS,
+    PolicyInput,
+    PolicyPlan,
+    fail_active,
+    plan_policy,
+)
 from modelship.retrain.status import policy_assessment
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 SERVING = ServingModel("fraud", "7", "s3://models/fraud/7/")
+SPEC_MODEL = Model(name="fraud", version="7", uri="s3://models/fraud/7/")
 TEMPLATE = {
     "spec": {
         "template": {
@@ -77,6 +85,7 @@ class World:
         self.annotations: dict[str, str] = {}
         self.generation = 1
         self.last: PolicyPlan | None = None
+        self.spec_model: Model | None = SPEC_MODEL
 
     def evaluate(self, drifted: bool, minutes: int = 5) -> None:
         self.now += timedelta(minutes=minutes)
@@ -88,7 +97,7 @@ class World:
         plan = plan_policy(PolicyInput(
             spec=self.spec, status=self.status, policy=policy, now=self.now,
             monitors=self.monitors, serving=SERVING, rollouts=self.rollouts,
-            jobs=self.jobs, validate=gate,
+            jobs=self.jobs, validate=gate, spec_model=self.spec_model,
         ))  # fmt: skip
         self.status = plan.status.model_copy(update={"observed_generation": self.generation})
         if plan.create_job is not None:
@@ -97,6 +106,10 @@ class World:
             self.jobs.setdefault(name, JobObserved(name))
         for job in plan.delete_jobs:
             self.jobs.pop(job, None)
+        if plan.promote is not None and plan.promote.into_spec and self.spec_model is not None:
+            self.spec_model = self.spec_model.model_copy(
+                update={"version": plan.promote.version, "uri": plan.promote.uri}
+            )
         self.last = plan
         return plan
 
@@ -402,7 +415,7 @@ def test_a_promotion_reverted_before_it_served_ends_the_run() -> None:
     plan = plan_policy(PolicyInput(
         spec=world.spec, status=world.status, policy=POLICY, now=world.now,
         monitors=world.monitors, serving=SERVING, rollouts={}, jobs=world.jobs,
-        desired_version="7",
+        spec_model=SPEC_MODEL,
     ))  # fmt: skip
     assert plan.status.runs is not None
     assert plan.status.runs[0].outcome == "RolledBack"
@@ -435,3 +448,81 @@ def test_a_cut_termination_message_is_read_whole_from_result_json() -> None:
     run = plan.status.runs[0]
     assert run.outcome == "Promoting"
     assert run.data == "s3://datasets/fraud/2026-12/ (120000 rows)"
+
+
+def test_a_drift_run_records_the_scores_its_trigger_fired_on() -> None:
+    world = drifted_world()
+    scores = world.run().trigger_scores
+    assert [(s.name, s.method, s.score, s.severity) for s in scores] == [
+        ("amount", "psi", 0.9, "critical")
+    ]
+
+
+def test_promoting_into_the_policy_status_never_writes_the_spec() -> None:
+    world = drifted_world(spec(promotionTarget="policyStatus"))
+    world.finish_job(result(0.95))
+    plan = world.step()
+    assert plan.promote is not None
+    assert plan.promote.into_spec is False  # the reconciler writes only the profile ConfigMap
+    promoted = world.status.promoted
+    assert promoted is not None
+    assert (promoted.run, promoted.version, promoted.based_on) == (
+        "fraud-retrain-1", "7-r1", SPEC_MODEL,
+    )  # fmt: skip
+    assert promoted.profile_config_map == "fraud-7-r1-profile"
+    assert world.run().outcome == "Promoting"
+    assert "recorded in status.promoted" in world.run().message
+    world.step()  # the spec still names 7: the run waits for its rollout, not superseded
+    assert world.run().outcome == "Promoting"
+    world.rollouts["7-r1"] = "Serving"
+    world.step()
+    assert world.run().outcome == "Promoted"
+    assert world.status.promoted == promoted
+
+
+def test_a_person_changing_spec_model_ends_the_promotion_for_good() -> None:
+    world = drifted_world(spec(promotionTarget="policyStatus"))
+    world.finish_job(result(0.95))
+    world.step()
+    world.spec_model = SPEC_MODEL.model_copy(update={"version": "8", "uri": "s3://m/8/"})
+    world.step()
+    assert world.run().outcome == "RolledBack"  # superseded before it served
+    assert "spec.model.version is now 8" in world.run().message
+    promoted = world.status.promoted
+    assert promoted is not None
+    assert "spec.model changed to version 8" in promoted.ended
+    assert "PromotionEnded" in world.reasons()
+    world.spec_model = SPEC_MODEL  # changed back: the promotion stays ended
+    world.step()
+    assert world.status.promoted == promoted
+    assert "PromotionEnded" not in world.reasons()
+
+
+def test_a_refused_profile_restores_the_promotion_before() -> None:
+    world = drifted_world(spec(promotionTarget="policyStatus"))
+    world.finish_job(result(0.95))
+    world.step()
+    world.rollouts["7-r1"] = "Serving"
+    world.step()
+    before = world.status.promoted
+    world.annotations["modelship.io/retrain"] = "again"
+    world.spec = spec(promotionTarget="policyStatus", cooldown="0s")
+    world.step()
+    world.finish_job(result(0.96))
+    plan = world.step()
+    assert plan.status.promoted is not None
+    assert plan.status.promoted.run == "fraud-retrain-2"
+    fail_active(plan, "the API server refused ConfigMap fraud-7-r2-profile", world.now)
+    assert plan.status.promoted == before
+    assert plan.status.runs is not None
+    assert plan.status.runs[0].outcome == "Failed"
+
+
+def test_a_policy_promoting_into_the_spec_keeps_no_promotion_in_status() -> None:
+    world = drifted_world(spec(promotionTarget="policyStatus"))
+    world.finish_job(result(0.95))
+    world.step()
+    assert world.status.promoted is not None
+    world.spec = spec(promotionTarget="spec")
+    world.step()
+    assert world.status.promoted is None

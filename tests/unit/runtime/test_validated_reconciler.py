@@ -13,7 +13,7 @@ import pytest
 import yaml
 from modelship.api import KINDS_BY_NAME
 from modelship.api.resources import Kind
-from modelship.controller.registration import existing_in, referenced
+from modelship.controller.registration import existing_in, referenced, status_promotion_target
 from modelship.planners.assessment import Existing, assess_drift_monitor, assess_retrain_policy
 from modelship.planners.status import Transition
 from modelship.runtime.validated import ValidatedReconciler
@@ -160,3 +160,35 @@ def test_existing_reads_names_per_namespace_from_the_indexes() -> None:
         frozenset({"fraud", "churn"}), frozenset({"fraud-drift"})
     )
     assert existing_in("nowhere", indexes) == Existing()
+
+
+def test_the_oldest_policy_promoting_into_its_status_owns_its_model_deployment() -> None:
+    indexes = {
+        "retrainpolicy_status_promoters": {"ml": [
+            ("fraud", "2026-12-02T00:00:00Z", "young"), ("fraud", "2026-12-01T00:00:00Z", "old"),
+            ("churn", "2026-12-03T00:00:00Z", "churn-retrain"),
+        ]},
+    }  # fmt: skip
+    owners = existing_in("ml", indexes).promotion_owners
+    assert owners == {"fraud": "old", "churn": "churn-retrain"}
+    body = example("retrainpolicy.yaml")
+    assert status_promotion_target(body) is None  # promotes into the spec
+    body["spec"]["promotionTarget"] = "policyStatus"
+    assert status_promotion_target(body) == "fraud"
+
+
+def test_a_policy_that_lost_its_promotion_target_acts_on_nothing(
+    events: list[tuple[str, str, str]],
+) -> None:
+    body = example("retrainpolicy.yaml")
+    body["spec"]["promotionTarget"] = "policyStatus"
+    taken = Existing(model_deployments={"fraud"}, drift_monitors={"fraud-drift"},
+                     promotion_owners={"fraud": "older"})  # fmt: skip
+    validated = reconciler("RetrainPolicy", taken)
+    assert validated.actionable(body) is None
+    patch = run(body, taken)
+    stalled = {c["type"]: c for c in patch["status"]["conditions"]}["Stalled"]
+    assert (stalled["status"], stalled["reason"]) == ("True", "PromotionTargetTaken")
+    owner = Existing(model_deployments={"fraud"}, drift_monitors={"fraud-drift"},
+                     promotion_owners={"fraud": body["metadata"]["name"]})  # fmt: skip
+    assert reconciler("RetrainPolicy", owner).actionable(body) is not None
