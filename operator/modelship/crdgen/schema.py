@@ -62,6 +62,8 @@ def _describe(text: str) -> str:
 def _default_note(value: Any) -> str | None:
     if isinstance(value, bool):
         return f"Defaults to {str(value).lower()}."
+    if isinstance(value, str) and not value:
+        return None  # "Defaults to ." says nothing: an empty text is the same as none
     if isinstance(value, str | int | float):
         return f"Defaults to {value}."
     return None
