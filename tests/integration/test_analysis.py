@@ -184,7 +184,15 @@ def test_canary_whose_error_rate_rises_is_rolled_back(
     assert failing["metric"] == "error-rate"
     assert failing["value"] > 0.05
     assert status["history"][0]["outcome"] == "RolledBack"
-    assert "error-rate" in status["history"][0]["reason"]
+    reason = status["history"][0]["reason"]
+    assert f"over {INTERVAL} windows" in reason
+    assert f"error-rate: {failing['message']} ({failing['samples']} requests)" in reason
+    # The query a person pastes into Prometheus shows the failing canary's error rate.
+    recorded = next(m for m in status["history"][0]["measurements"] if m["metric"] == "error-rate")
+    assert recorded["query"] == failing["query"]
+    seen = stand.prometheus.value(failing["query"].replace(f"[{INTERVAL}]", "[1m]"))
+    assert seen is not None
+    assert seen > 0.05
     assert 0 not in endpoints.since_first_ready()
 
     # Time from the failing measurement to the rollback decision, and to the moment the

@@ -63,6 +63,11 @@ def _tag(expr: str, metric: str, side: str, kind: str) -> str:
     return expr
 
 
+def _quantile(builtin: BuiltinMetric, sel: str, window: str) -> str:
+    rate = f"sum by (le) (rate({DURATION_BUCKETS}{{{sel}}}[{window}]))"
+    return f"histogram_quantile({QUANTILES[builtin]}, {rate})"
+
+
 def builtin_parts(metric: Metric, subject: Subject, side: str) -> list[str]:
     """The tagged PromQL parts of one builtin metric for one side."""
     assert metric.builtin is not None
@@ -77,10 +82,7 @@ def builtin_parts(metric: Metric, subject: Subject, side: str) -> list[str]:
             *_judge_parts(metric, subject, side),
         ]
     if metric.builtin in QUANTILES:
-        quantile = QUANTILES[metric.builtin]
-        expr = (
-            f"histogram_quantile({quantile}, sum by (le) (rate({DURATION_BUCKETS}{{{sel}}}[{w}])))"
-        )
+        expr = _quantile(metric.builtin, sel, w)
         return [_tag(expr, name, side, "value"), *_judge_parts(metric, subject, side)]
     # predictionDrift: the prediction distribution, as per-class counts (classifiers) or
     # cumulative buckets (regressors); the statistic is computed from the bins.
@@ -103,6 +105,22 @@ def _judge_parts(metric: Metric, subject: Subject, side: str) -> list[str]:
     seconds = f"sum(increase({DURATION}_sum{{{sel}}}[{w}]))"
     mean = f"{seconds} / sum(increase({DURATION}_count{{{sel}}}[{w}]))"
     return [_tag(buckets, name, side, "bucket"), _tag(mean, name, side, MEAN)]
+
+
+def look_at(metric: Metric, subject: Subject) -> str:
+    """The PromQL a person can paste into Prometheus to see what was measured for the canary:
+    the builtin's expression without the batch's tags, or the custom query as sent."""
+    if metric.prometheus is not None:
+        return render_custom(metric.prometheus.query, subject)
+    sel, w = subject.selector(CANARY), subject.window
+    if metric.builtin is BuiltinMetric.ERROR_RATE:
+        return (
+            f'sum(rate({REQUESTS}{{{sel},outcome="{ERROR_OUTCOME}"}}[{w}])) / '
+            f"sum(rate({REQUESTS}{{{sel}}}[{w}]))"
+        )
+    if metric.builtin in QUANTILES:
+        return _quantile(metric.builtin, sel, w)
+    return f"sum by (class) (increase({PREDICTION_CLASSES}{{{sel}}}[{w}]))"
 
 
 def samples_part(subject: Subject, side: str) -> str:

@@ -103,7 +103,11 @@ def _outcome(measurements: Sequence[Measurement]) -> MeasurementResult:
 
 
 def _summary(measurements: Sequence[Measurement], result: MeasurementResult) -> str:
-    parts = [f"{m.metric}: {m.message}" for m in measurements if m.result is result]
+    parts = [
+        f"{m.metric}: {m.message}" + (f" ({m.samples} requests)" if m.samples else "")
+        for m in measurements
+        if m.result is result
+    ]
     return "; ".join(parts)[:1024]
 
 
@@ -146,8 +150,8 @@ def verdicts(
     if run.failed > analysis.failure_limit:
         failed = GateResult(
             Verdict.FAILED,
-            f"{run.failed} failed measurement rounds (failureLimit {analysis.failure_limit}): "
-            f"{run.message}",
+            f"{run.failed} failed measurement rounds over {analysis.interval} windows "
+            f"(failureLimit {analysis.failure_limit}): {run.message}",
         )
         return dict.fromkeys(gates, failed)
     stuck = run.inconclusive > analysis.inconclusive_limit

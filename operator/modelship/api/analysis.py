@@ -227,6 +227,8 @@ class Measurement(KubeModel):
     """When the measurement was taken."""
     message: Annotated[str, StringConstraints(max_length=1024)] = ""
     """Why the result is what it is, e.g. "0.031 > max 0.01"."""
+    query: Annotated[str, StringConstraints(max_length=2048)] = ""
+    """The PromQL to look at it in Prometheus (the canary's side, over the same window)."""
 
 
 Measurements = Annotated[list[Measurement], Field(max_length=40)]

@@ -16,7 +16,13 @@ from typing import Any
 from modelship import metrics
 from modelship.adapters.prometheus import PrometheusConnections, PrometheusUnavailableError
 from modelship.analysis.measure import RoundData, measure_round, parse_batch, unreachable
-from modelship.analysis.queries import Subject, builtin_batch, promql_range, render_custom
+from modelship.analysis.queries import (
+    Subject,
+    builtin_batch,
+    look_at,
+    promql_range,
+    render_custom,
+)
 from modelship.analysis.run import (
     conclude,
     metrics_for,
@@ -121,4 +127,6 @@ def measure(
     except (KeyError, IndexError, TypeError, ValueError) as err:
         metrics.PROMETHEUS_QUERIES.labels("error").inc()
         return unreachable(list(wanted), f"unexpected answer: {err!r}", now)
-    return measure_round(list(wanted), data or RoundData(), custom, analysis.min_samples, now)
+    measured = measure_round(list(wanted), data or RoundData(), custom, analysis.min_samples, now)
+    queries = {metric.name: look_at(metric, subject) for metric in wanted}
+    return [m.model_copy(update={"query": queries.get(m.metric, "")[:2048]}) for m in measured]

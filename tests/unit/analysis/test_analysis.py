@@ -253,3 +253,39 @@ def test_prediction_drift_wasserstein_on_classes_says_why_it_has_no_value() -> N
     assert out.result is R.INCONCLUSIVE
     assert out.message is not None
     assert "regressor" in out.message
+
+
+def test_a_failure_says_which_metric_what_value_on_how_much_traffic_and_over_which_window() -> None:
+    spec = analysis()
+    gates = {"step-2": AnalysisGate()}
+    failing = Measurement(
+        metric="errors", result=R.FAILED, measured_at=NOW, message="0.048 > max 0.01", samples=412
+    )
+    run = record_round(current_run(None, "canary", NOW), [failing], gates, spec, NOW)
+    message = verdicts(run, gates, spec)["step-2"].message
+    assert message == (
+        "1 failed measurement rounds over 10s windows (failureLimit 0): "
+        "errors: 0.048 > max 0.01 (412 requests)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"builtin": "errorRate", "max": 0.01},
+         'sum(rate(modelship_requests_total{namespace="ml",revision="c1",outcome="server_error"}'
+         '[30s])) / sum(rate(modelship_requests_total{namespace="ml",revision="c1"}[30s]))'),
+        ({"builtin": "latencyP99", "max": 0.2},
+         "histogram_quantile(0.99, sum by (le) (rate(modelship_request_duration_seconds_bucket"
+         '{namespace="ml",revision="c1"}[30s])))'),
+        ({"prometheus": {"query": 'sum(rate(x{revision="{{canary}}"}[{{interval}}]))'}, "min": 1},
+         'sum(rate(x{revision="c1"}[30s]))'),
+    ],
+)  # fmt: skip
+def test_each_measurement_can_be_looked_at_with_a_query_a_person_pastes(
+    fields: dict[str, Any], expected: str
+) -> None:
+    from modelship.analysis.queries import look_at
+
+    subject = Subject("ml", "fraud", "c1", "s1", "30s")
+    assert look_at(Metric.model_validate({"name": "m", **fields}), subject) == expected
