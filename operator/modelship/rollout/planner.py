@@ -68,13 +68,9 @@ def plan_rollout(inp: RolloutInput) -> RolloutPlan:
         _steady(d)
         return finish_plan(d)
 
-    outcome = run_strategy(d)
     # The rollout ended with stable serving everything: report it as steady. A rollback
-    # already said why it stopped. (A promotion in a pass that began Degraded or RolledBack
-    # is reported on the next pass.)
-    if outcome is StrategyOutcome.DROPPED or (
-        outcome is StrategyOutcome.PROMOTED and d.phase not in (Phase.ROLLED_BACK, Phase.DEGRADED)
-    ):
+    # has already said why it stopped.
+    if run_strategy(d) in (StrategyOutcome.PROMOTED, StrategyOutcome.DROPPED):
         _steady(d)
     return finish_plan(d)
 
