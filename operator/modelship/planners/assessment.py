@@ -36,24 +36,12 @@ def invalid(phase: str, error: InvalidObjectError) -> Assessment:
 
 @dataclass(frozen=True)
 class RolloutProgress:
-    """What the rollout planner reports about a ModelDeployment.
-
-    The rollout planner (serving workloads and strategies) will produce this; until then a
-    valid ModelDeployment is taken as converged, with nothing to roll out.
-    """
+    """What the rollout planner reports about a ModelDeployment (its plan's phase and
+    message), as the reconciler passes it on."""
 
     phase: ModelDeploymentPhase
     reason: str
     message: str
-
-
-def converged(spec: ModelDeploymentSpec) -> RolloutProgress:
-    model = spec.model
-    return RolloutProgress(
-        ModelDeploymentPhase.HEALTHY,
-        "Reconciled",
-        f"model {model.name} version {model.version} is accepted",
-    )
 
 
 # How each rollout phase reads in kstatus terms.
@@ -71,7 +59,12 @@ def assess_model_deployment(
 ) -> Assessment:
     if isinstance(spec, InvalidObjectError):
         return invalid(ModelDeploymentPhase.FAILED, spec)
-    progress = progress or converged(spec)
+    if progress is None:
+        # Only the spec was checked (no rollout planned): it reads as accepted. The
+        # reconciler always passes its plan's progress for a valid spec.
+        model = spec.model
+        message = f"model {model.name} version {model.version} is accepted"
+        progress = RolloutProgress(ModelDeploymentPhase.HEALTHY, "Reconciled", message)
     phase, reason, message = progress.phase, progress.reason, progress.message
     if phase in _NEEDS_A_PERSON:
         return Assessment(phase, reason, message, stalled(reason, message), warning=True)

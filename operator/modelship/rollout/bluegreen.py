@@ -9,15 +9,15 @@ from datetime import timedelta
 from modelship.api.rolloutstate import RolloutStage
 from modelship.api.strategy import BlueGreenStrategy
 from modelship.rollout.draft import Draft, Phase
-from modelship.rollout.gating import GateOutcome, background_analysis_failed, pause, run_gate
+from modelship.rollout.gating import GateOutcome, pause, run_background_analysis, run_gate
+from modelship.rollout.moves import StrategyOutcome, promote, wait_for_pods
 from modelship.rollout.types import Traffic
 
 
-def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> None:
+def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> StrategyOutcome:
     assert d.canary is not None and d.stable is not None
     if d.state.stage is RolloutStage.SWITCHED:
-        _switched(d, bg)
-        return
+        return _switched(d, bg)
     total = d.total
     preview_replicas = bg.preview_replicas or total
     preview = d.observed(d.canary)
@@ -27,28 +27,28 @@ def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> None:
         service_revision=d.stable, stable_revision=d.stable, canary_revision=d.canary, preview=True
     )
     if preview.ready < preview_replicas:
-        d.wait_for_pods(d.canary, f"preview: {preview.ready}/{preview_replicas} pods ready")
-        return
+        wait_for_pods(d, d.canary, f"preview: {preview.ready}/{preview_replicas} pods ready")
+        return StrategyOutcome.PROGRESSING
     if d.state.preview_ready_at is None:
         d.update_state(preview_ready_at=d.now)
         d.event("PreviewReady", f"revision {d.canary} is ready behind the preview Service")
-    if background_analysis_failed(d):
-        return
+    background = run_background_analysis(d)
+    if background is not GateOutcome.PASSED:
+        return background.strategy_outcome()
     control = d.inp.control
     # A promote annotation acts once; the promotion it starts carries on until the switch.
-    promote = control.promote is not None or d.state.promoting
-    if not promote and (
-        run_gate(d, "prePromotion", bg.pre_promotion_analysis, "pre-promotion analysis")
-        is not GateOutcome.PASSED
-    ):
-        return
+    promoting = control.promote is not None or d.state.promoting
+    if not promoting:
+        gate = run_gate(d, "prePromotion", bg.pre_promotion_analysis, "pre-promotion analysis")
+        if gate is not GateOutcome.PASSED:
+            return gate.strategy_outcome()
     if control.paused:
         pause(d, "preview: paused by the modelship.io/paused annotation")
-        return
-    if not promote:
+        return StrategyOutcome.PROGRESSING
+    if not promoting:
         if not bg.auto_promotion_enabled:
             pause(d, "preview ready: waiting for promote (annotate modelship.io/promote)")
-            return
+            return StrategyOutcome.PROGRESSING
         ready_at = d.state.preview_ready_at or d.now
         promote_at = ready_at + timedelta(seconds=bg.auto_promotion_seconds or 0)
         if d.now < promote_at:
@@ -58,23 +58,23 @@ def plan_blue_green(d: Draft, bg: BlueGreenStrategy) -> None:
                 + promote_at.isoformat(timespec="seconds"),
             )
             d.requeue_at(promote_at)
-            return
+            return StrategyOutcome.PROGRESSING
     # Promotion: the new revision gets full capacity before the Service switches to it.
     d.update_state(promoting=True)
     d.replicas[d.canary] = total
     if preview.ready < total:
-        d.wait_for_pods(d.canary, f"promoting: {preview.ready}/{total} pods ready")
-        return
+        wait_for_pods(d, d.canary, f"promoting: {preview.ready}/{total} pods ready")
+        return StrategyOutcome.PROGRESSING
     d.update_state(stage=RolloutStage.SWITCHED, stage_started_at=d.now)
     d.event(
         "Switched",
         f"the Service now sends all traffic to revision {d.canary}; revision "
         f"{d.stable} stays up for rollback",
     )
-    _switched(d, bg)
+    return _switched(d, bg)
 
 
-def _switched(d: Draft, bg: BlueGreenStrategy) -> None:
+def _switched(d: Draft, bg: BlueGreenStrategy) -> StrategyOutcome:
     """After the switch: post-promotion analysis decides between keeping and switching back."""
     assert d.canary is not None and d.stable is not None
     old, new = d.stable, d.canary
@@ -88,9 +88,10 @@ def _switched(d: Draft, bg: BlueGreenStrategy) -> None:
         if gate is GateOutcome.STOPPED:  # switched back
             d.replicas[old] = d.total
         if gate is not GateOutcome.PASSED:
-            return
-    d.promote(
-        new, "blue-green promotion", keep_old_for=timedelta(seconds=bg.scale_down_delay_seconds)
+            return gate.strategy_outcome()
+    promote(
+        d, new, "blue-green promotion", keep_old_for=timedelta(seconds=bg.scale_down_delay_seconds)
     )
     d.traffic = d.stable_traffic()
     d.replicas[new] = None if d.spec.serving.autoscaling else d.total
+    return StrategyOutcome.PROMOTED

@@ -10,8 +10,14 @@ import math
 from datetime import timedelta
 
 from modelship.api.strategy import CanaryStep, CanaryStrategy, Router
-from modelship.rollout.draft import ROUTED_SCALE_DOWN_DELAY_SECONDS, Draft
-from modelship.rollout.gating import GateOutcome, background_analysis_failed, pause, run_gate
+from modelship.rollout.draft import Draft
+from modelship.rollout.gating import GateOutcome, pause, run_background_analysis, run_gate
+from modelship.rollout.moves import (
+    ROUTED_SCALE_DOWN_DELAY_SECONDS,
+    StrategyOutcome,
+    promote,
+    wait_for_pods,
+)
 from modelship.rollout.replicas import guarded_scale_down, split_for_weight
 from modelship.rollout.types import Traffic
 
@@ -50,7 +56,7 @@ def apply_weight(d: Draft, weight: int) -> bool:
     return reached
 
 
-def plan_canary(d: Draft, canary: CanaryStrategy) -> None:
+def plan_canary(d: Draft, canary: CanaryStrategy) -> StrategyOutcome:
     assert d.canary is not None
     steps = canary.steps
     first_index = index = d.current("current_step") or 0
@@ -64,8 +70,10 @@ def plan_canary(d: Draft, canary: CanaryStrategy) -> None:
         d.update_state(promoting=True)  # remembered for the history entry
     # Traffic stays where it is unless a step moves it: also when the analysis stops here.
     apply_weight(d, weight)
-    if control.promote is None and background_analysis_failed(d):
-        return
+    if control.promote is None:
+        background = run_background_analysis(d)
+        if background is not GateOutcome.PASSED:
+            return background.strategy_outcome()
 
     while index < len(steps):
         step = steps[index]
@@ -74,7 +82,8 @@ def plan_canary(d: Draft, canary: CanaryStrategy) -> None:
             weight = step.set_weight
             if not apply_weight(d, weight):
                 canary_obs = d.observed(d.canary)
-                d.wait_for_pods(
+                wait_for_pods(
+                    d,
                     d.canary,
                     f"{label}: setting canary weight to {weight}% "
                     f"({canary_obs.ready} canary pods ready)",
@@ -108,7 +117,7 @@ def plan_canary(d: Draft, canary: CanaryStrategy) -> None:
                 else:
                     gate = run_gate(d, f"step-{index}", step.analysis, f"{label}: analysis")
                     if gate is GateOutcome.STOPPED:
-                        return
+                        return gate.strategy_outcome()
                     if gate is GateOutcome.WAITING:
                         break
         if control.paused:
@@ -128,7 +137,8 @@ def plan_canary(d: Draft, canary: CanaryStrategy) -> None:
         d.status["current_step_started_at"] = step_started
     d.status["current_step"] = index
     if index >= len(steps) and not control.paused:
-        _promote_canary(d)
+        return _promote_canary(d)
+    return StrategyOutcome.PROGRESSING
 
 
 def _describe(steps: list[CanaryStep], index: int) -> str:
@@ -142,13 +152,13 @@ def _describe(steps: list[CanaryStep], index: int) -> str:
     return f"step {index + 1}/{len(steps)}: {what}"
 
 
-def _promote_canary(d: Draft) -> None:
+def _promote_canary(d: Draft) -> StrategyOutcome:
     """All pods to the canary; once they are ready it becomes stable."""
     assert d.canary is not None
     if not apply_weight(d, 100):
         ready = d.observed(d.canary).ready
-        d.wait_for_pods(d.canary, f"promoting: {ready}/{d.total} canary pods ready")
-        return
+        wait_for_pods(d, d.canary, f"promoting: {ready}/{d.total} canary pods ready")
+        return StrategyOutcome.PROGRESSING
     delay = 0 if d.router is Router.REPLICAS else ROUTED_SCALE_DOWN_DELAY_SECONDS
     canary = d.canary
     reason = (
@@ -156,6 +166,7 @@ def _promote_canary(d: Draft) -> None:
         if d.state.promoting
         else "canary steps completed"
     )
-    d.promote(canary, reason, keep_old_for=timedelta(seconds=delay))
+    promote(d, canary, reason, keep_old_for=timedelta(seconds=delay))
     d.traffic = d.stable_traffic()
     d.replicas[canary] = None if d.spec.serving.autoscaling else d.total
+    return StrategyOutcome.PROMOTED

@@ -7,6 +7,7 @@ from enum import StrEnum
 from modelship.api.analysis import AnalysisGate
 from modelship.api.modeldeployment import RolloutOutcome
 from modelship.rollout.draft import Draft, Phase
+from modelship.rollout.moves import StrategyOutcome, abort
 from modelship.rollout.types import GateResult, Verdict
 
 
@@ -28,6 +29,12 @@ class GateOutcome(StrEnum):
     """Stay at this step: analysing, inconclusive (paused), or failed with manual rollback."""
     STOPPED = "Stopped"
     """The rollout ended here (rolled back): nothing more to plan for the new revision."""
+
+    def strategy_outcome(self) -> StrategyOutcome:
+        """What a strategy that stops at this gate (not PASSED) reports to the planner."""
+        if self is GateOutcome.STOPPED:
+            return StrategyOutcome.ROLLED_BACK
+        return StrategyOutcome.PROGRESSING
 
 
 def run_gate(d: Draft, key: str, gate: AnalysisGate | None, label: str) -> GateOutcome:
@@ -52,7 +59,7 @@ def run_gate(d: Draft, key: str, gate: AnalysisGate | None, label: str) -> GateO
 def fail(d: Draft, reason: str, result: GateResult) -> GateOutcome:
     """A failed analysis: roll back, or stop and wait for a person when rollback is manual."""
     if d.spec.rollback.automatic:
-        d.abort(RolloutOutcome.ROLLED_BACK, reason, result)
+        abort(d, RolloutOutcome.ROLLED_BACK, reason, result)
         d.set_phase(Phase.ROLLED_BACK, reason)
         d.traffic = d.stable_traffic()
         if d.stable:
@@ -62,15 +69,15 @@ def fail(d: Draft, reason: str, result: GateResult) -> GateOutcome:
     return GateOutcome.WAITING
 
 
-def background_analysis_failed(d: Draft) -> bool:
-    """While the new revision runs, spec.analysis measures it continuously; True when that
-    failed and the rollout was stopped."""
+def run_background_analysis(d: Draft) -> GateOutcome:
+    """While the new revision runs, spec.analysis measures it continuously. PASSED while
+    it has not failed (running counts: it never holds a step); a failure rolls back
+    (STOPPED) or, with manual rollback, holds the rollout (WAITING)."""
     analysis = d.spec.analysis
     if analysis is None or not analysis.background:
-        return False
+        return GateOutcome.PASSED
     d.request_gate("background", AnalysisGate())
     result = d.gate("background")
     if result.verdict is Verdict.FAILED:
-        fail(d, f"background analysis failed: {result.message}", result)
-        return True
-    return False
+        return fail(d, f"background analysis failed: {result.message}", result)
+    return GateOutcome.PASSED

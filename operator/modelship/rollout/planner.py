@@ -13,6 +13,15 @@ from modelship.api.strategy import RollingStrategy
 from modelship.rollout.bluegreen import plan_blue_green
 from modelship.rollout.canary import plan_canary
 from modelship.rollout.draft import Draft, Phase
+from modelship.rollout.finish import finish_plan
+from modelship.rollout.moves import (
+    StrategyOutcome,
+    abort,
+    record,
+    start,
+    supersede,
+    wait_for_pods,
+)
 from modelship.rollout.rolling import plan_rolling
 from modelship.rollout.shadow import plan_shadow
 from modelship.rollout.types import RolloutInput, RolloutPlan
@@ -26,7 +35,7 @@ def plan_rollout(inp: RolloutInput) -> RolloutPlan:
 
     if d.stable is None or (d.stable not in inp.revisions and d.stable == target):
         _first_revision(d, target)
-        return d.finish()
+        return finish_plan(d)
     if d.stable not in inp.revisions:
         # The stable Deployment was deleted from under us and its pod template is gone with
         # it: the spec's revision takes over directly.
@@ -36,33 +45,34 @@ def plan_rollout(inp: RolloutInput) -> RolloutPlan:
             f"serving revision {target} directly",
             "Warning",
         )
-        d.supersede("the stable revision's Deployment was deleted")
+        supersede(d, "the stable revision's Deployment was deleted")
         d.stable = None
         _first_revision(d, target)
-        return d.finish()
+        return finish_plan(d)
 
     if target == d.stable:
         if d.canary is not None:
-            d.supersede("the spec returned to the stable revision")
+            supersede(d, "the spec returned to the stable revision")
         _steady(d)
-        return d.finish()
+        return finish_plan(d)
     if d.state.held_revision == target:
         _steady(d)
-        return d.finish()
+        return finish_plan(d)
 
     if d.canary != target:
         if d.canary is not None:
-            d.supersede(f"superseded by revision {target}")
-        d.start(target, _stage_for(d), _start_reason(d, retried))
+            supersede(d, f"superseded by revision {target}")
+        start(d, target, _stage_for(d), _start_reason(d, retried))
     elif inp.control.abort:
-        d.abort(RolloutOutcome.ABORTED, "aborted by the modelship.io/abort annotation")
+        abort(d, RolloutOutcome.ABORTED, "aborted by the modelship.io/abort annotation")
         _steady(d)
-        return d.finish()
+        return finish_plan(d)
 
-    _progress(d)
-    if d.canary is None and d.phase not in (Phase.ROLLED_BACK, Phase.DEGRADED):
+    # The rollout ended with stable serving everything: report it as steady. A rollback
+    # has already said why it stopped.
+    if run_strategy(d) in (StrategyOutcome.PROMOTED, StrategyOutcome.DROPPED):
         _steady(d)
-    return d.finish()
+    return finish_plan(d)
 
 
 def _target_revision(d: Draft) -> str:
@@ -135,19 +145,20 @@ def _start_reason(d: Draft, retried: bool) -> str:
     return "spec changed"
 
 
-def _progress(d: Draft) -> None:
+def run_strategy(d: Draft) -> StrategyOutcome:
+    """One pass of the strategy that moves the rollout in progress (a rollback from history
+    rolls with full surge, whatever the spec's strategy)."""
     strategy = d.spec.strategy
     stage = d.state.stage
     if stage is RolloutStage.ROLLBACK:
-        plan_rolling(d, RollingStrategy(max_surge="100%"), reason="rollback")
-    elif strategy.canary is not None:
-        plan_canary(d, strategy.canary)
-    elif strategy.blue_green is not None:
-        plan_blue_green(d, strategy.blue_green)
-    elif strategy.shadow is not None:
-        plan_shadow(d, strategy.shadow)
-    else:
-        plan_rolling(d, strategy.rolling or RollingStrategy())
+        return plan_rolling(d, RollingStrategy(max_surge="100%"), reason="rollback")
+    if strategy.canary is not None:
+        return plan_canary(d, strategy.canary)
+    if strategy.blue_green is not None:
+        return plan_blue_green(d, strategy.blue_green)
+    if strategy.shadow is not None:
+        return plan_shadow(d, strategy.shadow)
+    return plan_rolling(d, strategy.rolling or RollingStrategy())
 
 
 def _first_revision(d: Draft, target: str) -> None:
@@ -192,10 +203,12 @@ def _steady(d: Draft) -> None:
                 f"revision {d.stable} (model version {d.version_of(d.stable)}) serves all traffic",
             )
         if d.state.started_at is not None and d.canary is None and first:
-            d.record(d.stable, RolloutOutcome.PROMOTED, "first revision")
+            record(d, d.stable, RolloutOutcome.PROMOTED, "first revision")
             d.update_state(started_at=None)
     elif first or not stable.current or stable.replicas != total:
-        d.wait_for_pods(d.stable, f"revision {d.stable}: {stable.available}/{total} pods available")
+        wait_for_pods(
+            d, d.stable, f"revision {d.stable}: {stable.available}/{total} pods available"
+        )
     else:
         d.set_phase(
             Phase.DEGRADED, f"revision {d.stable}: only {stable.available}/{total} pods available"

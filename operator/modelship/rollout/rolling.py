@@ -3,18 +3,23 @@ maxUnavailable, as a Deployment does, with no gates."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from modelship.api.strategy import RollingStrategy
-from modelship.rollout.draft import (
-    ROUTED_SCALE_DOWN_DELAY_SECONDS,
-    Draft,
-    resolve_int_or_percent,
-)
+from modelship.rollout.draft import Draft
 from modelship.rollout.gating import pause
+from modelship.rollout.moves import (
+    ROUTED_SCALE_DOWN_DELAY_SECONDS,
+    StrategyOutcome,
+    promote,
+    wait_for_pods,
+)
 
 
-def plan_rolling(d: Draft, rolling: RollingStrategy, reason: str = "rolling update") -> None:
+def plan_rolling(
+    d: Draft, rolling: RollingStrategy, reason: str = "rolling update"
+) -> StrategyOutcome:
     assert d.canary is not None and d.stable is not None
     total = d.total
     surge = resolve_int_or_percent(rolling.max_surge, total, round_up=True)
@@ -27,7 +32,7 @@ def plan_rolling(d: Draft, rolling: RollingStrategy, reason: str = "rolling upda
         d.replicas[d.canary], d.replicas[d.stable] = new.replicas, old.replicas
         d.traffic = d.stable_traffic()
         pause(d, f"{reason}: paused by the modelship.io/paused annotation")
-        return
+        return StrategyOutcome.PROGRESSING
     # Up to `total + surge` pods in all; at least `total - unavailable` ready ones.
     new_replicas = min(total, max(new.replicas, total + surge - old.replicas))
     old_replicas = min(old.replicas, max(total - unavailable - new.ready, 0))
@@ -44,11 +49,23 @@ def plan_rolling(d: Draft, rolling: RollingStrategy, reason: str = "rolling upda
     d.replicas[d.stable] = old_replicas
     d.traffic = d.stable_traffic()
     if new.available >= total:
-        d.promote(d.canary, reason, keep_old_for=keep_old_for)
+        promote(d, d.canary, reason, keep_old_for=keep_old_for)
         d.replicas[d.stable] = None if d.spec.serving.autoscaling else total
         d.traffic = d.stable_traffic()
-        return
-    d.wait_for_pods(
+        return StrategyOutcome.PROMOTED
+    wait_for_pods(
+        d,
         d.canary,
         f"{reason}: {new.available}/{total} new pods available, {old.replicas} old pods left",
     )
+    return StrategyOutcome.PROGRESSING
+
+
+def resolve_int_or_percent(value: int | str, total: int, round_up: bool) -> int:
+    """`25%` of `total` (rounded up for surge, down for unavailable, as Deployments do)."""
+    if isinstance(value, int):
+        return value
+    if value.endswith("%"):
+        exact = total * int(value[:-1]) / 100
+        return math.ceil(exact) if round_up else math.floor(exact)
+    return int(value)

@@ -11,15 +11,15 @@ from modelship.api.rolloutstate import RolloutStage
 from modelship.api.strategy import ShadowStrategy
 from modelship.rollout.canary import plan_canary
 from modelship.rollout.draft import Draft, Phase
-from modelship.rollout.gating import GateOutcome, background_analysis_failed, pause, run_gate
+from modelship.rollout.gating import GateOutcome, pause, run_background_analysis, run_gate
+from modelship.rollout.moves import StrategyOutcome, abort, wait_for_pods
 from modelship.rollout.types import Traffic
 
 
-def plan_shadow(d: Draft, shadow: ShadowStrategy) -> None:
+def plan_shadow(d: Draft, shadow: ShadowStrategy) -> StrategyOutcome:
     assert d.canary is not None and d.stable is not None
     if d.state.stage is RolloutStage.CANARY and shadow.canary is not None:
-        plan_canary(d, shadow.canary)
-        return
+        return plan_canary(d, shadow.canary)
     total = d.total
     replicas = max(1, math.ceil(total * shadow.mirror_percentage / 100))
     obs = d.observed(d.canary)
@@ -34,13 +34,14 @@ def plan_shadow(d: Draft, shadow: ShadowStrategy) -> None:
     )
     d.status["canary_weight"] = 0
     if not ready:
-        d.wait_for_pods(d.canary, f"shadow: {obs.ready}/{replicas} pods ready")
-        return
-    if background_analysis_failed(d):
-        return
+        wait_for_pods(d, d.canary, f"shadow: {obs.ready}/{replicas} pods ready")
+        return StrategyOutcome.PROGRESSING
+    background = run_background_analysis(d)
+    if background is not GateOutcome.PASSED:
+        return background.strategy_outcome()
     if d.inp.control.paused:
         pause(d, "shadow: paused by the modelship.io/paused annotation")
-        return
+        return StrategyOutcome.PROGRESSING
     started = d.state.stage_started_at or d.now
     ends = started + d.duration(shadow.duration)
     if d.now < ends and d.inp.control.promote is None:
@@ -50,22 +51,21 @@ def plan_shadow(d: Draft, shadow: ShadowStrategy) -> None:
             f"requests until {ends.isoformat(timespec='seconds')}",
         )
         d.requeue_at(ends)
-        return
-    if (
-        d.inp.control.promote is None
-        and run_gate(d, "shadow", shadow.analysis, "shadow analysis") is not GateOutcome.PASSED
-    ):
-        return
+        return StrategyOutcome.PROGRESSING
+    if d.inp.control.promote is None:
+        gate = run_gate(d, "shadow", shadow.analysis, "shadow analysis")
+        if gate is not GateOutcome.PASSED:
+            return gate.strategy_outcome()
     if shadow.then == "drop" or shadow.canary is None:
-        d.abort(RolloutOutcome.DROPPED, "shadow evaluation finished", dropped=True)
+        abort(d, RolloutOutcome.DROPPED, "shadow evaluation finished", dropped=True)
         d.set_phase(
             Phase.HEALTHY,
             f"shadow evaluation of revision {d.inp.status.canary_revision} "
             "finished; it was dropped as configured",
         )
         d.traffic = d.stable_traffic()
-        return
+        return StrategyOutcome.DROPPED
     d.update_state(stage=RolloutStage.CANARY, stage_started_at=d.now)
     d.status.update(current_step=0, current_step_started_at=d.now)
     d.event("ShadowPassed", f"revision {d.canary} passed its shadow run; starting the canary")
-    plan_canary(d, shadow.canary)
+    return plan_canary(d, shadow.canary)

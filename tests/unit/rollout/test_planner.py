@@ -333,6 +333,25 @@ def test_blue_green_post_promotion_failure_switches_back_instantly() -> None:
     assert plan.replicas[old] == 4
 
 
+def test_promoting_past_a_failed_analysis_reports_the_new_stable_at_once() -> None:
+    strategy = {"blueGreen": {"postPromotionAnalysis": {}}}
+    cluster = deployed(strategy=strategy, analysis=ANALYSIS, rollback={"automatic": False})
+    old, new = new_version(cluster)
+    cluster.converge()
+    cluster.tick(2)
+    cluster.converge()
+    cluster.gates = {"postPromotion": GateResult(Verdict.FAILED, "errors")}
+    cluster.converge()
+    assert cluster.status.phase is Phase.DEGRADED  # waits for a person: abort or promote
+    cluster.control = Control(promote="step")
+    plan = cluster.step()
+    assert cluster.status.stable_revision == new
+    assert cluster.status.phase is Phase.HEALTHY  # not the Degraded of the pass before
+    assert "abort or promote" not in cluster.status.message
+    assert [e.reason for e in plan.events] == ["Promoted", "Healthy"]
+    assert plan.replicas[old] == 4  # kept up for the scale-down delay
+
+
 def test_blue_green_auto_promotion_after_delay() -> None:
     cluster = deployed(strategy={"blueGreen": {"autoPromotionSeconds": 120}})
     old, new = new_version(cluster)
