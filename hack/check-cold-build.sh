@@ -36,7 +36,8 @@ checks = {
     cluster.kwok_stages(): ["node-initialize", "pod-ready", "pod-complete", "pod-delete"],
     cluster.gateway_api_crds(): ["httproutes.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io"],
 }
-for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "helm"):
+for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "helm",
+             "modelship-health"):
     checks[cluster.binary(name)] = []
 for path, needles in checks.items():
     text = path.read_bytes() if not needles else path.read_text()
