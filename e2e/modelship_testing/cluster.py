@@ -80,7 +80,8 @@ def binary(name: str) -> Path:
     elif name == "helm":
         folder = f"helm-{_module_version('helm', 'helm.sh/helm/v3')}"
     elif name == "modelship-health":
-        folder = f"health-{_module_version('health', 'github.com/argoproj/argo-cd/v3')}-{health_key()}"
+        argocd = _module_version("health", "github.com/argoproj/argo-cd/v3")
+        folder = f"health-{argocd}-{health_key()}"
     elif name == "prometheus":
         found = shutil.which("prometheus")
         if not found:
