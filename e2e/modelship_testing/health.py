@@ -150,8 +150,9 @@ def recorded_path(kind: str) -> Path:
 
 
 def _pattern(kind: str) -> re.Pattern[str]:
+    # The table (lines ending in a newline) or nothing, up to the nearest closing marker.
     return re.compile(
-        rf"(<!-- health-table:{kind} -->\n)(.*?)(\n<!-- /health-table -->)", re.DOTALL
+        rf"(<!-- health-table:{kind} -->\n)((?:.*?\n)??)(<!-- /health-table -->)", re.DOTALL
     )
 
 
@@ -159,13 +160,12 @@ def _block(text: str, kind: str) -> str:
     found = _pattern(kind).search(text)
     if not found:
         raise AssertionError(f"docs/gitops.md has no <!-- health-table:{kind} --> block")
-    return found.group(2)
+    return found.group(2).removesuffix("\n")
 
 
 def _replace_block(text: str, kind: str, table: str) -> str:
     _block(text, kind)  # it must exist
-    return _pattern(kind).sub(lambda m: m.group(1) + table + m.group(3), text)
-
+    return _pattern(kind).sub(lambda m: m.group(1) + table + "\n" + m.group(3), text, count=1)
 
 def main(argv: list[str]) -> int:
     if argv != ["argocd-cm"]:

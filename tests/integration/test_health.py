@@ -39,7 +39,7 @@ MODEL_DEPLOYMENT_STATES = [
 ]
 DRIFT_MONITOR_STATES = [
     NOT_YET,
-    "its ModelDeployment not serving yet",
+    "its ModelDeployment serves no revision yet",
     "fewer predictions than `minSamples`",
     "in-distribution traffic",
     "drifted traffic",
@@ -168,6 +168,12 @@ def test_model_deployment_health_in_each_state(
     set_pod_ready(mds.core, namespace, pod, ready=True)
     objects.wait(kind, "fraud", phase("Healthy"), "Healthy again")
 
+    running.stop()
+    mds.patch("fraud", {"spec": {"rollback": {"revisionHistoryLimit": 3}}})
+    table.capture(STALE, objects.get(kind, "fraud"))
+    running.start()
+    objects.wait(kind, "fraud", phase("Healthy"), "Healthy at the new generation")
+
     mds.set_version("fraud", "2")
     table.capture(
         "canary waiting at `pause: {}`",
@@ -188,9 +194,6 @@ def test_model_deployment_health_in_each_state(
         objects.wait(kind, "refused", phase("Failed"), "Failed on the refused Deployment"),
     )
 
-    running.stop()
-    mds.patch("fraud", {"spec": {"rollback": {"revisionHistoryLimit": 3}}})
-    table.capture(STALE, objects.get(kind, "fraud"))
     table.check_docs()
 
 
@@ -210,8 +213,10 @@ def test_drift_monitor_health_in_each_state(
     kind = "DriftMonitor"
     objects.create(kind, "early", MONITOR)
     table.capture(NOT_YET, objects.get(kind, "early"))
-    stand.mds.create("unschedulable", {"model": model(), "serving": UNSCHEDULABLE})
-    objects.create(kind, "waiting", {**MONITOR, "modelDeploymentRef": "unschedulable"})
+    # A ModelDeployment missing its profile creates no revision.
+    unserved = {"model": model(profileRef={"configMap": "no-such-profile"}), "serving": {}}
+    stand.mds.create("unserved", unserved)
+    objects.create(kind, "waiting", {**MONITOR, "modelDeploymentRef": "unserved"})
     stand.mds.create("no-profile", {"model": model(), "serving": {"replicas": 1}})
     objects.create(kind, "profileless", {**MONITOR, "modelDeploymentRef": "no-profile"})
     objects.create(kind, "orphan", {**MONITOR, "modelDeploymentRef": "no-such-model"})
@@ -229,7 +234,7 @@ def test_drift_monitor_health_in_each_state(
 
     timeout = 8 * int(MONITOR["interval"].removesuffix("s"))
     table.capture(
-        "its ModelDeployment not serving yet",
+        "its ModelDeployment serves no revision yet",
         objects.wait(kind, "waiting", phase("Pending"), "Pending"),
     )
     table.capture(
