@@ -167,6 +167,7 @@ def _replace_block(text: str, kind: str, table: str) -> str:
     _block(text, kind)  # it must exist
     return _pattern(kind).sub(lambda m: m.group(1) + table + "\n" + m.group(3), text, count=1)
 
+
 def main(argv: list[str]) -> int:
     if argv != ["argocd-cm"]:
         print("usage: python -m modelship_testing.health argocd-cm", file=sys.stderr)
