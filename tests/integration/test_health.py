@@ -113,8 +113,12 @@ def stalled(reason: str) -> Callable[[dict[str, Any]], bool]:
     return check
 
 
-def conditions_hold(type_: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda status: conditions(status).get(type_, {}).get("status") == "True"
+def ready_because(reason: str) -> Callable[[dict[str, Any]], bool]:
+    def check(status: dict[str, Any]) -> bool:
+        found = conditions(status).get("Ready", {})
+        return found.get("status") == "True" and found.get("reason") == reason
+
+    return check
 
 
 def phase(name: str) -> Callable[[dict[str, Any]], bool]:
@@ -227,15 +231,16 @@ def test_drift_monitor_health_in_each_state(
     objects.create(kind, "quiet", {**MONITOR, "modelDeploymentRef": "quiet"})
 
     def evaluated(verdict: str) -> Callable[[dict[str, Any]], bool]:
+        """An evaluation of a served revision's traffic (not a wait for one) said `verdict`."""
         return lambda s: (
-            bool(s.get("lastEvaluationTime"))
+            s.get("phase") in ("Monitoring", "Drifted")
             and (conditions(s).get("Drifted", {}).get("status") == verdict)
         )
 
     timeout = 8 * int(MONITOR["interval"].removesuffix("s"))
     table.capture(
         "its ModelDeployment serves no revision yet",
-        objects.wait(kind, "waiting", phase("Pending"), "Pending"),
+        objects.wait(kind, "waiting", ready_because("WaitingForStableRevision"), "waiting"),
     )
     table.capture(
         "its ModelDeployment missing",
@@ -279,10 +284,10 @@ def test_retrain_policy_health_in_each_state(
     objects.create(kind, "bad-schedule", {**policy, "triggers": {"schedule": "0 25 * * *"}})
     operator(namespaces=[namespace])
 
-    ready = conditions_hold("Ready")
+    # Idle, written by the retrain planner's first pass (before it: Pending, Ready too).
     table.capture(
         "references resolve, watching triggers",
-        objects.wait(kind, "fraud-retrain", ready, "Ready"),
+        objects.wait(kind, "fraud-retrain", phase("Idle"), "Idle"),
     )
     table.capture(
         "a referenced DriftMonitor missing",
