@@ -26,7 +26,7 @@ system-deps: ## install the Debian packages the tests need (Prometheus, openssl)
 	@bash hack/system-deps.sh
 
 .PHONY: cluster-bin
-cluster-bin: ## build etcd, kube-apiserver, controller-manager, scheduler and kwok from Go modules (cached)
+cluster-bin: ## build etcd, the Kubernetes binaries, kwok, helm and modelship-health from Go modules (cached)
 	bash e2e/cluster/build.sh
 
 .PHONY: check-cold-build

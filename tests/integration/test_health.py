@@ -101,6 +101,24 @@ class Objects:
             return wait_for(current, timeout=timeout, describe=f"{kind} {name}: {describe}")
 
 
+class Scene:
+    """One kind's health table, filled with objects of one namespace as they reach each state."""
+
+    def __init__(self, objects: Objects, table: HealthTable) -> None:
+        self.objects, self.table = objects, table
+
+    def now(self, state: str, name: str) -> None:
+        self.table.capture(state, self.objects.get(self.table.kind, name))
+
+    def once(
+        self, state: str, name: str, check: Callable[[dict[str, Any]], bool], timeout: float = 60
+    ) -> dict[str, Any]:
+        """Capture `name` as `state` once its status for its generation passes `check`."""
+        found = self.objects.wait(self.table.kind, name, check, state, timeout)
+        self.table.capture(state, found)
+        return found
+
+
 def conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in status.get("conditions") or []}
 
@@ -142,11 +160,11 @@ def test_model_deployment_health_in_each_state(
     k8s_api: client.ApiClient, namespace: str, operator: OperatorFactory
 ) -> None:
     objects, mds = Objects(k8s_api, namespace), ModelDeployments(k8s_api, namespace)
-    table = HealthTable("ModelDeployment", MODEL_DEPLOYMENT_STATES)
     kind = "ModelDeployment"
+    scene = Scene(objects, HealthTable(kind, MODEL_DEPLOYMENT_STATES))
     canary = {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}}
     mds.create("fraud", {"model": model(), "serving": {"replicas": 2}, "strategy": canary})
-    table.capture(NOT_YET, objects.get(kind, "fraud"))
+    scene.now(NOT_YET, "fraud")
     mds.create("unschedulable", {"model": model(), "serving": UNSCHEDULABLE})
     mds.create("missing-profile", {"model": model(profileRef={"configMap": "no-such-profile"}),
                                    "serving": {"replicas": 1}})  # fmt: skip
@@ -154,51 +172,32 @@ def test_model_deployment_health_in_each_state(
     mds.create("refused", {"model": model(), "serving": {"replicas": 1, "template": refused}})
     running = operator(namespaces=[namespace])
 
-    table.capture(
-        "first revision's pods not ready yet",
-        objects.wait(kind, "unschedulable", phase("Progressing"), "Progressing"),
-    )
-    healthy = objects.wait(kind, "fraud", phase("Healthy"), "Healthy")
-    table.capture("serving, every pod ready", healthy)
+    scene.once("first revision's pods not ready yet", "unschedulable", phase("Progressing"))
+    healthy = scene.once("serving, every pod ready", "fraud", phase("Healthy"))
 
     stable = healthy["status"]["stableRevision"]
     pods = mds.core.list_namespaced_pod(namespace, label_selector=f"{LABEL_REVISION}={stable}")
     pod = pods.items[0].metadata.name
     set_pod_ready(mds.core, namespace, pod, ready=False)
-    table.capture(
-        "a stable pod stopped being ready",
-        objects.wait(kind, "fraud", phase("Degraded"), "Degraded on the unready pod"),
-    )
+    scene.once("a stable pod stopped being ready", "fraud", phase("Degraded"))
     set_pod_ready(mds.core, namespace, pod, ready=True)
     objects.wait(kind, "fraud", phase("Healthy"), "Healthy again")
 
     running.stop()
     mds.patch("fraud", {"spec": {"rollback": {"revisionHistoryLimit": 3}}})
-    table.capture(STALE, objects.get(kind, "fraud"))
+    scene.now(STALE, "fraud")
     running.start()
     objects.wait(kind, "fraud", phase("Healthy"), "Healthy at the new generation")
 
     mds.set_version("fraud", "2")
-    table.capture(
-        "canary waiting at `pause: {}`",
-        objects.wait(kind, "fraud", lambda s: phase("Paused")(s) and s.get("currentStep") == 1,
-                     "Paused at step 1"),
-    )  # fmt: skip
+    at_step_1 = lambda s: phase("Paused")(s) and s.get("currentStep") == 1  # noqa: E731
+    scene.once("canary waiting at `pause: {}`", "fraud", at_step_1)
     mds.annotate("fraud", "modelship.io/abort")
-    table.capture(
-        "canary aborted, stable serves",
-        objects.wait(kind, "fraud", phase("RolledBack"), "RolledBack"),
-    )
-    table.capture(
-        "a referenced ConfigMap missing",
-        objects.wait(kind, "missing-profile", stalled("ReferenceNotFound"), "ReferenceNotFound"),
-    )
-    table.capture(
-        "pod template refused by the API server",
-        objects.wait(kind, "refused", phase("Failed"), "Failed on the refused Deployment"),
-    )
+    scene.once("canary aborted, stable serves", "fraud", phase("RolledBack"))
+    scene.once("a referenced ConfigMap missing", "missing-profile", stalled("ReferenceNotFound"))
+    scene.once("pod template refused by the API server", "refused", phase("Failed"))
 
-    table.check_docs()
+    scene.table.check_docs()
 
 
 @pytest.fixture
@@ -213,10 +212,10 @@ def test_drift_monitor_health_in_each_state(
     k8s_api: client.ApiClient, stand: DriftStand, operator: OperatorFactory
 ) -> None:
     objects = Objects(k8s_api, stand.namespace)
-    table = HealthTable("DriftMonitor", DRIFT_MONITOR_STATES)
     kind = "DriftMonitor"
+    scene = Scene(objects, HealthTable(kind, DRIFT_MONITOR_STATES))
     objects.create(kind, "early", MONITOR)
-    table.capture(NOT_YET, objects.get(kind, "early"))
+    scene.now(NOT_YET, "early")
     # A ModelDeployment missing its profile creates no revision.
     unserved = {"model": model(profileRef={"configMap": "no-such-profile"}), "serving": {}}
     stand.mds.create("unserved", unserved)
@@ -238,46 +237,34 @@ def test_drift_monitor_health_in_each_state(
         )
 
     timeout = 8 * int(MONITOR["interval"].removesuffix("s"))
-    table.capture(
+    scene.once(
         "its ModelDeployment serves no revision yet",
-        objects.wait(kind, "waiting", ready_because("WaitingForStableRevision"), "waiting"),
+        "waiting",
+        ready_because("WaitingForStableRevision"),
     )
-    table.capture(
-        "its ModelDeployment missing",
-        objects.wait(kind, "orphan", stalled("ReferenceNotFound"), "ReferenceNotFound"),
+    scene.once("its ModelDeployment missing", "orphan", stalled("ReferenceNotFound"))
+    scene.once("its model has no profile", "profileless", stalled("NoProfile"), timeout=timeout)
+    scene.once(
+        "fewer predictions than `minSamples`", "quiet", evaluated("Unknown"), timeout=timeout
     )
-    table.capture(
-        "its model has no profile",
-        objects.wait(kind, "profileless", stalled("NoProfile"), "NoProfile", timeout=timeout),
-    )
-    table.capture(
-        "fewer predictions than `minSamples`",
-        objects.wait(kind, "quiet", evaluated("Unknown"), "Drifted=Unknown", timeout=timeout),
-    )
-    table.capture(
-        "in-distribution traffic",
-        objects.wait(kind, "fraud-drift", evaluated("False"), "Drifted=False", timeout=timeout),
-    )
+    scene.once("in-distribution traffic", "fraud-drift", evaluated("False"), timeout=timeout)
     stand.traffic.shift = dict(SHIFT)
-    table.capture(
-        "drifted traffic",
-        objects.wait(kind, "fraud-drift", evaluated("True"), "Drifted=True", timeout=timeout),
-    )
-    table.check_docs()
+    scene.once("drifted traffic", "fraud-drift", evaluated("True"), timeout=timeout)
+    scene.table.check_docs()
 
 
 def test_retrain_policy_health_in_each_state(
     k8s_api: client.ApiClient, namespace: str, operator: OperatorFactory
 ) -> None:
     objects = Objects(k8s_api, namespace)
-    table = HealthTable("RetrainPolicy", RETRAIN_POLICY_STATES)
     kind = "RetrainPolicy"
+    scene = Scene(objects, HealthTable(kind, RETRAIN_POLICY_STATES))
     example = yaml.safe_load((REPO / "examples" / "retrainpolicy.yaml").read_text())
     policy: dict[str, Any] = example["spec"]  # references fraud and fraud-drift
     objects.create("ModelDeployment", "fraud", {"model": model(), "serving": {"replicas": 1}})
     objects.create("DriftMonitor", "fraud-drift", MONITOR)
     objects.create(kind, "fraud-retrain", policy)
-    table.capture(NOT_YET, objects.get(kind, "fraud-retrain"))
+    scene.now(NOT_YET, "fraud-retrain")
     orphan = copy.deepcopy(policy)
     orphan["triggers"]["drift"]["driftMonitorRef"] = "no-such-monitor"
     objects.create(kind, "orphan", orphan)
@@ -285,16 +272,7 @@ def test_retrain_policy_health_in_each_state(
     operator(namespaces=[namespace])
 
     # Idle, written by the retrain planner's first pass (before it: Pending, Ready too).
-    table.capture(
-        "references resolve, watching triggers",
-        objects.wait(kind, "fraud-retrain", phase("Idle"), "Idle"),
-    )
-    table.capture(
-        "a referenced DriftMonitor missing",
-        objects.wait(kind, "orphan", stalled("ReferenceNotFound"), "ReferenceNotFound"),
-    )
-    table.capture(
-        "a schedule only the operator rejects",
-        objects.wait(kind, "bad-schedule", stalled("InvalidSpec"), "InvalidSpec"),
-    )
-    table.check_docs()
+    scene.once("references resolve, watching triggers", "fraud-retrain", phase("Idle"))
+    scene.once("a referenced DriftMonitor missing", "orphan", stalled("ReferenceNotFound"))
+    scene.once("a schedule only the operator rejects", "bad-schedule", stalled("InvalidSpec"))
+    scene.table.check_docs()
