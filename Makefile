@@ -26,12 +26,20 @@ system-deps: ## install the Debian packages the tests need (Prometheus, openssl)
 	@bash hack/system-deps.sh
 
 .PHONY: cluster-bin
-cluster-bin: ## build etcd, kube-apiserver, controller-manager, scheduler and kwok from Go modules (cached)
+cluster-bin: ## build etcd, the Kubernetes binaries, kwok, helm and modelship-health from Go modules (cached)
 	bash e2e/cluster/build.sh
 
 .PHONY: check-cold-build
 check-cold-build: cluster-bin ## prove the build fetches what it reads: empty module cache, binaries only
 	bash hack/check-cold-build.sh
+
+.PHONY: argocd-cm
+argocd-cm: $(VENV)/.installed cluster-bin ## render deploy/argocd/argocd-cm.yaml (Argo CD health checks) from the chart
+	PYTHONPATH=e2e $(PY) -m modelship_testing.health argocd-cm
+
+.PHONY: health-table
+health-table: setup cluster-bin ## measure docs/gitops.md's health tables on the local cluster and record tests/health/
+	MODELSHIP_HEALTH_RECORD=1 $(PY) -m pytest -q -p no:cacheprovider tests/integration/test_health.py
 
 .PHONY: cluster-up
 cluster-up: setup cluster-bin ## start the local control plane, KWOK nodes and Prometheus (idempotent)

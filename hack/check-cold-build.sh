@@ -37,7 +37,8 @@ checks = {
     cluster.gateway_api_crds(): ["httproutes.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io"],
     cluster.istio_crds(): ["virtualservices.networking.istio.io"],
 }
-for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "helm"):
+for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "helm",
+             "modelship-health"):
     checks[cluster.binary(name)] = []
 for path, needles in checks.items():
     text = path.read_bytes() if not needles else path.read_text()

@@ -9,10 +9,14 @@ cache="${MODELSHIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelship}"
 
 die() { echo "build: $*" >&2; exit 1; }
 
-# The Go these modules need: the highest `go` directive among them, checked before anything runs.
-command -v go >/dev/null 2>&1 || die "Go is not installed; the local cluster is built with Go $(
-  sed -n 's/^go //p' "$here"/*/go.mod | sort -V | tail -1) or newer (https://go.dev/dl)"
-need_go="$(sed -n 's/^go //p' "$here"/*/go.mod | sort -V | tail -1)"
+# A module whose go.mod names a `toolchain` is built with that Go, which the go command takes
+# from the Go module proxy (GOTOOLCHAIN): health/ needs a newer Go than most machines have.
+toolchain() { sed -n 's/^toolchain //p' "$here/$1/go.mod"; }
+# The Go the other modules need: the highest `go` directive among them, checked before anything runs.
+need_go="$(for mod in "$here"/*/go.mod; do
+  grep -q '^toolchain ' "$mod" || sed -n 's/^go //p' "$mod"; done | sort -V | tail -1)"
+command -v go >/dev/null 2>&1 ||
+  die "Go is not installed; the local cluster is built with Go $need_go or newer (https://go.dev/dl)"
 have_go="$(go env GOVERSION)"; have_go="${have_go#go}"
 if [[ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -V | head -1)" != "$need_go" ]]; then
   die "Go $need_go or newer is needed (e2e/cluster/*/go.mod); this machine has Go $have_go"
@@ -43,17 +47,23 @@ kwok_version="$(modver kwok sigs.k8s.io/kwok)"
 helm_version="$(modver helm helm.sh/helm/v3)"
 gateway_version="$(modver gateway-api sigs.k8s.io/gateway-api)"
 istio_version="$(modver istio istio.io/api)"
+argocd_version="$(modver health github.com/argoproj/argo-cd/v3)"
+# health/ is modelship's own program: its source is part of its key, so a change rebuilds it.
+health_key="$(LC_ALL=C; cat "$here/health/go.mod" "$here/health/go.sum" "$here"/health/*.go |
+  sha256sum | cut -c1-12)"
 
 export GOFLAGS="${GOFLAGS:-} -mod=mod -trimpath"
 export CGO_ENABLED=0
 
-# build MODULE_DIR OUT_DIR VERSION_LDFLAGS PACKAGE...
+# build MODULE_DIR OUT_DIR VERSION_LDFLAGS PACKAGE[=BINARY_NAME]...
 build() {
   local module="$1" out="$2" ldflags="$3"; shift 3
-  local pkg name
+  local pkg name go_toolchain
+  go_toolchain="$(toolchain "$module")"
   for pkg in "$@"; do
     name="${pkg##*/}"
     [[ "$name" == v3 ]] && name=etcd
+    [[ "$pkg" == *=* ]] && { name="${pkg#*=}"; pkg="${pkg%%=*}"; }
     if [[ -x "$out/$name" ]]; then
       echo "cached  $out/$name"
       continue
@@ -61,7 +71,8 @@ build() {
     mkdir -p "$out"
     echo "build   $pkg -> $out/$name"
     local start=$SECONDS
-    (cd "$here/$module" && go build -ldflags "-s -w $ldflags" -o "$out/$name.tmp" "$pkg") ||
+    (cd "$here/$module" && env ${go_toolchain:+GOTOOLCHAIN="$go_toolchain"} \
+      go build -ldflags "-s -w $ldflags" -o "$out/$name.tmp" "$pkg") ||
       die "go build $pkg failed (module e2e/cluster/$module)"
     mv "$out/$name.tmp" "$out/$name"
     echo "built   $name in $((SECONDS - start))s"
@@ -86,6 +97,9 @@ build kubernetes "$cache/kubernetes-$kube_version" "$kube_ldflags" \
 # helm renders and lints the chart, and installs it into the local cluster in tests.
 build helm "$cache/helm-$helm_version" "-X helm.sh/helm/v3/internal/version.version=$helm_version" \
   helm.sh/helm/v3/cmd/helm
+# modelship-health: the health Argo CD's and kstatus's own code give modelship objects
+# (tests/integration/test_health.py measures docs/gitops.md's health table with it).
+build health "$cache/health-$argocd_version-$health_key" "" .=modelship-health
 
 # concat OUT SOURCE_DIR FILE...: join YAML files from a module's source into OUT, atomically.
 concat() {

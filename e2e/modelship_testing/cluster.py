@@ -64,6 +64,13 @@ def kube_version() -> str:
     return _module_version("kubernetes", "k8s.io/kubernetes")
 
 
+def health_key() -> str:
+    """The key `build.sh` gives modelship-health: a hash of its module's own files."""
+    folder = GO_MODULES / "health"
+    files = [folder / "go.mod", folder / "go.sum", *sorted(folder.glob("*.go"))]
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:12]
+
+
 def binary(name: str) -> Path:
     """Where `e2e/cluster/build.sh` puts a component's binary."""
     if name == "etcd":
@@ -72,6 +79,9 @@ def binary(name: str) -> Path:
         folder = f"kwok-{_module_version('kwok', 'sigs.k8s.io/kwok')}"
     elif name == "helm":
         folder = f"helm-{_module_version('helm', 'helm.sh/helm/v3')}"
+    elif name == "modelship-health":
+        argocd = _module_version("health", "github.com/argoproj/argo-cd/v3")
+        folder = f"health-{argocd}-{health_key()}"
     elif name == "prometheus":
         found = shutil.which("prometheus")
         if not found:

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 import yaml
 from modelship_testing.cluster import REPO, binary, kubectl
+from modelship_testing.health import ARGOCD_CM, render_argocd_cm
 
 pytestmark = pytest.mark.cluster
 CHART = REPO / "charts" / "modelship"
@@ -95,3 +96,13 @@ def test_rendered_chart_is_accepted_by_the_api_server(
     assert "deployment.apps" in kinds
     assert "serviceaccount" in kinds
     assert any(k.startswith("clusterrole") or k.startswith("role") for k in kinds)
+
+
+def test_deployed_argocd_cm_is_what_the_chart_renders() -> None:
+    """deploy/argocd/argocd-cm.yaml holds the chart's health script for each kind, as
+    `make argocd-cm` renders it."""
+    assert ARGOCD_CM.read_text() == render_argocd_cm(), "stale: run `make argocd-cm`"
+    data = yaml.safe_load(ARGOCD_CM.read_text())["data"]
+    script = (CHART / "files" / "argocd" / "health.lua").read_text()
+    kinds = ("ModelDeployment", "DriftMonitor", "RetrainPolicy")
+    assert data == {f"resource.customizations.health.modelship.io_{k}": script for k in kinds}
