@@ -94,16 +94,10 @@ def _kept(ctx: Context, name: str) -> list[str]:
     ]
 
 
-def _no_name_with_all(args: argparse.Namespace) -> None:
-    if args.name and args.all_namespaces:
-        raise CommandError(ExitCode.USAGE, "-A lists every namespace: give no NAME with it")
-
-
 # --- showing --------------------------------------------------------------------------------
 
 
 def get(ctx: Context, args: argparse.Namespace) -> int:
-    _no_name_with_all(args)
     if args.name is None:
         scope = args.all_namespaces
         rows = rollout_view.list_rows(
@@ -117,8 +111,6 @@ def get(ctx: Context, args: argparse.Namespace) -> int:
             ctx.show(rollout_view.render_list(rows, ctx.now(), scope))
         return ExitCode.OK
     if args.watch:
-        if args.output:
-            raise CommandError(ExitCode.USAGE, "--watch draws a screen: use it without -o")
         return live.watch(ctx.cluster, args.name, ctx.out, ctx.now)
     summary = rollout_view.summarize(ctx.cluster.snapshot(args.name))
     if args.output:
@@ -138,7 +130,6 @@ def history(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def drift(ctx: Context, args: argparse.Namespace) -> int:
-    _no_name_with_all(args)
     monitors = ctx.cluster.objects("driftmonitors", args.all_namespaces)
     if args.name is None:
         summaries = [reports.monitor_summary(m, None) for m in monitors]
@@ -313,6 +304,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "completion":
         sys.stdout.write(shellcode(["kubectl-modelship"], shell=args.shell))
         return ExitCode.OK
+    if hasattr(args, "timeout"):
+        seconds(args.timeout)  # a malformed duration is a usage error, before connecting
     cluster = Cluster(
         getattr(args, "kubeconfig", None),
         getattr(args, "context", None),

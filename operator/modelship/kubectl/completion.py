@@ -11,11 +11,18 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-import argcomplete
+import argcomplete.io
+from argcomplete.finders import CompletionFinder
 
 from modelship.kubectl.main import build_parser
 
 NO_FILE_COMPLETION = 4
+
+
+class _Finder(CompletionFinder):
+    def _init_debug_stream(self) -> None:
+        # argcomplete's default takes over file descriptor 9, which may be anyone's here.
+        argcomplete.io.debug_stream = sys.stderr
 
 
 def _return(code: int = 0) -> None:
@@ -38,7 +45,7 @@ def candidates(words: Sequence[str]) -> list[str]:
     )
     out = io.StringIO()
     try:
-        argcomplete.autocomplete(
+        _Finder()(
             build_parser(),
             always_complete_options=False,
             exit_method=_return,

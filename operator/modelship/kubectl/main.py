@@ -241,10 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, and refuse (exit 2, as argparse does) the combinations that make no sense."""
+    args = parser.parse_args(argv)
+    if getattr(args, "all_namespaces", False) and getattr(args, "name", None):
+        parser.error("-A lists every namespace: give no NAME with it")
+    if getattr(args, "watch", False) and (args.output or not args.name):
+        parser.error("--watch draws one ModelDeployment's screen: give NAME and no -o")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argcomplete.autocomplete(parser, always_complete_options=False)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     from modelship.kubectl import commands
 
     try:

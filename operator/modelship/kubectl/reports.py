@@ -120,9 +120,15 @@ def render_drift(report: Obj, now: datetime) -> RenderableType:
     parts: list[RenderableType] = [_kv(rows)]
 
     features = text.table(
-        "FEATURE", "METHOD", "SCORE", "P-VALUE", "SEVERITY", "SAMPLES", "NOTE",
+        "FEATURE",
+        "METHOD",
+        "SCORE",
+        "P-VALUE",
+        "SEVERITY",
+        "SAMPLES",
+        "NOTE",
         title="Features (most drifted first)",
-    )  # fmt: skip
+    )
     for f in report.get("features") or []:
         features.add_row(
             f.get("name", ""),

@@ -277,9 +277,15 @@ def _steps(s: Obj, now: datetime) -> Table:
 
 def _revisions_table(s: Obj, now: datetime) -> Table:
     table = text.table(
-        "REVISION / POD", "ROLE", "VERSION", "STATUS", "READY", "RESTARTS", "AGE",
+        "REVISION / POD",
+        "ROLE",
+        "VERSION",
+        "STATUS",
+        "READY",
+        "RESTARTS",
+        "AGE",
         title="Revisions",
-    )  # fmt: skip
+    )
     scaled_down = 0
     for rev in s["revisions"]:
         if rev["role"] == "old" and rev["replicas"] == 0 and not rev["pods"]:
