@@ -11,109 +11,12 @@ from typing import Any
 import pytest
 from kubernetes import client
 from modelship_testing.fixtures import OperatorFactory
-from modelship_testing.objects import ModelDeployments
 from modelship_testing.prometheus import PrometheusHandle
-from modelship_testing.serving import (
-    FEATURES,
-    Server,
-    TrafficGenerator,
-    TrainedModel,
-    start_server,
-)
-from modelship_testing.waiters import diagnostic, wait_for
+from modelship_testing.serving import FEATURES, TrainedModel
+from modelship_testing.stands import INTERVAL_SECONDS, MONITOR, SHIFT, DriftStand, stand_for
+from modelship_testing.waiters import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.usefixtures("crds")]
-
-GROUP, VERSION, PLURAL = "modelship.io", "v1alpha1", "driftmonitors"
-INTERVAL_SECONDS = 10
-MONITOR = {
-    "modelDeploymentRef": "fraud",
-    "interval": f"{INTERVAL_SECONDS}s",
-    "window": "20s",
-    "minSamples": 100,
-}
-SHIFT = {"amount": 150.0, "merchant_risk": 0.5}
-
-
-class DriftStand:
-    """A served ModelDeployment with live traffic, and a DriftMonitor watching it."""
-
-    def __init__(self, api: client.ApiClient, namespace: str, model: TrainedModel,
-                 prometheus: PrometheusHandle) -> None:  # fmt: skip
-        self.namespace, self.model, self.prometheus = namespace, model, prometheus
-        self.mds = ModelDeployments(api, namespace)
-        self.custom = client.CustomObjectsApi(api)
-        self.core = client.CoreV1Api(api)
-        self.server: Server | None = None
-        self.traffic = TrafficGenerator(rate_per_second=40, max_seconds=400)
-        self.seen: dict[str, dict[str, Any]] = {}
-        """lastEvaluationTime -> the status written by that evaluation."""
-
-    def start(self, operator: OperatorFactory, **monitor: Any) -> None:
-        self.core.create_namespaced_config_map(
-            self.namespace,
-            {"metadata": {"name": "fraud-profile"},
-             "data": {"profile.json": self.model.profile_path.read_text()}},
-        )  # fmt: skip
-        operator(namespaces=[self.namespace], env={"MODELSHIP_PROMETHEUS_URL": self.prometheus.url})
-        model = {"name": "fraud", "version": "1", "uri": "s3://models/fraud/1/",
-                 "profileRef": {"configMap": "fraud-profile"}}  # fmt: skip
-        self.mds.create("fraud", {"model": model, "serving": {"replicas": 1}})
-        stable = self.mds.wait_phase("fraud", "Healthy")["stableRevision"]
-        self.server = start_server(self.model, stable, "1")
-        job = f"{self.namespace}-{stable}"
-        self.prometheus.add_target(job, self.server.address, {"namespace": self.namespace})
-        self.prometheus.wait_for_target_up(job)
-        self.traffic.route(self.server)
-        self.traffic.start()
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "DriftMonitor",
-                "metadata": {"name": "fraud-drift"}, "spec": {**MONITOR, **monitor}}  # fmt: skip
-        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
-
-    def status(self) -> dict[str, Any]:
-        found = self.custom.get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, "fraud-drift"
-        )
-        status: dict[str, Any] = found.get("status") or {}
-        if status.get("lastEvaluationTime"):
-            self.seen.setdefault(status["lastEvaluationTime"], status)
-        return status
-
-    def drifted(self) -> tuple[str, str] | None:
-        status = self.status()
-        for condition in status.get("conditions") or []:
-            if condition["type"] == "Drifted":
-                return condition["status"], condition["reason"]
-        return None
-
-    def wait_drifted(self, expected: str, timeout: float, reason: str | None = None) -> None:
-        def matches() -> bool:
-            found = self.drifted()
-            return found is not None and found[0] == expected and reason in (None, found[1])
-
-        wait_for(matches, timeout=timeout, describe=f"Drifted={expected} {reason or ''}")
-
-    def events(self) -> list[tuple[str, str, str]]:
-        listed = self.core.list_namespaced_event(
-            self.namespace, field_selector="involvedObject.name=fraud-drift"
-        )
-        return [(e.type, e.reason, e.message) for e in listed.items]
-
-    def close(self) -> None:
-        self.traffic.stop()
-        if self.server is not None:
-            self.prometheus.remove_target(f"{self.namespace}-{self.server.revision}")
-            self.server.stop()
-
-
-def stand_for(api: client.ApiClient, namespace: str, model: TrainedModel,
-              prometheus: PrometheusHandle) -> Iterator[DriftStand]:  # fmt: skip
-    stand = DriftStand(api, namespace, model, prometheus)
-    with diagnostic("DriftMonitor status", lambda: str(stand.status())):
-        try:
-            yield stand
-        finally:
-            stand.close()
 
 
 @pytest.fixture
