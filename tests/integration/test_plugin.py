@@ -62,6 +62,13 @@ def line_with(output: str, needle: str) -> str:
     return found[0]
 
 
+def row(output: str, first: str) -> list[str]:
+    """The words of the one line whose first word is `first` (a table row)."""
+    found = [line.split() for line in output.splitlines() if line.split()[:1] == [first]]
+    assert len(found) == 1, f"{len(found)} rows start with {first!r} in:\n{output}"
+    return found[0]
+
+
 @pytest.fixture
 def plugin(kubeconfig: str, namespace: str) -> Plugin:
     return Plugin(kubeconfig, namespace)
@@ -112,11 +119,11 @@ def test_get_and_promote_walk_a_canary(
     old, new = paused_canary(mds, operator)
     shown = plugin("get", "fraud")
     assert line_with(shown, "Status:").split() == ["Status:", "॥", "Paused"]
-    assert line_with(shown, "pause (until promoted)").startswith("►  2")
+    assert line_with(shown, "2  pause (until promoted)").startswith("►  2")
     assert line_with(shown, "setWeight 25%").startswith("✔  1")
     assert line_with(shown, "Weight:").split()[1:] == ["canary", "25%,", "stable", "75%"]
-    assert line_with(shown, f"{new}  ").split()[:4] == [new, "canary", "2", "1/1"]
-    assert line_with(shown, f"{old}  ").split()[:4] == [old, "stable", "1", "3/3"]
+    assert row(shown, new)[:4] == [new, "canary", "2", "1/1"]
+    assert row(shown, old)[:4] == [old, "stable", "1", "3/3"]
     assert len([line for line in shown.splitlines() if f"fraud-{old}-" in line]) == 3
     document = json.loads(plugin("get", "fraud", "-o", "json"))
     assert [s["state"] for s in document["steps"]] == ["done", "current", "pending", "pending"]
@@ -137,7 +144,7 @@ def test_get_and_promote_walk_a_canary(
     said = plugin("promote", "fraud", code=5)
     assert "nothing to promote: modeldeployment 'fraud' is Healthy" in said
     listed = plugin("get")
-    assert line_with(listed, "fraud").split()[:4] == ["fraud", "canary", "✔", "Healthy"]
+    assert row(listed, "fraud")[:4] == ["fraud", "canary", "✔", "Healthy"]
     everywhere = json.loads(plugin("get", "-A", "-o", "json"))
     assert {(r["namespace"], r["name"], r["version"]) for r in everywhere} >= {
         (mds.namespace, "fraud", "2")
@@ -257,7 +264,7 @@ def test_retrain_starts_a_run_that_approve_promotes_and_reject_drops(
     assert "run fraud-retrain-1 started: version 1 -> 1-r1, Job fraud-retrain-1" in said
     loop.ended("AwaitingApproval", timeout=180)
     shown = plugin("get", "fraud")
-    run_line = line_with(shown, "fraud-retrain-1  ")
+    run_line = " ".join(row(shown, "fraud-retrain-1"))
     assert "AwaitingApproval" in run_line
     assert "kubectl modelship approve fraud-retrain-1" in run_line
 
@@ -314,7 +321,7 @@ def test_drift_reports_what_the_monitor_measured(
         f["name"] for f in stand.status()["features"]
     ]
     assert "Drift fraud-drift  ✖ Drifted  Drifted=True" in plugin("get", "fraud")
-    assert line_with(plugin("drift"), "fraud-drift").split()[:5] == [
+    assert row(plugin("drift"), "fraud-drift")[:5] == [
         "fraud-drift", "fraud", "✖", "Drifted", "True",
     ]  # fmt: skip
 

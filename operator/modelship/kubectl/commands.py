@@ -46,7 +46,8 @@ class Context:
         self.out.print(renderable)
 
     def say(self, line: str, error: bool = False) -> None:
-        (self.err if error else self.out).print(Text(line))
+        # A line of a log (status, answers): never wrapped, whatever its length.
+        (self.err if error else self.out).print(Text(line), soft_wrap=True)
 
 
 def console(stream: Any) -> Console:

@@ -309,7 +309,7 @@ def _revisions_table(s: Obj, now: datetime) -> Table:
                 Text(f" {branch} {pod['name']}"),
                 "",
                 "",
-                text.phase(pod["status"]),
+                text.pod_phase(pod["status"]),
                 ready_mark,
                 str(pod["restarts"]),
                 text.age(pod["createdAt"], now),

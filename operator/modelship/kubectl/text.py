@@ -51,6 +51,14 @@ def phase(value: str | None) -> Text:
     return Text(f"{symbol} {value}" if symbol else value, style=style)
 
 
+_POD_STYLES: Mapping[str, str] = {"Running": "green", "Failed": "red", "Unknown": "red"}
+
+
+def pod_phase(value: str) -> Text:
+    """A pod's phase (or Terminating), coloured but without a rollout's symbols."""
+    return Text(value, style=_POD_STYLES.get(value, "dim"))
+
+
 def severity(value: str | None) -> Text:
     value = value or "none"
     return Text(value, style=_SEVERITY_STYLES.get(value, ""))
