@@ -341,6 +341,29 @@ class Verdict:
     line: str
 
 
+# The one-shot controls and where status remembers the value the operator acted on.
+_HANDLED = (
+    (PROMOTE, "promote"),
+    (PROMOTE_FULL, "promoteFull"),
+    (ABORT, "abort"),
+    (RETRY, "retry"),
+    (ROLLBACK_TO, "rollbackTo"),
+)
+
+
+def unhandled_controls(md: Obj) -> list[str]:
+    """Control annotations the operator has not acted on yet (a promote held by a pause
+    counts as seen): until it has, the phase in status is from before them."""
+    annotations = (md.get("metadata") or {}).get("annotations") or {}
+    handled = (_status(md).get("rollout") or {}).get("handled") or {}
+    seen = (handled.get("deferredPromote"),)
+    return [
+        key
+        for key, field in _HANDLED
+        if annotations.get(key) and annotations[key] not in (handled.get(field), *seen)
+    ]
+
+
 def rollout_verdict(md: Obj) -> Verdict:
     meta, status = md.get("metadata") or {}, _status(md)
     phase = status.get("phase", "Pending")
@@ -351,6 +374,9 @@ def rollout_verdict(md: Obj) -> Verdict:
         return Verdict(
             False, ExitCode.TIMEOUT, f"waiting for the operator to observe generation {generation}"
         )
+    if pending := unhandled_controls(md):
+        waiting = f"waiting for the operator to act on {', '.join(pending)}"
+        return Verdict(False, ExitCode.TIMEOUT, waiting)
     if phase == "Healthy" and status.get("canaryRevision") is None:
         return Verdict(True, ExitCode.OK, line)
     if phase in FAILED_PHASES:

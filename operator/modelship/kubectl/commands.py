@@ -23,7 +23,7 @@ from modelship.api.types import parse_duration
 from modelship.kubectl import actions, live, reports, rollout_view
 from modelship.kubectl.cluster import Cluster
 from modelship.kubectl.exitcodes import CommandError, ExitCode
-from modelship.kubectl.text import PLAIN
+from modelship.kubectl.text import PLAIN, to_text
 from modelship.rollout.objects import LABEL_REVISION
 
 # Wider than any table, so that a pipe or a CI log gets whole lines.
@@ -43,7 +43,12 @@ class Context:
     now: Callable[[], datetime] = _now
 
     def show(self, renderable: RenderableType) -> None:
-        self.out.print(renderable)
+        if self.out.is_terminal:
+            self.out.print(renderable)
+            return
+        # A pipe or a file: plain lines without the padding that aligns a screen.
+        rendered = to_text(renderable, width=PIPE_WIDTH)
+        self.out.file.write("".join(line.rstrip() + "\n" for line in rendered.splitlines()))
 
     def say(self, line: str, error: bool = False) -> None:
         # A line of a log (status, answers): never wrapped, whatever its length.

@@ -343,3 +343,31 @@ def test_rollout_verdict_line_says_phase_and_message() -> None:
     assert actions.rollout_verdict(md).line == "RolledBack: error-rate 0.4 > max 0.02"
     stale = {**md, "status": {"observedGeneration": 1}}
     assert actions.rollout_verdict(stale).line == "waiting for the operator to observe generation 2"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "handled", "pending"),
+    [
+        ({}, {}, []),
+        ({"modelship.io/rollback-to": "aaaa:1"}, {}, ["modelship.io/rollback-to"]),
+        ({"modelship.io/rollback-to": "aaaa:1"}, {"rollbackTo": "aaaa:1"}, []),
+        ({"modelship.io/abort": "2"}, {"abort": "1"}, ["modelship.io/abort"]),
+        # A promote held by modelship.io/paused has been seen: it waits for the pause.
+        ({"modelship.io/promote": "5"}, {"promote": "4", "deferredPromote": "5"}, []),
+        (
+            {"modelship.io/promote-full": "5", "modelship.io/retry": "1"},
+            {"retry": "1"},
+            ["modelship.io/promote-full"],
+        ),
+        ({"modelship.io/paused": "true"}, {}, []),  # a state, not a one-shot control
+    ],
+)
+def test_a_healthy_phase_before_the_operator_acted_on_a_control_is_not_the_end(
+    annotations: dict[str, str], handled: dict[str, str], pending: list[str]
+) -> None:
+    md = model_deployment(annotations=annotations, phase="Healthy", rollout={"handled": handled})
+    assert actions.unhandled_controls(md) == pending
+    verdict = actions.rollout_verdict(md)
+    assert verdict.finished is not pending
+    if pending:
+        assert verdict.line == f"waiting for the operator to act on {', '.join(pending)}"
