@@ -10,16 +10,10 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from modelship_testing.drift_stand import (
-    INTERVAL_SECONDS,
-    MONITOR,
-    SHIFT,
-    DriftStand,
-    stand_for,
-)
 from modelship_testing.fixtures import OperatorFactory
 from modelship_testing.prometheus import PrometheusHandle
 from modelship_testing.serving import FEATURES, TrainedModel
+from modelship_testing.stands import INTERVAL_SECONDS, MONITOR, SHIFT, DriftStand, stand_for
 from modelship_testing.waiters import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.usefixtures("crds")]

@@ -14,12 +14,12 @@ import yaml
 from kubernetes import client
 from modelship.api import GROUP, KINDS_BY_NAME, VERSION
 from modelship_testing.cluster import REPO
-from modelship_testing.drift_stand import MONITOR, SHIFT, DriftStand, stand_for
 from modelship_testing.fixtures import OperatorFactory
 from modelship_testing.health import HealthTable
 from modelship_testing.objects import LABEL_REVISION, ModelDeployments
 from modelship_testing.prometheus import PrometheusHandle
 from modelship_testing.serving import TrainedModel
+from modelship_testing.stands import MONITOR, SHIFT, DriftStand, stand_for
 from modelship_testing.waiters import diagnostic, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("crds")]

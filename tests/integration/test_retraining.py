@@ -16,99 +16,10 @@ import pytest
 from kubernetes import client
 from modelship_testing.fixtures import OperatorFactory
 from modelship_testing.jobs import JobRunner
-from modelship_testing.objects import ModelDeployments
-from modelship_testing.serving import TrainedModel, fraud_data
-from modelship_testing.waiters import diagnostic, wait_for
+from modelship_testing.serving import TrainedModel
+from modelship_testing.stands import RetrainLoop
 
 pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("crds")]
-
-GROUP, VERSION, PLURAL = "modelship.io", "v1alpha1", "retrainpolicies"
-TRAINER = Path(__file__).resolve().parents[2] / "examples" / "trainer" / "train.py"
-
-
-class Loop:
-    """A served ModelDeployment and a RetrainPolicy whose Jobs run the reference trainer."""
-
-    def __init__(self, api: client.ApiClient, namespace: str, model: TrainedModel,
-                 work: Path, kubeconfig: str) -> None:  # fmt: skip
-        self.namespace, self.model, self.work = namespace, model, work
-        self.kubeconfig = kubeconfig
-        self.mds = ModelDeployments(api, namespace)
-        self.custom = client.CustomObjectsApi(api)
-        self.core = client.CoreV1Api(api)
-        self.batch = client.BatchV1Api(api)
-
-    def start(self, operator: OperatorFactory, fault: str | None = None,
-              target: str = "spec") -> None:  # fmt: skip
-        self.core.create_namespaced_config_map(
-            self.namespace,
-            {"metadata": {"name": "fraud-profile"},
-             "data": {"profile.json": self.model.profile_path.read_text()}},
-        )  # fmt: skip
-        data = self.work / "fresh.csv"
-        fraud_data(rows=2000, seed=11).to_csv(data, index=False)
-        operator(namespaces=[self.namespace])
-        model = {"name": "fraud", "version": "1", "uri": f"file://{self.model.directory}/",
-                 "profileRef": {"configMap": "fraud-profile"}}  # fmt: skip
-        self.mds.create("fraud", {"model": model, "serving": {"replicas": 1}})
-        self.mds.wait_phase("fraud", "Healthy")
-        args = ["--data", str(data), "--target", "fraud", "--seed", "3"]
-        if fault:
-            args += ["--fault", fault]
-        container = {"name": "train", "image": "modelship-trainer:dev",
-                     "command": ["python", str(TRAINER)], "args": args}  # fmt: skip
-        pod = {"metadata": {"labels": {"modelship.io/run-locally": "true"}},
-               "spec": {"containers": [container]}}  # fmt: skip
-        compare = [{"metric": "accuracy", "direction": "higherIsBetter", "maxRegression": 0.05}]
-        spec = {
-            "modelDeploymentRef": "fraud",
-            "cooldown": "0s",
-            "job": {"template": {"spec": {"template": pod}}},
-            "output": {"uri": f"file://{self.work}/models/{{version}}/"},
-            "validation": {"minMetrics": {"accuracy": 0.6}, "compare": compare},
-            "promotion": "auto",
-            "promotionTarget": target,
-        }
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "RetrainPolicy",
-                "metadata": {"name": "fraud-retrain"}, "spec": spec}  # fmt: skip
-        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
-        self.wait(lambda s: s.get("phase") == "Idle", "the policy to watch its triggers")
-
-    def status(self) -> dict[str, Any]:
-        found = self.custom.get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, "fraud-retrain"
-        )
-        return dict(found.get("status") or {})
-
-    def wait(self, check: Any, describe: str, timeout: float = 90) -> dict[str, Any]:
-        with diagnostic("RetrainPolicy status", lambda: str(self.status())):
-            wait_for(lambda: check(self.status()), timeout=timeout, describe=describe)
-        return self.status()
-
-    def retrain(self, value: str = "1") -> None:
-        self.custom.patch_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, "fraud-retrain",
-            {"metadata": {"annotations": {"modelship.io/retrain": value}}},
-        )  # fmt: skip
-
-    def ended(self, outcome: str, timeout: float = 120) -> dict[str, Any]:
-        def done(status: dict[str, Any]) -> bool:
-            runs = status.get("runs") or []
-            return bool(runs) and runs[0].get("outcome") == outcome
-
-        return self.wait(done, f"the run to end {outcome}", timeout)["runs"][0]
-
-    def jobs(self) -> list[str]:
-        listed = self.batch.list_namespaced_job(
-            self.namespace, label_selector="modelship.io/retrain-policy=fraud-retrain"
-        )
-        return [j.metadata.name for j in listed.items]
-
-    def events(self, name: str = "fraud-retrain") -> list[tuple[str, str]]:
-        listed = self.core.list_namespaced_event(
-            self.namespace, field_selector=f"involvedObject.name={name}"
-        )
-        return [(e.type, e.reason) for e in listed.items]
 
 
 def lineage(kubeconfig: str, namespace: str, output: str) -> str:
@@ -134,12 +45,12 @@ def spec_writers(md: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 @pytest.fixture
 def loop(k8s_api: client.ApiClient, namespace: str, model: TrainedModel, tmp_path: Path,
-         job_runner: JobRunner, kubeconfig: str) -> Loop:  # fmt: skip
-    return Loop(k8s_api, namespace, model, tmp_path, kubeconfig)
+         job_runner: JobRunner, kubeconfig: str) -> RetrainLoop:  # fmt: skip
+    return RetrainLoop(k8s_api, namespace, model, tmp_path, kubeconfig)
 
 
 def test_a_manual_retrain_is_validated_promoted_and_serves_with_its_own_profile(
-    loop: Loop, operator: OperatorFactory, job_runner: JobRunner
+    loop: RetrainLoop, operator: OperatorFactory, job_runner: JobRunner
 ) -> None:
     loop.start(operator)
     loop.retrain()
@@ -182,7 +93,7 @@ def test_a_manual_retrain_is_validated_promoted_and_serves_with_its_own_profile(
 
 
 def test_gitops_safe_promotion_serves_the_new_model_and_never_writes_the_spec(
-    loop: Loop, operator: OperatorFactory, job_runner: JobRunner
+    loop: RetrainLoop, operator: OperatorFactory, job_runner: JobRunner
 ) -> None:
     loop.start(operator, target="policyStatus")
     created = loop.mds.get("fraud")
@@ -235,7 +146,7 @@ def test_gitops_safe_promotion_serves_the_new_model_and_never_writes_the_spec(
     ],
 )
 def test_a_bad_run_is_recorded_and_never_deployed(
-    loop: Loop, operator: OperatorFactory, fault: str, outcome: str, text: str
+    loop: RetrainLoop, operator: OperatorFactory, fault: str, outcome: str, text: str
 ) -> None:
     loop.start(operator, fault=fault)
     loop.retrain()

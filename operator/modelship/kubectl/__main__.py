@@ -1,0 +1,5 @@
+import sys
+
+from modelship.kubectl.main import main
+
+sys.exit(main())
