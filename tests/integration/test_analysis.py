@@ -231,9 +231,9 @@ def delays(seconds: float) -> dict[str, str]:
 
 
 # Rounds of ~150-200 requests per revision (40 rps split evenly, less on a busy machine);
-# failureLimit 1 as docs/analysis.md advises. A slower canary's rounds are Failed or
-# Inconclusive (large effect, not yet significant), never Successful, so it cannot pass the
-# gate and is rolled back at its second failed round.
+# failureLimit 1 as docs/analysis.md advises. A slower canary's rounds are mostly Failed or
+# Inconclusive (large effect, not yet significant); three Successful ones before two Failed
+# (the gate passing) is very unlikely, so it is rolled back at its second failed round.
 JUDGED = analysis(
     {"name": "p99", "builtin": "latencyP99", "max": 0.5, "judge": {}},
     interval="20s",
@@ -272,7 +272,6 @@ def test_the_judge_rolls_back_a_canary_20_percent_slower_and_promotes_an_identic
         assert "judge" in status["history"][0]["reason"]
     else:
         assert status["history"][0]["outcome"] == "Promoted"
-        assert status["analysis"]["failed"] <= 1
 
 
 def test_prometheus_outage_pauses_and_the_rollout_continues_when_it_returns(

@@ -9,8 +9,9 @@ Prometheus never fails a rollout and never reports drift.
 CA bundle): a CA bundle is written to a private file once per content, and the files are
 removed when the operator stops. The operator's own token and CA files (flags
 --prometheus-bearer-token-file, --prometheus-ca-file) go only to the operator's own address,
-never to an address a resource names: a spec cannot make the operator send its credentials
-elsewhere.
+and only on a connection that sets no token or TLS of its own: a spec cannot make the
+operator send its credentials to another address, unverified, or checked against a CA the
+spec chose.
 """
 
 from __future__ import annotations
@@ -143,10 +144,13 @@ class PrometheusConnections:
             elif conn.tls.ca_secret_ref:
                 ca_ref = conn.tls.ca_secret_ref
                 verify = self._bundle(self._secret(namespace, ca_ref.name, ca_ref.key))
-        if url == self.default_url:
-            if token is None and self.default_token_file:
+        own_credentials = conn is not None and (conn.bearer_token_secret_ref or conn.tls)
+        if url == self.default_url and not own_credentials:
+            # Only the operator's own connection, whole: a spec that sets a token or any TLS
+            # (insecureSkipVerify, its own CA) must not receive the operator's token.
+            if self.default_token_file:
                 token = _read_file(self.default_token_file, "bearer token").strip()
-            if not (conn and conn.tls) and self.default_ca_file:
+            if self.default_ca_file:
                 verify = self.default_ca_file
         key = (url, timeout, _digest(token or ""), verify)
         with self._lock:

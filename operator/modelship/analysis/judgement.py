@@ -9,6 +9,7 @@ otherwise: no worse, or worse by less than matters.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,16 +35,25 @@ def judge_against_stable(metric: Metric, data: RoundDataLike, min_samples: int) 
     canary_n, stable_n = data.samples(CANARY), data.samples(STABLE)
     if stable_n is None:
         return Judgement(MeasurementResult.INCONCLUSIVE, "judge: no stable traffic to compare with")
-    if canary_n is None or canary_n < min_samples or stable_n < min_samples:
+    if (
+        canary_n is None
+        or not math.isfinite(canary_n)
+        or not math.isfinite(stable_n)
+        or min(canary_n, stable_n) < max(min_samples, 1)
+    ):
         return Judgement(
             MeasurementResult.INCONCLUSIVE,
-            f"judge: {int(canary_n or 0)} canary and {int(stable_n)} stable requests in the "
+            f"judge: {_count(canary_n)} canary and {_count(stable_n)} stable requests in the "
             f"window (minSamples {min_samples} each)",
             stable_samples=stable_n,
         )
     if metric.builtin is BuiltinMetric.ERROR_RATE:
         return _error_rate(metric.name, judge, data, canary_n, stable_n)
     return _latency(metric.name, judge, data, stable_n)
+
+
+def _count(value: float | None) -> int:
+    return int(value) if value is not None and math.isfinite(value) else 0
 
 
 class RoundDataLike(Protocol):
@@ -75,7 +85,14 @@ def _latency(name: str, judge: Judge, data: RoundDataLike, stable_n: float) -> J
     canary_mean = data.judged.get((name, CANARY, MEAN))
     stable_mean = data.judged.get((name, STABLE, MEAN))
     canary_bins, stable_bins = _per_bin(data, name)
-    if not canary_bins or canary_mean is None or not stable_mean:
+    if (
+        not canary_bins
+        or canary_mean is None
+        or stable_mean is None
+        or not math.isfinite(canary_mean)
+        or not math.isfinite(stable_mean)
+        or stable_mean <= 0
+    ):
         return Judgement(
             MeasurementResult.INCONCLUSIVE,
             "judge: no latency histogram for both revisions",

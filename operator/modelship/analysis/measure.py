@@ -142,14 +142,18 @@ def prediction_drift(metric: Metric, data: RoundData) -> float | None:
         centres = bucket_centres(bins)
         if centres is None:
             raise NotOrderedError("wasserstein needs ordered predictions (a regressor's buckets)")
-        return METHODS[method].compute(
-            BinnedInput(reference, current, centres, _binned_std(reference, centres))
-        )
+        spread = _binned_std(reference, centres)
+        if spread <= 0:
+            raise NotOrderedError(
+                "wasserstein is scaled by stable's spread, and stable's predictions all fall in "
+                "one bucket: use another method"
+            )
+        return METHODS[method].compute(BinnedInput(reference, current, centres, spread))
     return METHODS[method].compute(BinnedInput(reference, current))
 
 
 class NotOrderedError(ValueError):
-    """A distance that needs ordered bins was asked of predicted classes."""
+    """Wasserstein cannot be computed on these predictions (classes, or no spread)."""
 
 
 def bucket_centres(bins: Sequence[str]) -> list[float] | None:

@@ -63,6 +63,13 @@ def _tag(expr: str, metric: str, side: str, kind: str) -> str:
     return expr
 
 
+def _error_rate(sel: str, window: str) -> str:
+    errors = f'sum(rate({REQUESTS}{{{sel},outcome="{ERROR_OUTCOME}"}}[{window}]))'
+    total = f"sum(rate({REQUESTS}{{{sel}}}[{window}]))"
+    # No error series at all means no errors, but no requests at all means no data.
+    return f"(({errors}) or (0 * {total})) / {total}"
+
+
 def _quantile(builtin: BuiltinMetric, sel: str, window: str) -> str:
     rate = f"sum by (le) (rate({DURATION_BUCKETS}{{{sel}}}[{window}]))"
     return f"histogram_quantile({QUANTILES[builtin]}, {rate})"
@@ -74,11 +81,8 @@ def builtin_parts(metric: Metric, subject: Subject, side: str) -> list[str]:
     sel, w = subject.selector(side), subject.window
     name = metric.name
     if metric.builtin is BuiltinMetric.ERROR_RATE:
-        errors = f'sum(rate({REQUESTS}{{{sel},outcome="{ERROR_OUTCOME}"}}[{w}]))'
-        total = f"sum(rate({REQUESTS}{{{sel}}}[{w}]))"
-        # No error series at all means no errors, but no requests at all means no data.
         return [
-            _tag(f"(({errors}) or (0 * {total})) / {total}", name, side, "value"),
+            _tag(_error_rate(sel, w), name, side, "value"),
             *_judge_parts(metric, subject, side),
         ]
     if metric.builtin in QUANTILES:
@@ -114,13 +118,11 @@ def look_at(metric: Metric, subject: Subject) -> str:
         return render_custom(metric.prometheus.query, subject)
     sel, w = subject.selector(CANARY), subject.window
     if metric.builtin is BuiltinMetric.ERROR_RATE:
-        return (
-            f'sum(rate({REQUESTS}{{{sel},outcome="{ERROR_OUTCOME}"}}[{w}])) / '
-            f"sum(rate({REQUESTS}{{{sel}}}[{w}]))"
-        )
+        return _error_rate(sel, w)
     if metric.builtin in QUANTILES:
         return _quantile(metric.builtin, sel, w)
-    return f"sum by (class) (increase({PREDICTION_CLASSES}{{{sel}}}[{w}]))"
+    classes = f"sum by (class) (increase({PREDICTION_CLASSES}{{{sel}}}[{w}]))"
+    return f"{classes} or sum by (le) (increase({PREDICTION_BUCKETS}{{{sel}}}[{w}]))"
 
 
 def samples_part(subject: Subject, side: str) -> str:

@@ -48,7 +48,7 @@ class Model(KubeModel):
 
     rules = (
         Rule(
-            cel="!has(self.modelClass) || self.format == 'custom'",
+            cel="!has(self.modelClass) || (has(self.format) && self.format == 'custom')",
             message="model.modelClass applies only to format custom",
             field_path=".modelClass",
             check=lambda m: m.model_class is None or m.format == ModelFormat.CUSTOM,
@@ -142,7 +142,8 @@ class NetworkPolicySpec(KubeModel):
 
     allow_from: list[NetworkPeer] = Field(default_factory=list, max_length=32)
     """Peers allowed to call the model. The model's own pods are always admitted; nothing
-    else is. With the gatewayAPI router or shadow mirroring, list the gateway's pods here."""
+    else is. With the gatewayAPI or istio router, or shadow mirroring, list the gateway's pods
+    (the Istio ingress gateway's) here."""
     metrics_from: list[NetworkPeer] = Field(default_factory=list, max_length=32)
     """Peers allowed to scrape `/metrics`: your Prometheus. Analysis and DriftMonitors read
     these metrics; without a peer here they see no data (Inconclusive). Metrics share the
@@ -247,6 +248,17 @@ class ModelDeploymentSpec(KubeModel):
             " || (has(self.serving) && has(self.serving.image))",
             message="model.format custom needs serving.image: the reference server cannot load it",
             check=lambda s: s.model.format != ModelFormat.CUSTOM or s.serving.image is not None,
+        ),
+        Rule(
+            cel="!has(self.strategy) || !has(self.strategy.blueGreen) || !has(self.analysis)"
+            " || self.analysis.metrics.all(m, !has(m.judge))",
+            message="a judge compares live traffic of both revisions, which blueGreen does not "
+            "split: use min, max or maxIncrease",
+            check=lambda s: (
+                s.strategy.blue_green is None
+                or s.analysis is None
+                or all(m.judge is None for m in s.analysis.metrics)
+            ),
         ),
         _gate_rule(
             "each analysis step of strategy.canary",

@@ -281,9 +281,13 @@ def _wake_promotion_targets(workers: Mapping[str, Workers]) -> Any:
 
     def wake(type: str | None, body: kopf.Body, namespace: str | None, name: str,
              **kwargs: Any) -> None:  # fmt: skip
-        if type is None or not namespace:
-            return  # the initial listing: every worker's first pass reads what it needs
+        if not namespace:
+            return
         md = str((body.get("spec") or {}).get("modelDeploymentRef") or "")
+        if type is None:  # the initial listing: every worker's first pass reads what it
+            if md:  # needs; remember the reference, so a later change wakes the old target
+                targets[(namespace, name)] = md
+            return
         before = targets.pop((namespace, name), None)
         if type != "DELETED" and md:
             targets[(namespace, name)] = md

@@ -123,10 +123,13 @@ def measure(
                 metrics.PROMETHEUS_QUERIES.labels("ok").inc()
     except PrometheusUnavailableError as err:
         metrics.PROMETHEUS_QUERIES.labels("error").inc()
-        return unreachable(list(wanted), str(err), now)
+        measured = unreachable(list(wanted), str(err), now)
     except (KeyError, IndexError, TypeError, ValueError) as err:
         metrics.PROMETHEUS_QUERIES.labels("error").inc()
-        return unreachable(list(wanted), f"unexpected answer: {err!r}", now)
-    measured = measure_round(list(wanted), data or RoundData(), custom, analysis.min_samples, now)
+        measured = unreachable(list(wanted), f"unexpected answer: {err!r}", now)
+    else:
+        measured = measure_round(
+            list(wanted), data or RoundData(), custom, analysis.min_samples, now
+        )
     queries = {metric.name: look_at(metric, subject) for metric in wanted}
     return [m.model_copy(update={"query": queries.get(m.metric, "")[:2048]}) for m in measured]

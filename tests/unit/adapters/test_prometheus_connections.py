@@ -117,6 +117,15 @@ def test_the_operators_token_and_ca_go_only_to_its_own_address(tmp_path: Path) -
     other = connections.client(connection(address="https://elsewhere:9090"), "ml")
     assert other._conn.headers is None
     assert other._conn._session.verify is True
+    # A spec that sets TLS of its own at that address never gets the operator's token: not
+    # over unverified TLS, not checked against a CA the spec chose.
+    for tls in ({"insecureSkipVerify": True}, {"caSecretRef": {"name": "prom-ca"}}):
+        secrets = FakeSecrets({"prom-ca": {"ca.crt": OTHER_PEM}})
+        tenant = PrometheusConnections(own, secrets, str(token), str(ca))
+        own_tls = tenant.client(connection(tls=tls), "ml")
+        assert own_tls._conn.headers is None
+        assert own_tls._conn._session.verify != str(ca)
+        tenant.close()
     # A spec's own token wins over the operator's, at the operator's address too.
     secrets = FakeSecrets({"prom-token": {"token": "spec-token"}})
     connections = PrometheusConnections(own, secrets, str(token), str(ca))

@@ -273,8 +273,9 @@ def test_a_failure_says_which_metric_what_value_on_how_much_traffic_and_over_whi
     ("fields", "expected"),
     [
         ({"builtin": "errorRate", "max": 0.01},
-         'sum(rate(modelship_requests_total{namespace="ml",revision="c1",outcome="server_error"}'
-         '[30s])) / sum(rate(modelship_requests_total{namespace="ml",revision="c1"}[30s]))'),
+         '((sum(rate(modelship_requests_total{namespace="ml",revision="c1",outcome="server_error"}'
+         '[30s]))) or (0 * sum(rate(modelship_requests_total{namespace="ml",revision="c1"}[30s]))))'
+         ' / sum(rate(modelship_requests_total{namespace="ml",revision="c1"}[30s]))'),
         ({"builtin": "latencyP99", "max": 0.2},
          "histogram_quantile(0.99, sum by (le) (rate(modelship_request_duration_seconds_bucket"
          '{namespace="ml",revision="c1"}[30s])))'),
@@ -289,3 +290,15 @@ def test_each_measurement_can_be_looked_at_with_a_query_a_person_pastes(
 
     subject = Subject("ml", "fraud", "c1", "s1", "30s")
     assert look_at(Metric.model_validate({"name": "m", **fields}), subject) == expected
+
+
+def test_prediction_drift_wasserstein_without_spread_on_stable_says_so() -> None:
+    data = RoundData()
+    data.values[("__samples__", "canary")] = 500
+    for side, cumulative in (("stable", [0, 500, 500]), ("canary", [0, 100, 500])):
+        for edge, total in zip([1.0, 2.0, float("inf")], cumulative, strict=True):
+            data.buckets[("drift", side)][edge] = float(total)
+    drift = metric(name="drift", builtin="predictionDrift", method="wasserstein", max=0.1)
+    (out,) = measure_round([drift], data, {}, 100, NOW)
+    assert out.result is R.INCONCLUSIVE
+    assert "one bucket" in out.message

@@ -169,3 +169,46 @@ def test_the_judge_adds_its_parts_to_the_one_batched_query_and_reads_them_back()
 def test_a_judge_where_it_cannot_judge_is_refused(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Metric.model_validate({"name": "m", **fields})
+
+
+@pytest.mark.parametrize("builtin", ["errorRate", "latencyP99"])
+def test_with_min_samples_zero_an_empty_side_is_inconclusive_not_a_crash(builtin: str) -> None:
+    judged = Metric.model_validate({"name": "m", "builtin": builtin, "judge": {}})
+    data = RoundData()
+    data.values[("__samples__", "canary")] = 0.0
+    data.values[("__samples__", "stable")] = 400.0
+    data.judged[("m", "stable", "mean")] = 0.05
+    data.judged[("m", "canary", "mean")] = float("nan")
+    out = measure(judged, data, min_samples=0)
+    assert out.result is R.INCONCLUSIVE
+    assert out.effect is None
+
+
+@pytest.mark.parametrize(
+    ("slower", "result", "says"),
+    [
+        (1.5, R.FAILED, "worse than stable"),
+        (1.0, R.SUCCESSFUL, "no worse than stable"),
+        (1.05, R.SUCCESSFUL, "worse by less than the min effect"),
+    ],
+)
+def test_latency_verdicts_on_large_samples(
+    slower: float, result: MeasurementResult, says: str
+) -> None:
+    rng = np.random.default_rng(5)
+    canary, stable = latencies(rng, 20000, slower), latencies(rng, 20000)
+    out = measure(latency_metric(), latency_round(canary, stable))
+    assert out.result is result, out.message
+    assert says in out.message
+    assert out.effect == pytest.approx(canary.mean() / stable.mean() - 1)
+
+
+def test_latency_large_effect_on_few_samples_is_inconclusive() -> None:
+    # Means 25% apart, but so few and so spread requests that the test cannot tell.
+    canary = np.array([0.02, 0.3, 0.03, 0.2, 0.04] * 21)
+    stable = np.array([0.03, 0.2, 0.04, 0.15, 0.05] * 21)
+    out = measure(latency_metric(), latency_round(canary, stable), min_samples=100)
+    assert out.effect is not None
+    assert out.effect >= 0.1
+    assert out.result is R.INCONCLUSIVE, out.message
+    assert "not yet significant" in out.message

@@ -141,6 +141,9 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
     ("ModelDeployment", {"analysis": {"metrics": [
         {"name": "drift", "builtin": "predictionDrift", "judge": {}}]}},
      "spec.analysis.metrics[0]", "judge applies only to builtin errorRate"),
+    ("ModelDeployment", {"strategy": {"blueGreen": {}}, "analysis": {"metrics": [
+        {"name": "errors", "builtin": "errorRate", "judge": {}}]}},
+     "spec", "a judge compares live traffic of both revisions"),
     ("ModelDeployment", {"model": {"modelClass": "pkg.mod:Model"}}, "spec.model",
      "model.modelClass applies only to format custom"),
     ("ModelDeployment", {"model": {"format": "custom", "modelClass": "not a class"},
