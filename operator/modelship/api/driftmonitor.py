@@ -17,6 +17,7 @@ from modelship.api.common import (
     DriftMethod,
     MultipleTesting,
     PrometheusConnection,
+    RejectReason,
     Severity,
 )
 from modelship.api.types import Duration, ObjectName, cel_duration_at_least, parse_duration
@@ -143,6 +144,89 @@ class DatasetDrift(KubeModel):
     """Fraction of monitored features that must drift (at `severity`) for dataset drift."""
     severity: Literal["warning", "critical"] = "critical"
     """The feature severity that counts as drifted."""
+
+
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class QualityThresholds(KubeModel):
+    """The largest acceptable share of each data-quality problem of a feature in the window;
+    a share above it fails the check. 0 tolerates none."""
+
+    missing: Share = 0.05
+    """Values missing: the feature's input absent, null or NaN (the server rejects such
+    requests; counted over every row received, served or rejected)."""
+    out_of_range: Share = 0.05
+    """Served values of a numeric feature outside the profile's [min, max]."""
+    unseen: Share = 0.05
+    """Served values of a categorical feature that are not among the profile's categories."""
+
+
+class QualityOverride(KubeModel):
+    """Data-quality thresholds for one feature; unset ones are the default's."""
+
+    name: FeatureName
+    """The feature, as named in the reference profile."""
+    missing: Share | None = None
+    """Largest acceptable share of missing values."""
+    out_of_range: Share | None = None
+    """Largest acceptable share of values outside the profile's [min, max] (numeric)."""
+    unseen: Share | None = None
+    """Largest acceptable share of categories the profile does not list (categorical)."""
+
+
+class RejectedOverride(KubeModel):
+    """The threshold of one rejection reason."""
+
+    reason: RejectReason
+    """The reason, as the server's `modelship_requests_rejected_total` labels it."""
+    max: Share
+    """Largest acceptable share of inference requests rejected for this reason."""
+
+
+class RejectedThresholds(KubeModel):
+    """Requests the server rejected, by reason (HTTP 400/404 answers)."""
+
+    rules = (
+        Rule(cel=None, message="reasons must name each reason once",
+             check=lambda r: unique(o.reason for o in r.reasons or [])),
+    )  # fmt: skip
+
+    max: Share = 0.05
+    """Largest acceptable share of inference requests rejected for any one reason."""
+    reasons: list[RejectedOverride] | None = Field(
+        default=None,
+        max_length=20,
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["reason"],
+        },
+    )
+    """Per-reason thresholds, replacing `max` for their reason."""
+
+
+class DataQuality(KubeModel):
+    """Missing values, values outside the profile's range, unseen categories and rejected
+    requests, each as a share of the window's traffic with a threshold."""
+
+    rules = (
+        Rule(cel=None, message="overrides must name each feature once",
+             check=lambda q: unique(o.name for o in q.overrides or [])),
+    )  # fmt: skip
+
+    default: QualityThresholds = Field(default_factory=QualityThresholds)
+    """Thresholds of every feature without an override: 0.05 for each share."""
+    overrides: list[QualityOverride] | None = Field(
+        default=None,
+        max_length=200,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Per-feature thresholds; feature names are unique."""
+    rejected: RejectedThresholds = Field(default_factory=RejectedThresholds)
+    """Rejected requests by reason."""
+    min_samples: int = Field(default=100, ge=1, le=1_000_000_000)
+    """Rows received (for the feature shares) and requests (for the rejected shares) needed
+    in the window before the shares are judged."""
 
 
 class PerformanceMetric(StrEnum):
@@ -293,6 +377,9 @@ class DriftMonitorSpec(KubeModel):
     """Prediction drift."""
     dataset_drift: DatasetDrift = Field(default_factory=DatasetDrift)
     """Dataset drift."""
+    data_quality: DataQuality | None = None
+    """Data-quality checks: missing values, values out of range, unseen categories, rejected
+    requests."""
     performance: Performance | None = None
     """Performance from ground truth."""
     fairness: list[FairnessCheck] | None = Field(default=None, max_length=20)
@@ -354,6 +441,55 @@ class DatasetDriftStatus(KubeModel):
     """Features that drifted."""
     features: int = Field(ge=0)
     """Features monitored."""
+
+
+class FeatureQualityStatus(KubeModel):
+    """The data-quality shares of one feature in the last window."""
+
+    name: FeatureName
+    """The feature."""
+    missing: Share | None = None
+    """Share of the rows received whose value was missing."""
+    out_of_range: Share | None = None
+    """Share of the served values outside the profile's [min, max] (numeric features)."""
+    unseen: Share | None = None
+    """Share of the served values that are categories the profile does not list."""
+    failed: list[Literal["missing", "outOfRange", "unseen"]] | None = Field(
+        default=None, max_length=3
+    )
+    """The checks whose share is above its threshold."""
+
+
+class RejectedStatus(KubeModel):
+    """Requests rejected for one reason in the last window."""
+
+    reason: Annotated[str, StringConstraints(max_length=63)]
+    """The reason, as the server labels it (modelship's server: docs/metrics.md)."""
+    share: Share
+    """Share of the inference requests."""
+    requests: int = Field(ge=0)
+    """Requests rejected for it."""
+    failed: bool = False
+    """Whether the share is above its threshold."""
+
+
+class DataQualityStatus(KubeModel):
+    """The last data-quality measurement."""
+
+    degraded: bool = False
+    """Whether any share is above its threshold."""
+    rows: int = Field(default=0, ge=0)
+    """Rows received in the window: served and rejected."""
+    requests: int = Field(default=0, ge=0)
+    """Inference requests in the window."""
+    features: list[FeatureQualityStatus] | None = Field(default=None, max_length=1000)
+    """Features with anything missing, out of range or unseen, failed checks first; the
+    others are left out."""
+    rejected: list[RejectedStatus] | None = Field(default=None, max_length=20)
+    """Reasons of the window's rejected requests, failed ones first."""
+    reason: Text | None = None
+    """Why some shares were not judged (too few rows or requests), or what the spec names
+    that the profile lacks."""
 
 
 class PerformanceStatus(KubeModel):
@@ -423,6 +559,8 @@ class DriftMonitorStatus(KubeModel):
     """Prediction drift."""
     dataset_drift: DatasetDriftStatus | None = None
     """Dataset drift."""
+    data_quality: DataQualityStatus | None = None
+    """Data quality."""
     performance: PerformanceStatus | None = None
     """Performance."""
     fairness: list[FairnessStatus] | None = Field(default=None, max_length=20)

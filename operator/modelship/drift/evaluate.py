@@ -22,6 +22,7 @@ from modelship.api.driftmonitor import (
     PerformanceMetric,
 )
 from modelship.drift.observed import Buckets, LiveCounts
+from modelship.drift.quality import QualityResult, data_quality
 from modelship.profile.schema import CategoricalDistribution, NumericDistribution, Profile
 from modelship.stats.buckets import BucketMismatchError, binned_counts
 from modelship.stats.drift import BinnedInput, DriftScore, ScoreRequest, score_many
@@ -89,8 +90,9 @@ class Evaluation:
     dataset: DatasetResult | None = None
     performance: JudgedMetric | None = None
     fairness: tuple[JudgedMetric, ...] = ()
+    quality: QualityResult | None = None
     degraded: tuple[str, ...] = field(default=())
-    """Why performance or fairness is out of range; empty when neither is."""
+    """Why performance or fairness is out of range, or data quality fails; empty when none."""
 
     @property
     def critical_features(self) -> list[str]:
@@ -331,13 +333,16 @@ def evaluate(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts) -> Eval
     samples = live.rows
     performance = _performance(spec, profile, live)
     fairness = _fairness(spec, live)
+    quality = data_quality(spec, profile, live)
     degraded = tuple(
         f"{m.attribute + ' ' if m.attribute else ''}{m.name} {m.value:.4g} out of range"
         for m in (performance, *fairness)
         if m is not None and m.in_range is False and m.value is not None
     )
+    if quality is not None and quality.degraded:
+        degraded += (f"data quality: {', '.join(quality.failures[:10])}",)
     base = Evaluation(Verdict.UNKNOWN, "", "", samples, performance=performance,
-                      fairness=fairness, degraded=degraded)  # fmt: skip
+                      fairness=fairness, quality=quality, degraded=degraded)  # fmt: skip
     if samples < spec.min_samples:
         return replace(
             base, reason="NotEnoughSamples",

@@ -67,7 +67,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fail-on-degraded",
         action="store_true",
-        help="exit 1 also when performance or fairness is out of range (Degraded=True)",
+        help="exit 1 also when performance or fairness is out of range, or a data-quality "
+        "check fails (Degraded=True)",
     )
     return p
 

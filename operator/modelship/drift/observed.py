@@ -35,6 +35,19 @@ class LiveCounts:
     """(attribute, group, predicted class) -> predictions."""
     fairness_feedback: dict[tuple[str, str, str, str], float] = field(default_factory=dict)
     """(attribute, group, predicted class, actual class) -> matched ground truth."""
+    missing: dict[str, float] = field(default_factory=dict)
+    """feature -> missing values in rejected requests."""
+    out_of_range: dict[str, float] = field(default_factory=dict)
+    """numeric feature -> served values outside the profile's [min, max]."""
+    rejected: dict[str, float] = field(default_factory=dict)
+    """reason -> rejected inference requests."""
+    rejected_rows: float = 0.0
+    """Rows of rejected requests."""
+
+    @property
+    def received_rows(self) -> float:
+        """Rows received: served and rejected."""
+        return self.rows + self.rejected_rows
 
 
 def _value(series: Mapping[str, Any]) -> float:
@@ -73,5 +86,13 @@ def parse_vector(result: Sequence[Mapping[str, Any]]) -> LiveCounts:
         elif name == "fairnessFeedback":
             key = (labels["attribute"], labels["group"], labels["class"], labels["actual"])
             live.fairness_feedback[key] = value
+        elif name == "missing":
+            live.missing[labels["feature"]] = value
+        elif name == "outOfRange":
+            live.out_of_range[labels["feature"]] = value
+        elif name == "rejected":
+            live.rejected[labels["reason"]] = value
+        elif name == "rejectedRows":
+            live.rejected_rows = value
     live.numeric, live.categorical = dict(live.numeric), dict(live.categorical)
     return live

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from modelship.api.common import ConditionStatus
+from modelship.api.common import ConditionStatus, RejectReason
 from modelship.api.driftmonitor import DriftMonitorSpec
 from modelship.drift.evaluate import Evaluation, Verdict, evaluate, unknown
 from modelship.drift.observed import Buckets, LiveCounts
@@ -47,12 +47,13 @@ from modelship.server.metrics import (
 # Rows binned per broadcast comparison (rows x features x edges booleans at a time).
 CHUNK_ROWS = 20_000
 
-# Why the server would reject a row (HTTP 400), in the order it checks a feature.
-MISSING = "missing"
-NOT_A_NUMBER = "notANumber"
-NOT_INTEGER = "notInteger"
-OUT_OF_RANGE = "outOfRange"
-UNKNOWN_CATEGORY = "unknownCategory"
+# Why the server would reject a row (HTTP 400), in the order it checks a feature: the
+# server's own reasons (`modelship_requests_rejected_total`).
+MISSING = RejectReason.MISSING_VALUE.value
+NOT_A_NUMBER = RejectReason.NOT_A_NUMBER.value
+NOT_INTEGER = RejectReason.NOT_INTEGER.value
+OUT_OF_RANGE = RejectReason.OUT_OF_RANGE.value
+UNKNOWN_CATEGORY = RejectReason.UNKNOWN_CATEGORY.value
 
 EXIT_NOT_DRIFTED = 0
 EXIT_DRIFTED = 1
@@ -166,6 +167,8 @@ class _Decoded:
     categorical: dict[str, list[str]] = field(default_factory=dict)
     rejected: NDArray[np.bool_] | None = None
     rejections: list[Rejection] = field(default_factory=list)
+    missing: dict[str, int] = field(default_factory=dict)
+    """feature -> rows without a value (the server counts them in rejected requests)."""
 
 
 def _decode(profile: Profile, frame: pd.DataFrame) -> _Decoded:
@@ -174,6 +177,8 @@ def _decode(profile: Profile, frame: pd.DataFrame) -> _Decoded:
     tally: dict[tuple[str, str], int] = {}
     for feature in profile.features:
         column = frame[feature.name]
+        missing = column.isna().to_numpy(dtype=bool)
+        decoded.missing[feature.name] = int(missing.sum())
         if isinstance(feature, CategoricalFeature):
             missing, labels = _labels(column)
             decoded.categorical[feature.name] = labels
@@ -185,7 +190,7 @@ def _decode(profile: Profile, frame: pd.DataFrame) -> _Decoded:
         else:
             values = _numbers(column)
             decoded.numeric[feature.name] = values
-            problems = _numeric_problems(feature, column.isna().to_numpy(dtype=bool), values)
+            problems = _numeric_problems(feature, missing, values)
         for reason, rows in problems:
             first = rows & ~rejected  # the server names the first problem of a request
             if first.any():
@@ -292,8 +297,13 @@ def count(profile: Profile, frame: pd.DataFrame, columns: Columns | None = None)
     assert decoded.rejected is not None
     served = ~decoded.rejected
     accepted = int(served.sum())
-    live = LiveCounts(rows=float(accepted))
-    live.requests = {"success": float(accepted), "client_error": float(rows - accepted)}
+    live = LiveCounts(rows=float(accepted), rejected_rows=float(rows - accepted))
+    live.requests = {
+        "success": float(accepted), "client_error": float(rows - accepted), "server_error": 0.0
+    }  # fmt: skip
+    live.missing = {name: float(n) for name, n in decoded.missing.items()}
+    for r in decoded.rejections:
+        live.rejected[r.reason] = live.rejected.get(r.reason, 0.0) + r.rows
     notes: list[str] = []
 
     numeric = [f for f in profile.features if isinstance(f, NumericFeature)]
@@ -304,6 +314,10 @@ def count(profile: Profile, frame: pd.DataFrame, columns: Columns | None = None)
         matrix = np.column_stack([decoded.numeric[f.name][served] for f in numeric])
         _observe(histograms, matrix)
         live.numeric = {f.name: _buckets(histograms, i) for i, f in enumerate(numeric)}
+        low = np.array([f.distribution.min for f in numeric])
+        high = np.array([f.distribution.max for f in numeric])
+        outside = ((matrix < low) | (matrix > high)).sum(axis=0).tolist()
+        live.out_of_range = {f.name: float(n) for f, n in zip(numeric, outside, strict=True)}
     live.categorical = {
         f.name: _categories(
             f.distribution.categories,
@@ -473,6 +487,22 @@ def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
+def _quality_lines(quality: Mapping[str, Any] | None) -> list[str]:
+    if quality is None:
+        return ["data quality:  not monitored (spec.dataQuality)"]
+    failed = [
+        f"{f['name']} {check} {_text(f.get(check))}"
+        for f in quality.get("features") or []
+        for check in f.get("failed") or []
+    ] + [f"rejected {r['reason']} {_text(r['share'])}" for r in quality.get("rejected") or []
+         if r.get("failed")]  # fmt: skip
+    verdict = f"failing: {', '.join(failed)}" if failed else "every check passes"
+    lines = [f"data quality:  {verdict} ({quality['rows']} rows)"]
+    if quality.get("reason"):
+        lines.append(f"data quality:  {quality['reason']}")
+    return lines
+
+
 def table(status: Mapping[str, Any], spec: DriftMonitorSpec) -> str:
     """The report as plain text: one line per feature, then the dataset, prediction,
     performance, fairness and the verdict."""
@@ -537,6 +567,7 @@ def table(status: Mapping[str, Any], spec: DriftMonitorSpec) -> str:
         )
     if not status.get("fairness"):
         lines.append("fairness:      not monitored (spec.fairness)")
+    lines += _quality_lines(status.get("dataQuality"))
     lines += [f"note:          {n}" for n in off["notes"]]
     lines.append("")
     drifted = condition(status, ConditionType.DRIFTED.value) or {}

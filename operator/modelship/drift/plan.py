@@ -15,18 +15,22 @@ from typing import Any, Literal
 
 from modelship.api.common import ConditionStatus, Severity
 from modelship.api.driftmonitor import (
+    DataQualityStatus,
     DatasetDriftStatus,
     DriftAction,
     DriftMonitorPhase,
     DriftMonitorSpec,
     FairnessStatus,
     FeatureDriftStatus,
+    FeatureQualityStatus,
     PerformanceMetric,
     PerformanceStatus,
     PredictionDriftStatus,
+    RejectedStatus,
 )
 from modelship.api.types import parse_duration
 from modelship.drift.evaluate import Evaluation, ScoreResult, Verdict
+from modelship.drift.quality import QualityResult
 from modelship.planners.status import (
     Assessment,
     ConditionType,
@@ -78,6 +82,30 @@ def _feature(f: ScoreResult) -> dict[str, Any]:
     ).model_dump(by_alias=True, mode="json", exclude_none=True)  # fmt: skip
 
 
+def _quality(q: QualityResult) -> dict[str, Any]:
+    features = [
+        FeatureQualityStatus(
+            name=f.name, missing=_round(f.missing), out_of_range=_round(f.out_of_range),
+            unseen=_round(f.unseen), failed=f.failed_checks or None,
+        )
+        for f in q.features
+        if f.failed or f.worst > 0
+    ]  # fmt: skip
+    rejected = [
+        RejectedStatus(
+            reason=r.reason[:63],
+            share=_round(r.share) or 0.0,
+            requests=round(r.requests),
+            failed=r.failed,
+        )
+        for r in q.rejected
+    ]
+    return DataQualityStatus(
+        degraded=q.degraded, rows=round(q.rows), requests=round(q.requests),
+        features=features[:1000] or None, rejected=rejected or None, reason=q.reason[:1024] or None,
+    ).model_dump(by_alias=True, mode="json", exclude_none=True)  # fmt: skip
+
+
 def status_fields(evaluation: Evaluation, reference: Reference | None) -> dict[str, Any]:
     """The status fields an evaluation owns (lastEvaluationTime apart)."""
     e = evaluation
@@ -86,6 +114,7 @@ def status_fields(evaluation: Evaluation, reference: Reference | None) -> dict[s
         "features": [_feature(f) for f in e.features] or None,
         "prediction": None,
         "datasetDrift": None,
+        "dataQuality": _quality(e.quality) if e.quality is not None else None,
         "performance": None,
         "fairness": None,
         "reference": None,
@@ -134,14 +163,18 @@ def _drifted_condition(e: Evaluation) -> DesiredCondition:
 def _measured(e: Evaluation) -> bool:
     """Whether the evaluation measured anything (an `unknown()` one did not: Prometheus
     down, no profile): then the last measurements stand, they are not erased."""
-    return bool(e.features or e.prediction or e.performance or e.fairness)
+    return bool(e.features or e.prediction or e.performance or e.fairness or e.quality)
 
 
 def _degraded_condition(e: Evaluation) -> DesiredCondition:
+    """True with reason OutOfRange (performance or fairness out of range, data quality too
+    perhaps) or DataQuality (only data quality fails)."""
     if not _measured(e):
         return DesiredCondition(DEGRADED, ConditionStatus.UNKNOWN, e.reason, e.message)
     if e.degraded:
-        return DesiredCondition(DEGRADED, ConditionStatus.TRUE, "OutOfRange", "; ".join(e.degraded))
+        quality_only = e.quality is not None and len(e.degraded) == 1 and e.quality.degraded
+        reason = "DataQuality" if quality_only else "OutOfRange"
+        return DesiredCondition(DEGRADED, ConditionStatus.TRUE, reason, "; ".join(e.degraded))
     return DesiredCondition(DEGRADED, ConditionStatus.FALSE, "InRange", "")
 
 
@@ -202,6 +235,29 @@ def feature_transitions(
     return [Transition(kind, "FeatureDrift", f"critical drift: {listed}")]
 
 
+def quality_transitions(previous: Mapping[str, Any] | None, e: Evaluation) -> list[Transition]:
+    """A Warning when data-quality checks newly fail (naming them), a Normal Event when all
+    pass again; nothing while they stay as they were or cannot be judged."""
+    q = e.quality
+    if q is None:
+        return []
+    before = previous or {}
+    features, rejected = before.get("features") or [], before.get("rejected") or []
+    failed_before = {
+        *(f"{f.get('name')}/{check}" for f in features for check in f.get("failed") or []),
+        *(f"rejected/{r.get('reason')}" for r in rejected if r.get("failed")),
+    }
+    newly = [phrase for key, phrase in q.failed() if key not in failed_before]
+    if newly:
+        return [
+            Transition("Warning", "DataQualityDegraded", "data quality: " + ", ".join(newly[:10]))
+        ]
+    judged = bool(q.features) and q.requests >= 1
+    if before.get("degraded") and not q.degraded and judged:
+        return [Transition("Normal", "DataQualityRestored", "every data-quality check passes")]
+    return []
+
+
 def reference_transitions(
     previous: Mapping[str, Any] | None, reference: Reference | None
 ) -> list[Transition]:
@@ -238,6 +294,7 @@ def plan_evaluation(
     transitions = (
         *plan.transitions,
         *feature_transitions(current.get("features"), e, spec),
+        *quality_transitions(current.get("dataQuality"), e),
         *reference_transitions(current.get("reference"), reference),
     )
     return StatusPlan({**plan.patch, "lastEvaluationTime": kube_time(now)}, transitions)

@@ -25,6 +25,10 @@ PARTS: dict[str, tuple[str, str]] = {
     "squaredError": ("modelship_feedback_squared_error_sum", ""),
     "fairness": ("modelship_fairness_predictions_total", "attribute, group, class"),
     "fairnessFeedback": ("modelship_fairness_feedback_total", "attribute, group, class, actual"),
+    "missing": ("modelship_feature_missing_total", "feature"),
+    "outOfRange": ("modelship_feature_out_of_range_total", "feature"),
+    "rejected": ("modelship_requests_rejected_total", "reason"),
+    "rejectedRows": ("modelship_rejected_rows_total", ""),
 }
 PART_LABEL = "ms_part"
 

@@ -24,6 +24,7 @@ from modelship.api.types import parse_duration
 from modelship.drift.evaluate import Evaluation, Verdict, evaluate, unknown
 from modelship.drift.observed import parse_vector
 from modelship.drift.plan import Reference, next_evaluation, plan_evaluation, waiting
+from modelship.drift.quality import QualityResult
 from modelship.drift.queries import Target, evaluation_query
 from modelship.logging import object_logger
 from modelship.planners.assessment import assess_drift_monitor
@@ -227,6 +228,19 @@ class DriftMonitorReconciler(ValidatedReconciler):
         for m in e.fairness:
             if m.value is not None:
                 metrics.DRIFT_FAIRNESS.labels(namespace, name, m.attribute, m.name).set(m.value)
+        if e.quality is not None:
+            _publish_quality(namespace, name, e.quality)
+
+
+def _publish_quality(namespace: str, name: str, q: QualityResult) -> None:
+    metrics.DRIFT_DATA_QUALITY_FAILED.labels(namespace, name).set(int(q.degraded))
+    for f in q.features:
+        for check, share in (("missing", f.missing), ("outOfRange", f.out_of_range),
+                             ("unseen", f.unseen)):  # fmt: skip
+            if share is not None:
+                metrics.DRIFT_DATA_QUALITY.labels(namespace, name, f.name, check).set(share)
+    for r in q.rejected:
+        metrics.DRIFT_REJECTED.labels(namespace, name, r.reason).set(r.share)
 
 
 def _clear_gauges(namespace: str, name: str) -> None:
@@ -234,6 +248,7 @@ def _clear_gauges(namespace: str, name: str) -> None:
     for gauge in (
         metrics.DRIFT_SCORE, metrics.DRIFT_SEVERITY, metrics.DRIFT_DATASET_SHARE,
         metrics.DRIFTED, metrics.DRIFT_PERFORMANCE, metrics.DRIFT_FAIRNESS,
+        metrics.DRIFT_DATA_QUALITY, metrics.DRIFT_REJECTED, metrics.DRIFT_DATA_QUALITY_FAILED,
     ):  # fmt: skip
         for labels in list(gauge._metrics):
             if labels[:2] == (namespace, name):

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from modelship import __version__
+from modelship.api.common import RejectReason
 from modelship.profile.schema import CategoricalDistribution, NumericDistribution, Profile
 from modelship.profile.schema import load_profile as read_profile
 from modelship.server.auth import BearerAuth, Handler
@@ -51,6 +52,7 @@ from modelship.server.schema import (
     InvalidInputError,
     NumericSpec,
     decode,
+    missing_values,
     schema_from_model,
     schema_from_profile,
 )
@@ -98,6 +100,7 @@ def metrics_layout(profile: Profile | None, runtime: ModelRuntime | None) -> Met
     return MetricsLayout(
         numeric_features=[f.name for f in numeric],
         numeric_edges=[f.distribution.edges for f in numeric],
+        numeric_ranges=[(f.distribution.min, f.distribution.max) for f in numeric],
         categorical_features=categorical,
         prediction_classes=prediction.categories
         if isinstance(prediction, CategoricalDistribution)
@@ -335,10 +338,17 @@ class ModelServer:
         self.metrics.observe_request(outcome, time.perf_counter() - started)
         return response
 
+    def _rejected(
+        self, response: Response, reason: RejectReason, rows: int = 0,
+        missing: dict[str, int] | None = None,
+    ) -> tuple[Response, str]:  # fmt: skip
+        self.metrics.observe_rejected(reason, rows, missing)
+        return response, "client_error"
+
     async def _infer(self, request: Request) -> tuple[Response, str]:
         unknown = self._unknown_model(request)
         if unknown is not None:
-            return unknown, "client_error"
+            return self._rejected(unknown, RejectReason.UNKNOWN_MODEL)
         served = self.served
         if served is None:
             reason = self.load_error or "still loading"
@@ -348,18 +358,24 @@ class ModelServer:
         body = await request.body()
         try:
             payload = InferenceRequest.model_validate_json(body)
-            batch = served_decode(served, payload)
         except ValidationError as err:
-            return error(describe_validation_error(err)), "client_error"
+            invalid_json = any(d["type"] == "json_invalid" for d in err.errors(include_url=False))
+            reason = RejectReason.INVALID_JSON if invalid_json else RejectReason.INVALID_REQUEST
+            return self._rejected(error(describe_validation_error(err)), reason)
+        try:
+            batch = served_decode(served, payload)
         except InvalidInputError as err:
-            return error(str(err)), "client_error"
+            # Only now read what is missing: a served request has nothing missing.
+            rows, missing = missing_values(payload.inputs, served.schema) or (0, None)
+            return self._rejected(error(str(err)), err.reason, rows, missing)
         requested = [o.name for o in payload.outputs] if payload.outputs else [PREDICT]
         unknown_outputs = [n for n in requested if n not in served.runtime.outputs]
         if unknown_outputs:
             available = ", ".join(served.runtime.outputs)
-            return error(f"unknown output {unknown_outputs[0]!r}; available: {available}"), (
-                "client_error"
-            )
+            return self._rejected(
+                error(f"unknown output {unknown_outputs[0]!r}; available: {available}"),
+                RejectReason.UNKNOWN_OUTPUT, batch.rows,
+            )  # fmt: skip
         try:
             results = await self.batcher.predict(batch, [PREDICT, *requested])
             predictions = results[PREDICT]
@@ -443,7 +459,7 @@ class ModelServer:
 def served_decode(served: Served, payload: InferenceRequest) -> Batch:
     batch = decode(payload.inputs, served.schema)
     if batch.rows == 0:
-        raise InvalidInputError("the batch has no rows")
+        raise InvalidInputError("the batch has no rows", RejectReason.WRONG_SHAPE)
     return batch
 
 

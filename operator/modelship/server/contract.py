@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from prometheus_client import REGISTRY, generate_latest
 
+from modelship.api.common import RejectReason
 from modelship.server.metrics import (
     OTHER,
     OUTCOMES,
@@ -87,6 +88,26 @@ FAIRNESS_FEEDBACK = Family(
     "counter",
     "Matched ground truth per group, predicted class and actual class.",
 )
+REJECTED = Family(
+    "modelship_requests_rejected_total",
+    "counter",
+    "Inference requests rejected (HTTP 400/404), by the first problem found.",
+)
+REJECTED_ROWS = Family(
+    "modelship_rejected_rows_total",
+    "counter",
+    "Rows of rejected inference requests, when the request says how many it has.",
+)
+FEATURE_MISSING = Family(
+    "modelship_feature_missing_total",
+    "counter",
+    "Missing values (no input, null or NaN) per feature in rejected inference requests.",
+)
+FEATURE_OUT_OF_RANGE = Family(
+    "modelship_feature_out_of_range_total",
+    "counter",
+    "Served numeric feature values outside the reference profile's [min, max].",
+)
 READY = Family("modelship_model_ready", "gauge", "1 when the model is loaded and serving.")
 INFO = Family("modelship_model_info", "gauge", "Always 1; labels describe the served model.")
 
@@ -97,6 +118,8 @@ class MetricsLayout:
 
     numeric_features: Sequence[str] = ()
     numeric_edges: Sequence[Sequence[float]] = ()
+    numeric_ranges: Sequence[tuple[float, float]] | None = None
+    """The profile's (min, max) of each numeric feature."""
     categorical_features: Mapping[str, Sequence[str]] | None = None
     prediction_classes: Sequence[str] | None = None  # classifier
     prediction_edges: Sequence[float] | None = None  # regressor
@@ -107,6 +130,10 @@ class MetricsLayout:
     @property
     def classifier(self) -> bool:
         return self.prediction_classes is not None
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [*self.numeric_features, *(self.categorical_features or {})]
 
 
 def _single_histogram(name: str, edges: Sequence[float] | None) -> BinnedHistograms:
@@ -131,6 +158,13 @@ class ContractMetrics:
         self.latency = LatencyHistogram()
         self.rows = 0
         self.features = BinnedHistograms(layout.numeric_features, layout.numeric_edges)
+        self.rejected = {reason: 0 for reason in RejectReason}
+        self.rejected_rows = 0
+        self.missing = dict.fromkeys(layout.feature_names, 0)
+        ranges = layout.numeric_ranges
+        self._low = np.array([r[0] for r in ranges or ()], dtype=np.float64)
+        self._high = np.array([r[1] for r in ranges or ()], dtype=np.float64)
+        self.out_of_range = np.zeros(len(ranges or ()), dtype=np.int64)
         self.categories = {
             name: CategoryCounts(values)
             for name, values in (layout.categorical_features or {}).items()
@@ -162,6 +196,16 @@ class ContractMetrics:
         self.requests.inc((outcome,))
         self.latency.observe(seconds)
 
+    def observe_rejected(
+        self, reason: RejectReason, rows: int = 0, missing: Mapping[str, int] | None = None
+    ) -> None:
+        """Count a rejected request: its reason, its rows and each feature's missing values."""
+        self.rejected[reason] += 1
+        self.rejected_rows += rows
+        for name, count in (missing or {}).items():
+            if name in self.missing:
+                self.missing[name] += count
+
     def observe_batch(
         self,
         batch: Batch,
@@ -172,6 +216,9 @@ class ContractMetrics:
         """Count one successful batch: its inputs, its predictions, its fairness groups."""
         self.rows += batch.rows
         self.features.observe(batch.numeric)
+        if self.out_of_range.size and batch.numeric.shape[1] == self.out_of_range.size:
+            values = batch.numeric
+            self.out_of_range += ((values < self._low) | (values > self._high)).sum(axis=0)
         for name, counts in self.categories.items():
             counts.observe(batch.categorical[name])
         if labels is not None:
@@ -235,6 +282,25 @@ class ContractMetrics:
         lines += self.latency.render(DURATION.name, base)
         lines += _header(ROWS)
         lines.append(f"{ROWS.name}{{{base}}} {number(float(self.rows))}")
+        lines += _header(REJECTED)
+        for reason, count in self.rejected.items():
+            lines.append(f'{REJECTED.name}{{{base},reason="{reason}"}} {number(float(count))}')
+        lines += _header(REJECTED_ROWS)
+        lines.append(f"{REJECTED_ROWS.name}{{{base}}} {number(float(self.rejected_rows))}")
+        if self.missing:
+            lines += _header(FEATURE_MISSING)
+            for name, count in self.missing.items():
+                lines.append(
+                    f'{FEATURE_MISSING.name}{{{base},feature="{escape(name)}"}} '
+                    f"{number(float(count))}"
+                )
+        if self.out_of_range.size:
+            lines += _header(FEATURE_OUT_OF_RANGE)
+            outside = self.out_of_range.tolist()
+            for name, n in zip(self.layout.numeric_features, outside, strict=True):
+                lines.append(
+                    f'{FEATURE_OUT_OF_RANGE.name}{{{base},feature="{escape(name)}"}} {number(n)}'
+                )
         if self.features.names:
             lines += _header(FEATURE_VALUE)
             lines += self.features.render(FEATURE_VALUE.name, base, "feature")

@@ -370,11 +370,11 @@ def test_rows_on_edges_missing_and_unseen_are_counted_as_the_server_counts_them(
     assert counted.accepted == sum(accepted) == 7
     assert counted.live.rows == 7
     assert [(r.feature, r.reason, r.rows) for r in counted.rejections] == [
-        ("x", "missing", 2),
+        ("x", "missingValue", 2),
         ("x", "notANumber", 1),
         ("age", "notInteger", 1),
         ("age", "outOfRange", 1),
-        ("country", "missing", 1),
+        ("country", "missingValue", 1),
     ]
     # -7 and -1 close the first bin, 0 the second, 0.5 and 1 the third; 1.0000001 and 7 are above
     assert counted.live.numeric["x"] == [("-1.0", 2.0), ("0.0", 3.0), ("1.0", 5.0), ("+Inf", 7.0)]
@@ -610,7 +610,8 @@ def test_the_json_is_what_a_driftmonitor_computes_from_the_servers_metrics(
     served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rows = current_rows(served)
-    serve(served, rows.iloc[:BULK], 50)  # in-distribution traffic, x0 shifted
+    # One row per request, as `modelship drift` counts a file (the rejected shares need it).
+    serve(served, rows.iloc[:BULK], 1)  # in-distribution traffic, x0 shifted
     serve(served, rows.iloc[BULK:], 1)  # each special row its own request
     live = scraped_counts(served.client.get("/metrics").text)
     assert live.rows < len(rows)  # the server rejected some
@@ -623,6 +624,7 @@ def test_the_json_is_what_a_driftmonitor_computes_from_the_servers_metrics(
         "datasetDrift": {"share": 0.2},
         "prediction": {"method": "jensenShannon", "critical": 0.1},
         "performance": {"metric": "accuracy", "min": 0.7, "minSamples": 50},
+        "dataQuality": {"rejected": {"max": 0.001}},
         "fairness": [
             {
                 "attribute": "gender",
@@ -649,6 +651,14 @@ def test_the_json_is_what_a_driftmonitor_computes_from_the_servers_metrics(
     assert counted.live.correct == live.correct
     assert counted.live.fairness == live.fairness
     assert counted.live.fairness_feedback == live.fairness_feedback
+    assert counted.live.missing == live.missing == {**dict.fromkeys(FEATURES, 0.0), "x0": 2.0,
+                                                    "country": 1.0}  # fmt: skip
+    assert counted.live.out_of_range == live.out_of_range
+    assert counted.live.rejected == {r: n for r, n in live.rejected.items() if n}
+    assert (counted.live.rejected_rows, counted.live.requests) == (
+        live.rejected_rows,
+        live.requests,
+    )
     assert any(group == OTHER for _, group, _ in live.fairness)  # gender X
 
     # ...and the same evaluation, status fields and verdict as the DriftMonitor's
@@ -656,7 +666,15 @@ def test_the_json_is_what_a_driftmonitor_computes_from_the_servers_metrics(
     expected = evaluate(monitor, served.profile, live)
     fields = {k: v for k, v in status_fields(expected, None).items() if v is not None}
     assert {k: status[k] for k in fields} == fields
-    assert set(fields) >= {"features", "prediction", "datasetDrift", "performance", "fairness"}
+    assert set(fields) >= {"features", "prediction", "datasetDrift", "performance", "fairness",
+                           "dataQuality"}  # fmt: skip
+    assert status["dataQuality"]["degraded"] is True  # 1 in 300 rejected is above 0.001
+    assert {r["reason"] for r in status["dataQuality"]["rejected"]} == {
+        "missingValue",
+        "notInteger",
+        "outOfRange",
+        "unknownCategory",
+    }
     assert drifted(status) == {
         "type": "Drifted",
         "status": expected.verdict.value,
