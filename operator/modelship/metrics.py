@@ -71,6 +71,11 @@ DRIFT_PERFORMANCE = Gauge(
     "The last realised performance of a DriftMonitor's model.",
     ["namespace", "monitor", "metric"],
 )
+DRIFT_PERFORMANCE_ESTIMATED = Gauge(
+    "modelship_drift_performance_estimated",
+    "The last performance of a DriftMonitor's model estimated from its score histogram.",
+    ["namespace", "monitor", "metric"],
+)
 DRIFT_FAIRNESS = Gauge(
     "modelship_drift_fairness",
     "The last value of a fairness check.",

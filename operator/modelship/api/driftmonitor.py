@@ -261,7 +261,19 @@ class Performance(KubeModel):
     max: float | None = None
     """Degraded above this (for error metrics such as mae)."""
     min_samples: int = Field(default=100, ge=1, le=1_000_000_000)
-    """Labelled predictions needed in the window before performance is judged."""
+    """Labelled predictions needed in the performance window before realised performance is
+    judged (and scored predictions before an estimate has a value)."""
+    window: Duration | None = None
+    """The span of ground truth each evaluation reads: labels arrive late, so often longer
+    than the monitor's window. Defaults to the monitor's window."""
+    positive_class: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = None
+    """The class precision, recall and f1 are about. Default for a binary classifier: the
+    class whose score the server exports (scikit-learn's classes_[1]), else the second of the
+    profile's two classes in sorted order; a multi-class model without it is macro-averaged."""
+    judge_estimated: bool = False
+    """While fewer than minSamples labels are in the performance window, judge min/max on
+    the estimate from the score histogram (binary classifiers whose server exports scores;
+    accuracy, precision, recall, f1) instead of reporting no value."""
 
 
 class FairnessMetric(StrEnum):
@@ -492,19 +504,38 @@ class DataQualityStatus(KubeModel):
     that the profile lacks."""
 
 
+class EstimatedPerformanceStatus(KubeModel):
+    """Performance estimated from the window's score histogram (confidence-based performance
+    estimation), before labels arrive."""
+
+    value: float | None = None
+    """The estimate; absent without a score histogram or enough scored predictions."""
+    samples: int = Field(default=0, ge=0)
+    """Scored predictions in the monitor's window."""
+    reason: Text | None = None
+    """Why there is no estimate."""
+
+
 class PerformanceStatus(KubeModel):
     """The last performance measurement."""
 
     metric: PerformanceMetric
     """The metric."""
     value: float | None = None
-    """Its value; absent without enough labelled samples."""
+    """The value judged against min/max: the realised one, or the estimate (basis
+    estimated, with judgeEstimated); absent when there is neither."""
+    basis: Literal["realised", "estimated"] = "realised"
+    """Which value is judged."""
     samples: int = Field(default=0, ge=0)
-    """Labelled predictions in the window."""
+    """Labelled predictions in the performance window (scored predictions when estimated)."""
     degraded: bool = False
     """Whether the value is outside min/max."""
+    positive_class: Annotated[str, StringConstraints(max_length=253)] | None = None
+    """The class precision, recall and f1 are about; absent when macro-averaged."""
+    estimated: EstimatedPerformanceStatus | None = None
+    """The estimate beside the realised value (classification metrics)."""
     reason: Text | None = None
-    """Why there is no value: too few labels, or a metric this model cannot have."""
+    """Why there is no realised value: too few labels, or a metric this model cannot have."""
 
 
 class FairnessStatus(KubeModel):

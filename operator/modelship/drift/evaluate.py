@@ -19,16 +19,16 @@ from modelship.api.driftmonitor import (
     FairnessCheck,
     FeatureOverride,
     FeatureThresholds,
-    PerformanceMetric,
 )
 from modelship.drift.observed import Buckets, LiveCounts
+from modelship.drift.performance import PerformanceResult
+from modelship.drift.performance import performance as judge_performance
 from modelship.drift.quality import QualityResult, data_quality
 from modelship.profile.schema import CategoricalDistribution, NumericDistribution, Profile
 from modelship.stats.buckets import BucketMismatchError, binned_counts
 from modelship.stats.drift import BinnedInput, DriftScore, ScoreRequest, score_many
 from modelship.stats.fairness import GroupCounts, fairness_metric, split_groups
 from modelship.stats.metric import MetricResult
-from modelship.stats.performance import REGRESSION_METRICS, ErrorSums, regression_metric
 
 OTHER = "__other__"
 
@@ -88,7 +88,7 @@ class Evaluation:
     """Most drifted first."""
     prediction: ScoreResult | None = None
     dataset: DatasetResult | None = None
-    performance: JudgedMetric | None = None
+    performance: PerformanceResult | None = None
     fairness: tuple[JudgedMetric, ...] = ()
     quality: QualityResult | None = None
     degraded: tuple[str, ...] = field(default=())
@@ -235,38 +235,6 @@ def _judged(name: str, result: MetricResult, low: float | None, high: float | No
                         _in_range(result.value, low, high), result.reason, attribute)  # fmt: skip
 
 
-def _performance(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts) -> JudgedMetric | None:
-    perf = spec.performance
-    if perf is None:
-        return None
-    matched = live.feedback.get("matched", 0.0)
-    classifier = isinstance(profile.prediction.distribution, CategoricalDistribution)
-    metric = perf.metric
-    if metric in REGRESSION_METRICS:
-        if classifier:
-            result = MetricResult.undefined(
-                f"{metric} needs a regressor; this model classifies", matched
-            )
-        else:
-            sums = ErrorSums(matched, live.abs_error, live.squared_error)
-            result = regression_metric(metric, sums, perf.min_samples)
-    elif not classifier:
-        result = MetricResult.undefined(
-            f"{metric} needs a classifier; this model regresses", matched
-        )
-    elif metric is not PerformanceMetric.ACCURACY:
-        result = MetricResult.undefined(
-            f"{metric} needs per-class confusion counts, which the metrics contract does not "
-            "export yet; use accuracy",
-            matched,
-        )
-    elif matched < perf.min_samples or matched <= 0:
-        result = MetricResult.not_enough(matched, perf.min_samples, "labelled predictions")
-    else:
-        result = MetricResult.of(min(live.correct / matched, 1.0), matched)
-    return _judged(str(metric), result, perf.min, perf.max)
-
-
 def _groups(check: FairnessCheck, live: LiveCounts) -> dict[str, GroupCounts]:
     favourable = set(check.favourable)
     predictions: dict[str, list[float]] = {}
@@ -331,7 +299,7 @@ def _describe(f: ScoreResult) -> str:
 def evaluate(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts) -> Evaluation:
     """The evaluation of one window of live traffic against the reference profile."""
     samples = live.rows
-    performance = _performance(spec, profile, live)
+    performance = judge_performance(spec, profile, live)
     fairness = _fairness(spec, live)
     quality = data_quality(spec, profile, live)
     degraded = tuple(

@@ -26,6 +26,7 @@ from modelship.api.common import ConditionStatus, RejectReason
 from modelship.api.driftmonitor import DriftMonitorSpec
 from modelship.drift.evaluate import Evaluation, Verdict, evaluate, unknown
 from modelship.drift.observed import Buckets, LiveCounts
+from modelship.drift.performance import sklearn_order
 from modelship.drift.plan import DEGRADED, assessment, status_fields
 from modelship.planners.status import ConditionType
 from modelship.profile.build import category_label
@@ -38,6 +39,7 @@ from modelship.profile.schema import (
 )
 from modelship.server.metrics import (
     OTHER,
+    SCORE_EDGES,
     BinnedHistograms,
     CategoryCounts,
     category_labels,
@@ -71,6 +73,9 @@ class Columns:
     """Counted as ground truth sent to /feedback for every row: performance, fairness."""
     stand_in: bool = False
     """The prediction column is the target, standing in for predictions as in the profile."""
+    score: str | None = None
+    """The positive-class score of a binary classifier (`modelship_prediction_score`):
+    estimated performance."""
 
 
 def default_columns(
@@ -276,6 +281,37 @@ def _count_fairness(
                 live.fairness_feedback[fb] = live.fairness_feedback.get(fb, 0.0) + 1.0
 
 
+def _confusion(profile: Profile, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], float]:
+    """(predicted, actual) counts as the server's modelship_feedback_confusion_total: every
+    pair of the profile's classes and __other__, zeros included."""
+    classes = [*_categories_of(profile.prediction.distribution), OTHER]
+    targets = [*_categories_of(profile.target.distribution), OTHER]
+    counts = {(p, a): 0.0 for p in classes for a in targets}
+    known, known_targets = set(classes), set(targets)
+    for p, a in pairs:
+        key = (p if p in known else OTHER, a if a in known_targets else OTHER)
+        counts[key] += 1.0
+    return counts
+
+
+def _count_scores(
+    live: LiveCounts, profile: Profile, column: pd.Series, served: NDArray[np.bool_]
+) -> list[str]:
+    """The score histogram the server exports for a binary classifier: its positive class is
+    scikit-learn's classes_[1], the second of the profile's two classes in sorted order."""
+    classes = _categories_of(profile.prediction.distribution)
+    if len(classes) != 2:
+        return ["scores need a binary classifier: not counted"]
+    values = _numbers(column)[served]
+    finite = np.isfinite(values)
+    histogram = BinnedHistograms(["score"], [list(SCORE_EDGES)])
+    _observe(histogram, values[finite].reshape(-1, 1))
+    positive = sorted(classes, key=sklearn_order)[1]
+    live.scores = {positive: _buckets(histogram, 0)}
+    missing = int((~finite).sum())
+    return [f"{missing} served rows have no score: not counted"] if missing else []
+
+
 def _categories_of(dist: NumericDistribution | CategoricalDistribution) -> list[str]:
     return dist.categories if isinstance(dist, CategoricalDistribution) else []
 
@@ -349,6 +385,7 @@ def count(profile: Profile, frame: pd.DataFrame, columns: Columns | None = None)
                 ]
                 labelled = len(pairs)
                 live.correct = float(sum(p == t for p, t in pairs))
+                live.confusion = _confusion(profile, pairs)
             if len(present) < accepted:
                 notes.append(
                     f"{accepted - len(present)} served rows have no {columns.prediction!r}: "
@@ -379,6 +416,8 @@ def count(profile: Profile, frame: pd.DataFrame, columns: Columns | None = None)
         notes.append("no prediction column: the prediction distribution is not counted")
     if profile.fairness and (columns.prediction is None or not classifier):
         notes.append("fairness needs a classifier's predictions: not counted")
+    if columns.score is not None:
+        notes += _count_scores(live, profile, frame[columns.score], served)
     live.feedback = {"matched": float(labelled), "unmatched": 0.0}
     return Counted(
         live,

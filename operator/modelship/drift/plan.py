@@ -20,6 +20,7 @@ from modelship.api.driftmonitor import (
     DriftAction,
     DriftMonitorPhase,
     DriftMonitorSpec,
+    EstimatedPerformanceStatus,
     FairnessStatus,
     FeatureDriftStatus,
     FeatureQualityStatus,
@@ -30,6 +31,7 @@ from modelship.api.driftmonitor import (
 )
 from modelship.api.types import parse_duration
 from modelship.drift.evaluate import Evaluation, ScoreResult, Verdict
+from modelship.drift.performance import PerformanceResult
 from modelship.drift.quality import QualityResult
 from modelship.planners.status import (
     Assessment,
@@ -106,6 +108,20 @@ def _quality(q: QualityResult) -> dict[str, Any]:
     ).model_dump(by_alias=True, mode="json", exclude_none=True)  # fmt: skip
 
 
+def _performance(m: PerformanceResult) -> dict[str, Any]:
+    estimated = None
+    if m.estimated is not None:
+        estimated = EstimatedPerformanceStatus(
+            value=_round(m.estimated.value), samples=round(m.estimated.samples),
+            reason=m.estimated.reason[:512] or None,
+        )  # fmt: skip
+    return PerformanceStatus(
+        metric=PerformanceMetric(m.name), value=_round(m.value), basis=m.basis,
+        samples=round(m.samples), degraded=m.in_range is False,
+        positive_class=m.positive_class, estimated=estimated, reason=m.reason[:512] or None,
+    ).model_dump(by_alias=True, mode="json", exclude_none=True)  # fmt: skip
+
+
 def status_fields(evaluation: Evaluation, reference: Reference | None) -> dict[str, Any]:
     """The status fields an evaluation owns (lastEvaluationTime apart)."""
     e = evaluation
@@ -132,11 +148,7 @@ def status_fields(evaluation: Evaluation, reference: Reference | None) -> dict[s
             drifted_features=d.drifted_features, features=d.features,
         ).model_dump(by_alias=True, mode="json")  # fmt: skip
     if e.performance is not None:
-        m = e.performance
-        fields["performance"] = PerformanceStatus(
-            metric=PerformanceMetric(m.name), value=_round(m.value), samples=round(m.samples),
-            degraded=m.in_range is False, reason=m.reason[:512] or None,
-        ).model_dump(by_alias=True, mode="json", exclude_none=True)  # fmt: skip
+        fields["performance"] = _performance(e.performance)
     if e.fairness:
         fields["fairness"] = [
             FairnessStatus.model_validate(

@@ -151,7 +151,9 @@ class DriftMonitorReconciler(ValidatedReconciler):
             if isinstance(profile, Evaluation):
                 evaluation = profile
             else:
-                evaluation = self._measure(spec, profile, Target(namespace, stable, spec.window))
+                window = spec.performance.window if spec.performance else None
+                target = Target(namespace, stable, spec.window, window)
+                evaluation = self._measure(spec, profile, target)
         metrics.DRIFT_EVALUATIONS.labels(str(evaluation.verdict)).inc()
         plan = plan_evaluation(status, spec, evaluation, reference, generation, now)
         return plan, evaluation
@@ -221,10 +223,14 @@ class DriftMonitorReconciler(ValidatedReconciler):
                 metrics.DRIFT_SCORE.labels(namespace, name, f.name, str(f.method)).set(f.score)
         if e.dataset is not None:
             metrics.DRIFT_DATASET_SHARE.labels(namespace, name).set(e.dataset.share)
-        if e.performance is not None and e.performance.value is not None:
-            metrics.DRIFT_PERFORMANCE.labels(namespace, name, e.performance.name).set(
-                e.performance.value
-            )
+        if e.performance is not None:
+            realised, estimated = e.performance.realised.value, e.performance.estimated
+            if realised is not None:
+                metrics.DRIFT_PERFORMANCE.labels(namespace, name, e.performance.name).set(realised)
+            if estimated is not None and estimated.value is not None:
+                metrics.DRIFT_PERFORMANCE_ESTIMATED.labels(namespace, name, e.performance.name).set(
+                    estimated.value
+                )
         for m in e.fairness:
             if m.value is not None:
                 metrics.DRIFT_FAIRNESS.labels(namespace, name, m.attribute, m.name).set(m.value)
@@ -247,7 +253,8 @@ def _clear_gauges(namespace: str, name: str) -> None:
     """Drop a monitor's gauge series (before republishing, or once it is deleted)."""
     for gauge in (
         metrics.DRIFT_SCORE, metrics.DRIFT_SEVERITY, metrics.DRIFT_DATASET_SHARE,
-        metrics.DRIFTED, metrics.DRIFT_PERFORMANCE, metrics.DRIFT_FAIRNESS,
+        metrics.DRIFTED, metrics.DRIFT_PERFORMANCE, metrics.DRIFT_PERFORMANCE_ESTIMATED,
+        metrics.DRIFT_FAIRNESS,
         metrics.DRIFT_DATA_QUALITY, metrics.DRIFT_REJECTED, metrics.DRIFT_DATA_QUALITY_FAILED,
     ):  # fmt: skip
         for labels in list(gauge._metrics):

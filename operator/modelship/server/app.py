@@ -44,7 +44,7 @@ from modelship.server.protocol import (
     datatype_of,
     describe_validation_error,
 )
-from modelship.server.runtimes import PREDICT, ModelRuntime, load_runtime
+from modelship.server.runtimes import PREDICT, PREDICT_PROBA, ModelRuntime, load_runtime
 from modelship.server.schema import (
     Batch,
     CategoricalSpec,
@@ -81,6 +81,7 @@ class Served:
     frame_columns: list[str] | None  # call the model with a DataFrame in this column order
     numeric_index: dict[str, int]
     fairness_sources: dict[str, str]  # attribute -> "categorical" | "numeric" | "extra"
+    score_class: str | None = None  # a binary classifier's positive class: its scores count
 
 
 def metrics_layout(profile: Profile | None, runtime: ModelRuntime | None) -> MetricsLayout:
@@ -112,7 +113,16 @@ def metrics_layout(profile: Profile | None, runtime: ModelRuntime | None) -> Met
     )
 
 
-def prepare(runtime: ModelRuntime, profile: Profile | None) -> Served:
+def score_class(runtime: ModelRuntime, classifier: bool) -> str | None:
+    """The positive class of a binary classifier with predict_proba (sklearn's classes_[1],
+    whose probability is column 1), else None."""
+    classes = runtime.classes
+    if not classifier or classes is None or len(classes) != 2:
+        return None
+    return category_labels(classes)[1] if PREDICT_PROBA in runtime.outputs else None
+
+
+def prepare(runtime: ModelRuntime, profile: Profile | None, scores: bool = True) -> Served:
     """Check the model against the profile and precompute the hot path's lookups."""
     if profile is None:
         schema = schema_from_model(runtime.n_features, runtime.feature_names)
@@ -143,7 +153,8 @@ def prepare(runtime: ModelRuntime, profile: Profile | None) -> Served:
     frame = runtime.feature_names
     if frame is None and schema.categorical:
         frame = list(schema.names)  # mixed types need a DataFrame anyway
-    return Served(runtime, schema, classifier, frame, numeric_index, fairness)
+    positive = score_class(runtime, classifier) if scores else None
+    return Served(runtime, schema, classifier, frame, numeric_index, fairness, positive)
 
 
 def model_input(served: Served, batch: Batch) -> Any:
@@ -231,9 +242,11 @@ class ModelServer:
             self.metrics = self._metrics(None)
             path = artifact_file(fetch(s.model_uri, s.cache_dir), s.model_format)
             runtime = load_runtime(path, s.model_format, s.model_class)
-            served = prepare(runtime, self.profile)
+            served = prepare(runtime, self.profile, s.score_histogram)
             if self.profile is None:
                 self.metrics = self._metrics(runtime)
+            if served.score_class is not None:
+                self.metrics.enable_scores(served.score_class)
         except Exception as err:  # noqa: BLE001 - any load failure must keep the server up
             self.status, self.load_error = "failed", f"{type(err).__name__}: {err}"
             log.error(
@@ -376,8 +389,11 @@ class ModelServer:
                 error(f"unknown output {unknown_outputs[0]!r}; available: {available}"),
                 RejectReason.UNKNOWN_OUTPUT, batch.rows,
             )  # fmt: skip
+        wanted = [PREDICT, *requested]
+        if served.score_class is not None and PREDICT_PROBA not in wanted:
+            wanted.append(PREDICT_PROBA)
         try:
-            results = await self.batcher.predict(batch, [PREDICT, *requested])
+            results = await self.batcher.predict(batch, wanted)
             predictions = results[PREDICT]
         except Exception as err:  # noqa: BLE001 - a model failure is a 500 with its reason
             log.error("prediction failed", model=self.settings.model_name, error=repr(err))
@@ -386,7 +402,11 @@ class ModelServer:
         groups = fairness_groups(served, batch)
         if served.classifier:
             labels = category_labels(predictions)
-            self.metrics.observe_batch(batch, labels, None, groups)
+            probabilities = results.get(PREDICT_PROBA) if served.score_class else None
+            scores = None
+            if probabilities is not None and probabilities.shape[1:] == (2,):
+                scores = probabilities[:, 1].astype(np.float64)
+            self.metrics.observe_batch(batch, labels, None, groups, scores)
             self.feedback.remember(request_id, Remembered(labels, groups))
         else:
             values = predictions.astype(np.float64).reshape(batch.rows, -1)[:, 0]

@@ -17,6 +17,7 @@ from modelship.api.common import RejectReason
 from modelship.server.metrics import (
     OTHER,
     OUTCOMES,
+    SCORE_EDGES,
     BinnedHistograms,
     CategoryCounts,
     Family,
@@ -108,6 +109,16 @@ FEATURE_OUT_OF_RANGE = Family(
     "counter",
     "Served numeric feature values outside the reference profile's [min, max].",
 )
+PREDICTION_SCORE = Family(
+    "modelship_prediction_score",
+    "histogram",
+    "Positive-class scores of a binary classifier; buckets of 0.05 over [0, 1].",
+)
+FEEDBACK_CONFUSION = Family(
+    "modelship_feedback_confusion_total",
+    "counter",
+    "Matched ground-truth rows by predicted class and actual class (classifiers).",
+)
 READY = Family("modelship_model_ready", "gauge", "1 when the model is loaded and serving.")
 INFO = Family("modelship_model_info", "gauge", "Always 1; labels describe the served model.")
 
@@ -189,6 +200,18 @@ class ContractMetrics:
         self.fairness_feedback = LabelledCounter(
             FAIRNESS_FEEDBACK, ["attribute", "group", "class", "actual"]
         )
+        self.confusion = LabelledCounter(FEEDBACK_CONFUSION, ["class", "actual"])
+        if layout.prediction_classes is not None and layout.target_classes is not None:
+            # Bounded, and every series there from the first scrape.
+            for predicted in [*layout.prediction_classes, OTHER]:
+                for actual in [*layout.target_classes, OTHER]:
+                    self.confusion.inc((predicted, actual), 0)
+        self.scores = BinnedHistograms([], [])
+
+    def enable_scores(self, positive_class: str) -> None:
+        """Export the score histogram of a binary classifier whose positive class (the
+        score's) is `positive_class`."""
+        self.scores = BinnedHistograms([positive_class], [SCORE_EDGES])
 
     # -- observation -------------------------------------------------------------------------
 
@@ -212,8 +235,10 @@ class ContractMetrics:
         labels: Sequence[str] | None,
         values: NDArray[np.float64] | None,
         groups: dict[str, list[str]],
+        scores: NDArray[np.float64] | None = None,
     ) -> None:
-        """Count one successful batch: its inputs, its predictions, its fairness groups."""
+        """Count one successful batch: its inputs, its predictions (and their positive-class
+        scores), its fairness groups."""
         self.rows += batch.rows
         self.features.observe(batch.numeric)
         if self.out_of_range.size and batch.numeric.shape[1] == self.out_of_range.size:
@@ -233,6 +258,8 @@ class ContractMetrics:
                     )
         if values is not None and self.prediction_values.names:
             self.prediction_values.observe(values.reshape(-1, 1))
+        if scores is not None and self.scores.names:
+            self.scores.observe(scores.reshape(-1, 1))
 
     def observe_truth(
         self,
@@ -257,6 +284,10 @@ class ContractMetrics:
             self.feedback_correct += sum(
                 p == t for p, t in zip(predicted, truth_labels, strict=True)
             )
+            for p, t in zip(predicted, truth_labels, strict=True):
+                self.confusion.inc(
+                    (p if p in self._classes else OTHER, t if t in self._targets else OTHER)
+                )
             for attribute, members in groups.items():
                 known = self._groups.get(attribute, set())
                 for group, p, t in zip(members, predicted, truth_labels, strict=True):
@@ -316,6 +347,9 @@ class ContractMetrics:
         if self.prediction_values.names:
             lines += _header(PREDICTION_VALUE)
             lines += self.prediction_values.render(PREDICTION_VALUE.name, base, None)
+        if self.scores.names:
+            lines += _header(PREDICTION_SCORE)
+            lines += self.scores.render(PREDICTION_SCORE.name, base, "class")
         if self.layout.target_classes is not None:
             lines += _header(TRUTH_CLASS)
             lines += self._render_categories(TRUTH_CLASS.name, self.truth_classes, "class")
@@ -331,6 +365,9 @@ class ContractMetrics:
         if self.layout.classifier:
             lines += _header(FEEDBACK_CORRECT)
             lines.append(f"{FEEDBACK_CORRECT.name}{{{base}}} {number(self.feedback_correct)}")
+            if self.confusion.values:
+                lines += _header(FEEDBACK_CONFUSION)
+                lines += self.confusion.render(base)
         else:
             lines += _header(FEEDBACK_ABS_ERROR)
             lines.append(f"{FEEDBACK_ABS_ERROR.name}{{{base}}} {number(self.abs_error)}")

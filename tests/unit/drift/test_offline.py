@@ -3,6 +3,7 @@ it counts rows as the reference server does and scores them with the DriftMonito
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterator
@@ -553,6 +554,7 @@ def current_rows(served: Served) -> pd.DataFrame:
     rows = pd.concat([data, on_edges, odd], ignore_index=True)
     clean = rows[FEATURES].fillna({"x0": 0.0, "country": "fr"})
     rows["predicted"] = served.model.predict(clean)
+    rows["score"] = served.model.predict_proba(clean)[:, 1]  # of classes_[1], "deny"
     return rows
 
 
@@ -638,17 +640,24 @@ def test_the_json_is_what_a_driftmonitor_computes_from_the_servers_metrics(
     config = tmp_path / "dm.yaml"
     config.write_text(yaml.safe_dump({"kind": "DriftMonitor", "spec": spec}))
     code, status = drift_json(
-        capsys, "--profile", served.profile_path, "--data", data, "--config", config
-    )
+        capsys, "--profile", served.profile_path, "--data", data, "--config", config,
+        "--score", "score",
+    )  # fmt: skip
 
     # the same counts the server exported...
-    counted = offline.count(served.profile, pd.read_parquet(data))
+    columns = offline.default_columns(served.profile, rows.columns)
+    counted = offline.count(
+        served.profile, pd.read_parquet(data), dataclasses.replace(columns, score="score")
+    )
     assert counted.accepted == live.rows == status["samples"]
     assert counted.live.numeric == live.numeric
     assert counted.live.categorical == live.categorical
     assert counted.live.prediction_classes == live.prediction_classes
     assert counted.live.feedback == live.feedback
     assert counted.live.correct == live.correct
+    assert counted.live.confusion == live.confusion
+    assert counted.live.scores == live.scores
+    assert list(live.scores) == ["deny"]
     assert counted.live.fairness == live.fairness
     assert counted.live.fairness_feedback == live.fairness_feedback
     assert counted.live.missing == live.missing == {**dict.fromkeys(FEATURES, 0.0), "x0": 2.0,
@@ -686,3 +695,6 @@ def test_the_json_is_what_a_driftmonitor_computes_from_the_servers_metrics(
     assert code == offline.EXIT_DRIFTED  # x0 is shifted
     assert "x0" in expected.critical_features
     assert status["performance"]["samples"] == counted.labelled > 0
+    estimated = status["performance"]["estimated"]  # the scores say what accuracy to expect
+    assert estimated["samples"] == counted.accepted
+    assert estimated["value"] == pytest.approx(status["performance"]["value"], abs=0.1)

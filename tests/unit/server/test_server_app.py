@@ -529,3 +529,63 @@ def test_a_file_that_is_not_a_model_fails_the_load_naming_it(
     errors = [e for e in logs if e["log_level"] == "error"]
     assert len(errors) == 1
     assert f"{data} is not a loadable sklearn/joblib model" in errors[0]["error"]
+
+
+def _buckets(text: str, metric: str) -> dict[str, float]:
+    return {
+        line.split('le="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(metric + "_bucket{")
+    }
+
+
+def test_a_binary_classifier_exports_its_positive_class_score_histogram(
+    client: TestClient, credit: TrainedModel
+) -> None:
+    import pandas as pd
+
+    rows = [{"age": 20 + i, "income": 30.0 + 1.5 * i, "country": "FR"} for i in range(40)]
+    scores = credit.model.predict_proba(pd.DataFrame(rows)[FEATURES])[:, 1]
+    assert list(credit.model.classes_) == ["approve", "deny"]  # the score is of "deny"
+    before = _buckets(client.get("/metrics").text, "modelship_prediction_score")
+    assert _post(client, columnar(rows)) == 200
+    text = client.get("/metrics").text
+    after = _buckets(text, "modelship_prediction_score")
+    assert f'modelship_prediction_score_bucket{{{BASE},class="deny",le="0.5"}}' in text
+    assert sorted(after) == sorted(before)
+    assert len(after) == 20  # 0.05 ... 0.95, +Inf
+    for le, count in after.items():
+        bound = float(le.replace("+Inf", "inf"))
+        assert count - before[le] == int((scores <= bound).sum()), le
+
+
+def test_no_score_histogram_when_turned_off(credit: TrainedModel) -> None:
+    app = create_app(settings_for(credit, score_histogram=False), load_in_background=False)  # type: ignore[arg-type]
+    with TestClient(app) as plain:
+        assert plain.post("/v2/models/credit/infer", json=columnar(ROWS)).status_code == 200
+        assert "modelship_prediction_score" not in plain.get("/metrics").text
+
+
+def test_feedback_counts_predicted_by_actual_class(
+    client: TestClient, credit: TrainedModel
+) -> None:
+    predicted = expected_predictions(credit, ROWS)
+    other = {"approve": "deny", "deny": "approve"}
+    truth = [predicted[0], other[predicted[1]], "maybe"]  # right, wrong, a class never seen
+    request = {"id": "confusion-1", **columnar(ROWS)}
+    assert client.post("/v2/models/credit/infer", json=request).status_code == 200
+
+    def series(p: str, a: str) -> str:
+        return f'modelship_feedback_confusion_total{{{BASE},class="{p}",actual="{a}"}}'
+
+    keys = [(predicted[0], predicted[0]), (predicted[1], other[predicted[1]]),
+            (predicted[2], OTHER)]  # fmt: skip
+    before = client.get("/metrics").text
+    assert all(metric_value(before, series(p, a)) >= 0 for p, a in keys)  # there from the start
+    feedback = {"id": "confusion-1", "ground_truth": truth}
+    assert client.post("/v2/models/credit/feedback", json=feedback).status_code == 200
+    after = client.get("/metrics").text
+    assert sum(metric_value(after, series(p, a)) - metric_value(before, series(p, a))
+               for p, a in set(keys)) == 3  # fmt: skip
+    for p, a in keys:
+        assert metric_value(after, series(p, a)) - metric_value(before, series(p, a)) >= 1
