@@ -354,6 +354,29 @@ class Actions(KubeModel):
     trigger. Defaults to [event]."""
 
 
+class BaselineReference(KubeModel):
+    """Live traffic of an earlier window as the reference, instead of the profile's
+    proportions: the same binned counts from Prometheus over [now - offset - window,
+    now - offset]. The profile still gives the bins."""
+
+    rules = (
+        Rule(
+            cel="!has(self.offset) || " + cel_duration_at_least("self.offset", "'1s'"),
+            message="offset must be at least 1s",
+            check=lambda r: parse_duration(r.offset).total_seconds() >= 1,
+        ),
+    )
+
+    window: Duration
+    """The span of the baseline, e.g. 168h."""
+    offset: Duration
+    """How long ago the baseline ends, e.g. 168h; at least the monitor's window, so the
+    baseline never overlaps the traffic it is compared with."""
+    min_samples: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    """Predictions the baseline needs (default: the monitor's minSamples). Fewer, or bins that
+    are not the profile's: the profile is the reference, and status says why."""
+
+
 class DriftMonitorSpec(KubeModel):
     """Which ModelDeployment to watch, how often, and what counts as drift."""
 
@@ -371,6 +394,18 @@ class DriftMonitorSpec(KubeModel):
             message="interval must be at least 10s",
             check=lambda s: parse_duration(s.interval).total_seconds() >= 10,
         ),
+        Rule(
+            cel="!has(self.reference) || "
+            + cel_duration_at_least(
+                "self.reference.offset", "(has(self.window) ? self.window : '1h')"
+            ),
+            message="reference.offset must be at least window: the baseline must not overlap the "
+            "traffic it is compared with",
+            check=lambda s: (
+                s.reference is None
+                or parse_duration(s.reference.offset) >= parse_duration(s.window)
+            ),
+        ),
     )
 
     model_deployment_ref: ObjectName
@@ -387,6 +422,9 @@ class DriftMonitorSpec(KubeModel):
     """Per-feature drift."""
     prediction: PredictionDrift | None = None
     """Prediction drift."""
+    reference: BaselineReference | None = None
+    """A baseline window of live traffic as the reference. Default: the profile of the model
+    version that serves."""
     dataset_drift: DatasetDrift = Field(default_factory=DatasetDrift)
     """Dataset drift."""
     data_quality: DataQuality | None = None
@@ -564,6 +602,17 @@ class ReferenceStatus(KubeModel):
     """The stable revision whose traffic is evaluated."""
     model_version: Annotated[str, StringConstraints(max_length=253)] = ""
     """The model version that revision serves."""
+    source: Literal["profile", "window"] = "profile"
+    """What the live counts were compared with: the profile's proportions, or the baseline
+    window's live counts (spec.reference)."""
+    window: Duration | None = None
+    """The baseline's span (spec.reference.window)."""
+    offset: Duration | None = None
+    """How long ago the baseline ends (spec.reference.offset)."""
+    samples: int | None = Field(default=None, ge=0)
+    """Predictions in the baseline window."""
+    reason: Text | None = None
+    """Why the profile is the reference although spec.reference asks for a window."""
 
 
 class DriftMonitorStatus(KubeModel):

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelship.drift.queries import PART_LABEL
+from modelship.drift.queries import PART_LABEL, REFERENCE_PREFIX
 
 Buckets = list[tuple[str, float]]
 """(le, cumulative count) pairs of one histogram."""
@@ -76,8 +76,6 @@ _HISTOGRAMS: dict[str, tuple[str, str | None]] = {
     "predictionBucket": ("prediction_buckets", None),
     "score": ("scores", "class"),
 }
-REFERENCE_PREFIX = "reference."
-"""Parts of the baseline window (`reference.numeric`, ...) go to `LiveCounts.reference`."""
 
 
 def _value(series: Mapping[str, Any]) -> float:
@@ -102,7 +100,8 @@ def _add(live: LiveCounts, name: str, labels: Mapping[str, str], value: float) -
 
 
 def parse_vector(result: Sequence[Mapping[str, Any]]) -> LiveCounts:
-    """Sort an instant query's vector by its `ms_part` tags; unknown parts are ignored."""
+    """Sort an instant query's vector by its `ms_part` tags; unknown parts are ignored, the
+    baseline's (`reference.numeric`, ...) go to `LiveCounts.reference`."""
     live = LiveCounts(numeric={}, categorical={}, scores={})
     for series in result:
         labels: Mapping[str, str] = series.get("metric", {})

@@ -480,8 +480,11 @@ def report(
         "truthColumn": counted.columns.truth,
         "labelled": counted.labelled,
         "missingFeatures": list(counted.missing_features),
-        "notes": list(counted.notes),
-    }
+        "notes": [*counted.notes, *(
+            ["spec.reference: a file has no earlier window, so the profile is the reference"]
+            if spec.reference is not None else []
+        )],
+    }  # fmt: skip
     return status
 
 

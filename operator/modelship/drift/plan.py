@@ -163,7 +163,20 @@ def status_fields(evaluation: Evaluation, reference: Reference | None) -> dict[s
             "key": reference.key,
             "revision": reference.revision,
             "modelVersion": reference.model_version,
+            "source": "profile",
         }
+        b = e.baseline
+        if b is not None:
+            fields["reference"].update(
+                {
+                    "source": b.source,
+                    "window": b.window,
+                    "offset": b.offset,
+                    "samples": round(b.samples),
+                }
+            )
+            if b.reason:
+                fields["reference"]["reason"] = b.reason[:1024]
     return fields
 
 
@@ -271,22 +284,32 @@ def quality_transitions(previous: Mapping[str, Any] | None, e: Evaluation) -> li
 
 
 def reference_transitions(
-    previous: Mapping[str, Any] | None, reference: Reference | None
+    previous: Mapping[str, Any] | None, reference: Reference | None, e: Evaluation
 ) -> list[Transition]:
-    """An Event when the reference profile changes (a new model version serves)."""
+    """An Event when the reference profile changes (a new model version serves), and when the
+    baseline window becomes the reference or stops being it."""
     if not previous or reference is None:
         return []
+    out = []
     before = (previous.get("configMap"), previous.get("key"), previous.get("modelVersion"))
-    if before == (reference.config_map, reference.key, reference.model_version):
-        return []
-    return [
-        Transition(
+    if before != (reference.config_map, reference.key, reference.model_version):
+        out.append(Transition(
             "Normal", "ReferenceChanged",
             f"comparing with the profile of model version {reference.model_version or '?'} "
             f"(ConfigMap {reference.config_map}, revision {reference.revision}) instead of "
             f"version {before[2] or '?'} (ConfigMap {before[0]})",
+        ))  # fmt: skip
+    b = e.baseline
+    was = previous.get("source") or "profile"
+    if b is not None and _measured(e) and b.source != was:
+        message = (
+            f"comparing with live traffic of the {b.window} ending {b.offset} ago "
+            f"({b.samples:g} predictions) instead of the profile"
+            if b.source == "window"
+            else f"comparing with the profile instead of the baseline window: {b.reason}"
         )
-    ]  # fmt: skip
+        out.append(Transition("Normal", "ReferenceChanged", message))
+    return out
 
 
 def plan_evaluation(
@@ -307,6 +330,6 @@ def plan_evaluation(
         *plan.transitions,
         *feature_transitions(current.get("features"), e, spec),
         *quality_transitions(current.get("dataQuality"), e),
-        *reference_transitions(current.get("reference"), reference),
+        *reference_transitions(current.get("reference"), reference, e),
     )
     return StatusPlan({**plan.patch, "lastEvaluationTime": kube_time(now)}, transitions)

@@ -35,6 +35,9 @@ PARTS: dict[str, tuple[str, str]] = {
 }
 # Summed over the performance window.
 GROUND_TRUTH_PARTS = frozenset({"feedback", "correct", "confusion", "absError", "squaredError"})
+# Summed over the baseline window too (spec.reference), tagged `reference.<part>`.
+BASELINE_PARTS = ("numeric", "categorical", "predictionClass", "predictionBucket", "rows")
+REFERENCE_PREFIX = "reference."
 PART_LABEL = "ms_part"
 
 
@@ -48,6 +51,8 @@ class Target:
     """A Prometheus range, e.g. 1h."""
     performance_window: str | None = None
     """The range of the ground-truth parts; None: `window`."""
+    baseline: tuple[str, str] | None = None
+    """(window, offset) of the baseline reference, if any."""
 
     @property
     def selector(self) -> str:
@@ -58,17 +63,23 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def part(name: str, target: Target, window: str | None = None) -> str:
+def part(name: str, target: Target, window: str | None = None, offset: str | None = None) -> str:
     metric, by = PARTS[name]
     span = promql_range(window or target.window)
-    inner = f"increase({metric}{{{target.selector}}}[{span}])"
+    shifted = f" offset {promql_range(offset)}" if offset else ""
+    inner = f"increase({metric}{{{target.selector}}}[{span}]{shifted})"
     summed = f"sum by ({by}) ({inner})" if by else f"sum({inner})"
-    return f'label_replace({summed}, "{PART_LABEL}", "{name}", "", "")'
+    tag = f"{REFERENCE_PREFIX}{name}" if offset else name
+    return f'label_replace({summed}, "{PART_LABEL}", "{tag}", "", "")'
 
 
 def evaluation_query(target: Target) -> str:
-    """Every family the evaluation reads, as one query."""
-    return " or ".join(
+    """Every family the evaluation reads, the baseline's too, as one query."""
+    parts = [
         part(name, target, target.performance_window if name in GROUND_TRUTH_PARTS else None)
         for name in PARTS
-    )
+    ]
+    if target.baseline is not None:
+        window, offset = target.baseline
+        parts += [part(name, target, window, offset) for name in BASELINE_PARTS]
+    return " or ".join(parts)

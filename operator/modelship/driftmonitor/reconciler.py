@@ -152,7 +152,9 @@ class DriftMonitorReconciler(ValidatedReconciler):
                 evaluation = profile
             else:
                 window = spec.performance.window if spec.performance else None
-                target = Target(namespace, stable, spec.window, window)
+                ref = spec.reference
+                baseline = (ref.window, ref.offset) if ref is not None else None
+                target = Target(namespace, stable, spec.window, window, baseline)
                 evaluation = self._measure(spec, profile, target)
         metrics.DRIFT_EVALUATIONS.labels(str(evaluation.verdict)).inc()
         plan = plan_evaluation(status, spec, evaluation, reference, generation, now)

@@ -123,7 +123,7 @@ def test_evaluates_every_interval_and_writes_once_per_evaluation() -> None:
     assert conditions(cluster)["Drifted"] == ("False", "NoDrift")
     assert cluster.status["reference"] == {
         "configMap": "fraud-v1-profile", "key": "profile.json", "revision": "rev1",
-        "modelVersion": "1",
+        "modelVersion": "1", "source": "profile",
     }  # fmt: skip
     assert len(cluster.status["features"]) == len(PROFILE.features)
     assert cluster.status["lastEvaluationTime"] == "2026-12-03T09:00:00Z"
