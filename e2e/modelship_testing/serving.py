@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,6 +197,16 @@ def labelled_request(
     return json.dumps(body).encode(), [int(v) for v in data["fraud"]]
 
 
+RequestFactory = Callable[[random.Random, dict[str, float], str], tuple[bytes, list[int]]]
+"""(rng, shift, request id) -> an inference request and the true labels of its rows."""
+
+
+def fraud_request(
+    rng: random.Random, shift: dict[str, float], request_id: str
+) -> tuple[bytes, list[int]]:
+    return labelled_request(rng, shift=shift, request_id=request_id)
+
+
 @dataclass
 class TrafficGenerator:
     """Send inference requests to servers in the ratio of their weights, in background
@@ -211,6 +222,8 @@ class TrafficGenerator:
     servers: dict[str, Server] = field(default_factory=dict)
     shift: dict[str, float] = field(default_factory=dict)
     """Added to these features of every request from now on (drifted traffic)."""
+    requests: RequestFactory = fraud_request
+    """What each request holds (the fraud model's features by default)."""
     feedback: str | None = None
     """After each answer, send ground truth to /feedback: "truth" (the rows' real labels)
     or "flipped" (the opposite: a model that is always wrong)."""
@@ -258,7 +271,7 @@ class TrafficGenerator:
 
     def _send(self, server: Server, rng: random.Random) -> int:
         request_id = f"r{rng.randrange(1 << 60)}"
-        body, labels = labelled_request(rng, shift=dict(self.shift), request_id=request_id)
+        body, labels = self.requests(rng, dict(self.shift), request_id)
         status = self._post(f"{server.url}/v2/models/{self.model_name}/infer", body)
         mode = self.feedback
         if status == 200 and mode is not None:

@@ -56,6 +56,8 @@ class DriftStand:
         self.core = client.CoreV1Api(api)
         self.server: Server | None = None
         self.traffic = TrafficGenerator(rate_per_second=40, max_seconds=400)
+        self.monitor = "fraud-drift"
+        """The monitor `status()` reads."""
         self.seen: dict[str, dict[str, Any]] = {}
         """lastEvaluationTime -> the status written by that evaluation."""
 
@@ -72,18 +74,25 @@ class DriftStand:
         self.prometheus.wait_for_target_up(job)
         self.traffic.route(self.server)
         self.traffic.start()
+        self.add_monitor("fraud-drift", **monitor)
+
+    def add_monitor(self, name: str, **monitor: Any) -> None:
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "DriftMonitor",
-                "metadata": {"name": "fraud-drift"}, "spec": {**MONITOR, **monitor}}  # fmt: skip
+                "metadata": {"name": name}, "spec": {**MONITOR, **monitor}}  # fmt: skip
         self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, MONITORS, body)
 
-    def status(self) -> dict[str, Any]:
+    def status(self, name: str | None = None) -> dict[str, Any]:
         found = cast(dict[str, Any], self.custom.get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, MONITORS, "fraud-drift"
+            GROUP, VERSION, self.namespace, MONITORS, name or self.monitor
         ))  # fmt: skip
         status: dict[str, Any] = found.get("status") or {}
-        if status.get("lastEvaluationTime"):
+        if name is None and status.get("lastEvaluationTime"):
             self.seen.setdefault(status["lastEvaluationTime"], status)
         return status
+
+    def condition(self, kind: str, name: str | None = None) -> dict[str, Any]:
+        conditions = {c["type"]: c for c in self.status(name).get("conditions") or []}
+        return conditions.get(kind, {})
 
     def drifted(self) -> tuple[str, str] | None:
         status = self.status()

@@ -71,10 +71,30 @@ DRIFT_PERFORMANCE = Gauge(
     "The last realised performance of a DriftMonitor's model.",
     ["namespace", "monitor", "metric"],
 )
+DRIFT_PERFORMANCE_ESTIMATED = Gauge(
+    "modelship_drift_performance_estimated",
+    "The last performance of a DriftMonitor's model estimated from its score histogram.",
+    ["namespace", "monitor", "metric"],
+)
 DRIFT_FAIRNESS = Gauge(
     "modelship_drift_fairness",
     "The last value of a fairness check.",
     ["namespace", "monitor", "attribute", "metric"],
+)
+DRIFT_DATA_QUALITY = Gauge(
+    "modelship_drift_data_quality",
+    "The last data-quality share of a feature, by check (missing, outOfRange, unseen).",
+    ["namespace", "monitor", "feature", "check"],
+)
+DRIFT_REJECTED = Gauge(
+    "modelship_drift_rejected_share",
+    "The last share of inference requests the server rejected, by reason.",
+    ["namespace", "monitor", "reason"],
+)
+DRIFT_DATA_QUALITY_FAILED = Gauge(
+    "modelship_drift_data_quality_failed",
+    "1 while a DriftMonitor's data quality fails a check, else 0.",
+    ["namespace", "monitor"],
 )
 
 

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from modelship.profile.schema import load_profile
 from modelship_testing.fixtures import OperatorFactory
+from modelship_testing.loan import LoanRequests, train_loan_model
 from modelship_testing.prometheus import PrometheusHandle
 from modelship_testing.serving import FEATURES, TrainedModel
 from modelship_testing.stands import INTERVAL_SECONDS, MONITOR, SHIFT, DriftStand, stand_for
@@ -23,6 +25,20 @@ pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.usefixtur
 def stand(k8s_api: client.ApiClient, namespace: str, model: TrainedModel,
           prometheus: PrometheusHandle) -> Iterator[DriftStand]:  # fmt: skip
     yield from stand_for(k8s_api, namespace, model, prometheus)
+
+
+@pytest.fixture(scope="module")
+def loan_model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
+    return train_loan_model(tmp_path_factory.mktemp("loan-model"))
+
+
+@pytest.fixture
+def loan_stand(k8s_api: client.ApiClient, namespace: str, loan_model: TrainedModel,
+               prometheus: PrometheusHandle) -> Iterator[DriftStand]:  # fmt: skip
+    """The biased loan model stood in for the fraud ModelDeployment's stable revision."""
+    for stand in stand_for(k8s_api, namespace, loan_model, prometheus):
+        stand.traffic.requests = LoanRequests(load_profile(loan_model.profile_path))
+        yield stand
 
 
 @pytest.fixture
@@ -121,3 +137,113 @@ def test_labels_sent_to_feedback_move_realised_performance_and_a_wrong_model_is_
     reason = {c["type"]: c for c in status["conditions"]}["Degraded"]["message"]
     assert "accuracy" in reason
     assert "out of range" in reason
+
+
+def test_unseen_categories_out_of_range_values_and_missing_features_show_in_data_quality(
+    loan_stand: DriftStand, operator: OperatorFactory
+) -> None:
+    requests = loan_stand.traffic.requests
+    assert isinstance(requests, LoanRequests)
+    loan_stand.start(operator, dataQuality={"minSamples": 100})
+
+    def quality() -> dict[str, Any] | None:
+        found = loan_stand.status().get("dataQuality") or {}
+        return found if found.get("rows", 0) >= 100 else None
+
+    clean = wait_for(quality, timeout=6 * INTERVAL_SECONDS, describe="data quality measured")
+    assert clean["degraded"] is False
+    assert loan_stand.condition("Degraded")["status"] == "False"
+
+    requests.unseen, requests.out_of_range, requests.missing = 0.3, 0.2, 0.1
+
+    def failing() -> bool:
+        degraded = loan_stand.condition("Degraded")
+        return degraded.get("status") == "True" and degraded.get("reason") == "DataQuality"
+
+    wait_for(failing, timeout=4 * INTERVAL_SECONDS + 20, describe="Degraded=True DataQuality")
+
+    def spoiled_window() -> dict[str, Any] | None:
+        """An evaluation whose whole window is spoiled traffic (20s, evaluated every 10s)."""
+        found = loan_stand.status()["dataQuality"]
+        shares = {f["name"]: f for f in found.get("features") or []}
+        return found if shares.get("channel", {}).get("unseen", 0) > 0.2 else None
+
+    status = wait_for(spoiled_window, timeout=6 * INTERVAL_SECONDS, describe="a spoiled window")
+    features = {f["name"]: f for f in status["features"]}
+    assert features["channel"]["unseen"] < 0.45
+    assert "unseen" in features["channel"]["failed"]
+    assert 0.08 < features["amount"]["outOfRange"] < 0.35
+    assert 0.03 < features["amount"]["missing"] < 0.2
+    assert {"outOfRange", "missing"} <= set(features["amount"]["failed"])
+    rejected = {r["reason"]: r for r in status["rejected"]}
+    assert rejected["missingFeature"]["failed"] is True
+    assert rejected["missingFeature"]["requests"] > 0
+    message = loan_stand.condition("Degraded")["message"]
+    assert "channel unseen" in message
+    assert "amount outOfRange" in message
+
+    def warned() -> bool:
+        return any(r == "DataQualityDegraded" and k == "Warning"
+                   for k, r, _ in loan_stand.events())  # fmt: skip
+
+    wait_for(warned, timeout=30, describe="a DataQualityDegraded Event")
+
+
+def test_a_biased_model_trips_its_fairness_range(
+    loan_stand: DriftStand, operator: OperatorFactory
+) -> None:
+    check = {
+        "attribute": "gender", "privileged": ["M"], "favourable": ["1"],
+        "metric": "statisticalParityDifference", "range": {"min": -0.1, "max": 0.1},
+    }  # fmt: skip
+    loan_stand.start(operator, fairness=[check])
+
+    def tripped() -> bool:
+        degraded = loan_stand.condition("Degraded")
+        return degraded.get("status") == "True" and degraded.get("reason") == "OutOfRange"
+
+    wait_for(tripped, timeout=6 * INTERVAL_SECONDS, describe="Degraded=True OutOfRange")
+    (parity,) = loan_stand.status()["fairness"]
+    assert parity["withinRange"] is False
+    assert parity["value"] < -0.5  # approvals go to M far more than to F
+    message = loan_stand.condition("Degraded")["message"]
+    assert "gender statisticalParityDifference" in message
+    assert "out of range" in message
+
+
+def test_realised_precision_and_recall_move_with_the_labels_and_accuracy_is_estimated(
+    stand: DriftStand, operator: OperatorFactory
+) -> None:
+    stand.traffic.feedback = "truth"
+    performance = {"minSamples": 50, "window": "30s"}
+    stand.start(operator, performance={"metric": "precision", "min": 0.5, **performance})
+    stand.add_monitor("fraud-recall", performance={"metric": "recall", "min": 0.5, **performance})
+    stand.add_monitor("fraud-accuracy", performance={"metric": "accuracy", "min": 0.5,
+                                                     **performance})  # fmt: skip
+
+    def measured(name: str) -> dict[str, Any] | None:
+        found = stand.status(name).get("performance") or {}
+        return found if found.get("value") is not None else None
+
+    for name, metric in (("fraud-drift", "precision"), ("fraud-recall", "recall")):
+        first = wait_for(lambda n=name: measured(n), timeout=6 * INTERVAL_SECONDS,
+                         describe=f"realised {metric}")  # fmt: skip
+        assert first["value"] > 0.6, first
+        assert first["positiveClass"] == "1"  # the score's class, classes_[1]
+        assert first["basis"] == "realised"
+    accuracy = wait_for(lambda: measured("fraud-accuracy"), timeout=4 * INTERVAL_SECONDS,
+                        describe="realised accuracy")  # fmt: skip
+    estimated = accuracy["estimated"]  # from the score histogram, before any label
+    assert estimated["samples"] >= 50
+    assert abs(estimated["value"] - accuracy["value"]) < 0.15
+
+    stand.traffic.feedback = "flipped"  # every label now says the model was wrong
+
+    def fallen(name: str) -> bool:
+        found = stand.status(name).get("performance") or {}
+        return found.get("value") is not None and found["value"] < 0.3 and found["degraded"]
+
+    for name in ("fraud-drift", "fraud-recall"):
+        wait_for(lambda n=name: fallen(n), timeout=4 * INTERVAL_SECONDS + 20,
+                 describe=f"{name}: performance down with flipped labels")  # fmt: skip
+        assert stand.condition("Degraded", name)["status"] == "True"

@@ -211,6 +211,40 @@ class MultipleTesting(StrEnum):
 
 DEFAULT_MULTIPLE_TESTING = MultipleTesting.BENJAMINI_HOCHBERG
 
+
+class RejectReason(StrEnum):
+    """Why a model server rejected an inference request: the `reason` label of
+    `modelship_requests_rejected_total` (docs/metrics.md). A bounded set, so the family's
+    cardinality never depends on traffic."""
+
+    INVALID_JSON = "invalidJson"
+    """The body is not JSON."""
+    INVALID_REQUEST = "invalidRequest"
+    """JSON, but not an Open Inference Protocol request (no inputs, an unknown datatype)."""
+    UNKNOWN_MODEL = "unknownModel"
+    """The path names another model or version (404)."""
+    MISSING_FEATURE = "missingFeature"
+    """A feature of the schema has no input."""
+    UNKNOWN_FEATURE = "unknownFeature"
+    """An input the schema does not know, or one given twice."""
+    WRONG_TYPE = "wrongType"
+    """A datatype the feature cannot take (BYTES for a number, a number for a category)."""
+    WRONG_SHAPE = "wrongShape"
+    """A shape that disagrees with the data or the other inputs, or an empty batch."""
+    MISSING_VALUE = "missingValue"
+    """A null or NaN value."""
+    NOT_A_NUMBER = "notANumber"
+    """Text where a number belongs, infinity, a number too large for a float."""
+    NOT_INTEGER = "notInteger"
+    """A fraction for an integer feature or datatype."""
+    OUT_OF_RANGE = "outOfRange"
+    """A value outside the range the profile enforces."""
+    UNKNOWN_CATEGORY = "unknownCategory"
+    """A category the profile does not list, for a feature that does not allow unknown ones."""
+    UNKNOWN_OUTPUT = "unknownOutput"
+    """An output the model cannot produce."""
+
+
 __all__ = [
     "DEFAULT_MULTIPLE_TESTING",
     "DEFAULT_THRESHOLDS",
@@ -229,6 +263,7 @@ __all__ = [
     "NetworkPeer",
     "PrometheusConnection",
     "PrometheusTLS",
+    "RejectReason",
     "SecretKeyRef",
     "Severity",
 ]

@@ -17,6 +17,7 @@ from modelship.api.common import (
     DriftMethod,
     MultipleTesting,
     PrometheusConnection,
+    RejectReason,
     Severity,
 )
 from modelship.api.types import Duration, ObjectName, cel_duration_at_least, parse_duration
@@ -145,6 +146,89 @@ class DatasetDrift(KubeModel):
     """The feature severity that counts as drifted."""
 
 
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class QualityThresholds(KubeModel):
+    """The largest acceptable share of each data-quality problem of a feature in the window;
+    a share above it fails the check. 0 tolerates none."""
+
+    missing: Share = 0.05
+    """Values missing: the feature's input absent, null or NaN (the server rejects such
+    requests; counted over every row received, served or rejected)."""
+    out_of_range: Share = 0.05
+    """Served values of a numeric feature outside the profile's [min, max]."""
+    unseen: Share = 0.05
+    """Served values of a categorical feature that are not among the profile's categories."""
+
+
+class QualityOverride(KubeModel):
+    """Data-quality thresholds for one feature; unset ones are the default's."""
+
+    name: FeatureName
+    """The feature, as named in the reference profile."""
+    missing: Share | None = None
+    """Largest acceptable share of missing values."""
+    out_of_range: Share | None = None
+    """Largest acceptable share of values outside the profile's [min, max] (numeric)."""
+    unseen: Share | None = None
+    """Largest acceptable share of categories the profile does not list (categorical)."""
+
+
+class RejectedOverride(KubeModel):
+    """The threshold of one rejection reason."""
+
+    reason: RejectReason
+    """The reason, as the server's `modelship_requests_rejected_total` labels it."""
+    max: Share
+    """Largest acceptable share of inference requests rejected for this reason."""
+
+
+class RejectedThresholds(KubeModel):
+    """Requests the server rejected, by reason (HTTP 400/404 answers)."""
+
+    rules = (
+        Rule(cel=None, message="reasons must name each reason once",
+             check=lambda r: unique(o.reason for o in r.reasons or [])),
+    )  # fmt: skip
+
+    max: Share = 0.05
+    """Largest acceptable share of inference requests rejected for any one reason."""
+    reasons: list[RejectedOverride] | None = Field(
+        default=None,
+        max_length=20,
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["reason"],
+        },
+    )
+    """Per-reason thresholds, replacing `max` for their reason."""
+
+
+class DataQuality(KubeModel):
+    """Missing values, values outside the profile's range, unseen categories and rejected
+    requests, each as a share of the window's traffic with a threshold."""
+
+    rules = (
+        Rule(cel=None, message="overrides must name each feature once",
+             check=lambda q: unique(o.name for o in q.overrides or [])),
+    )  # fmt: skip
+
+    default: QualityThresholds = Field(default_factory=QualityThresholds)
+    """Thresholds of every feature without an override: 0.05 for each share."""
+    overrides: list[QualityOverride] | None = Field(
+        default=None,
+        max_length=200,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Per-feature thresholds; feature names are unique."""
+    rejected: RejectedThresholds = Field(default_factory=RejectedThresholds)
+    """Rejected requests by reason."""
+    min_samples: int = Field(default=100, ge=1, le=1_000_000_000)
+    """Rows received (for the feature shares) and requests (for the rejected shares) needed
+    in the window before the shares are judged."""
+
+
 class PerformanceMetric(StrEnum):
     ACCURACY = "accuracy"
     PRECISION = "precision"
@@ -177,7 +261,19 @@ class Performance(KubeModel):
     max: float | None = None
     """Degraded above this (for error metrics such as mae)."""
     min_samples: int = Field(default=100, ge=1, le=1_000_000_000)
-    """Labelled predictions needed in the window before performance is judged."""
+    """Labelled predictions needed in the performance window before realised performance is
+    judged (and scored predictions before an estimate has a value)."""
+    window: Duration | None = None
+    """The span of ground truth each evaluation reads: labels arrive late, so often longer
+    than the monitor's window. Defaults to the monitor's window."""
+    positive_class: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = None
+    """The class precision, recall and f1 are about. Default for a binary classifier: the
+    class whose score the server exports (scikit-learn's classes_[1]), else the second of the
+    profile's two classes in sorted order; a multi-class model without it is macro-averaged."""
+    judge_estimated: bool = False
+    """While fewer than minSamples labels are in the performance window, judge min/max on
+    the estimate from the score histogram (binary classifiers whose server exports scores;
+    accuracy, precision, recall, f1) instead of reporting no value."""
 
 
 class FairnessMetric(StrEnum):
@@ -258,6 +354,29 @@ class Actions(KubeModel):
     trigger. Defaults to [event]."""
 
 
+class BaselineReference(KubeModel):
+    """Live traffic of an earlier window as the reference, instead of the profile's
+    proportions: the same binned counts from Prometheus over [now - offset - window,
+    now - offset]. The profile still gives the bins."""
+
+    rules = (
+        Rule(
+            cel="!has(self.offset) || " + cel_duration_at_least("self.offset", "'1s'"),
+            message="offset must be at least 1s",
+            check=lambda r: parse_duration(r.offset).total_seconds() >= 1,
+        ),
+    )
+
+    window: Duration
+    """The span of the baseline, e.g. 168h."""
+    offset: Duration
+    """How long ago the baseline ends, e.g. 168h; at least the monitor's window, so the
+    baseline never overlaps the traffic it is compared with."""
+    min_samples: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    """Predictions the baseline needs (default: the monitor's minSamples). Fewer, or bins that
+    are not the profile's: the profile is the reference, and status says why."""
+
+
 class DriftMonitorSpec(KubeModel):
     """Which ModelDeployment to watch, how often, and what counts as drift."""
 
@@ -275,6 +394,18 @@ class DriftMonitorSpec(KubeModel):
             message="interval must be at least 10s",
             check=lambda s: parse_duration(s.interval).total_seconds() >= 10,
         ),
+        Rule(
+            cel="!has(self.reference) || "
+            + cel_duration_at_least(
+                "self.reference.offset", "(has(self.window) ? self.window : '1h')"
+            ),
+            message="reference.offset must be at least window: the baseline must not overlap the "
+            "traffic it is compared with",
+            check=lambda s: (
+                s.reference is None
+                or parse_duration(s.reference.offset) >= parse_duration(s.window)
+            ),
+        ),
     )
 
     model_deployment_ref: ObjectName
@@ -291,8 +422,14 @@ class DriftMonitorSpec(KubeModel):
     """Per-feature drift."""
     prediction: PredictionDrift | None = None
     """Prediction drift."""
+    reference: BaselineReference | None = None
+    """A baseline window of live traffic as the reference. Default: the profile of the model
+    version that serves."""
     dataset_drift: DatasetDrift = Field(default_factory=DatasetDrift)
     """Dataset drift."""
+    data_quality: DataQuality | None = None
+    """Data-quality checks: missing values, values out of range, unseen categories, rejected
+    requests."""
     performance: Performance | None = None
     """Performance from ground truth."""
     fairness: list[FairnessCheck] | None = Field(default=None, max_length=20)
@@ -356,19 +493,87 @@ class DatasetDriftStatus(KubeModel):
     """Features monitored."""
 
 
+class FeatureQualityStatus(KubeModel):
+    """The data-quality shares of one feature in the last window."""
+
+    name: FeatureName
+    """The feature."""
+    missing: Share | None = None
+    """Share of the rows received whose value was missing."""
+    out_of_range: Share | None = None
+    """Share of the served values outside the profile's [min, max] (numeric features)."""
+    unseen: Share | None = None
+    """Share of the served values that are categories the profile does not list."""
+    failed: list[Literal["missing", "outOfRange", "unseen"]] | None = Field(
+        default=None, max_length=3
+    )
+    """The checks whose share is above its threshold."""
+
+
+class RejectedStatus(KubeModel):
+    """Requests rejected for one reason in the last window."""
+
+    reason: Annotated[str, StringConstraints(max_length=63)]
+    """The reason, as the server labels it (modelship's server: docs/metrics.md)."""
+    share: Share
+    """Share of the inference requests."""
+    requests: int = Field(ge=0)
+    """Requests rejected for it."""
+    failed: bool = False
+    """Whether the share is above its threshold."""
+
+
+class DataQualityStatus(KubeModel):
+    """The last data-quality measurement."""
+
+    degraded: bool = False
+    """Whether any share is above its threshold."""
+    rows: int = Field(default=0, ge=0)
+    """Rows received in the window: served and rejected."""
+    requests: int = Field(default=0, ge=0)
+    """Inference requests in the window."""
+    features: list[FeatureQualityStatus] | None = Field(default=None, max_length=1000)
+    """Features with anything missing, out of range or unseen, failed checks first; the
+    others are left out."""
+    rejected: list[RejectedStatus] | None = Field(default=None, max_length=20)
+    """Reasons of the window's rejected requests, failed ones first."""
+    reason: Text | None = None
+    """Why some shares were not judged (too few rows or requests), or what the spec names
+    that the profile lacks."""
+
+
+class EstimatedPerformanceStatus(KubeModel):
+    """Performance estimated from the window's score histogram (confidence-based performance
+    estimation), before labels arrive."""
+
+    value: float | None = None
+    """The estimate; absent without a score histogram or enough scored predictions."""
+    samples: int = Field(default=0, ge=0)
+    """Scored predictions in the monitor's window."""
+    reason: Text | None = None
+    """Why there is no estimate."""
+
+
 class PerformanceStatus(KubeModel):
     """The last performance measurement."""
 
     metric: PerformanceMetric
     """The metric."""
     value: float | None = None
-    """Its value; absent without enough labelled samples."""
+    """The value judged against min/max: the realised one, or the estimate (basis
+    estimated, with judgeEstimated); absent when there is neither."""
+    basis: Literal["realised", "estimated"] = "realised"
+    """Which value is judged."""
     samples: int = Field(default=0, ge=0)
-    """Labelled predictions in the window."""
+    """Labelled predictions in the performance window (scored predictions when estimated)."""
     degraded: bool = False
     """Whether the value is outside min/max."""
+    positive_class: Annotated[str, StringConstraints(max_length=253)] | None = None
+    """The class precision, recall and f1 are about; absent when macro-averaged."""
+    estimated: EstimatedPerformanceStatus | None = None
+    """The estimate beside the realised value (classification metrics)."""
     reason: Text | None = None
-    """Why there is no value: too few labels, or a metric this model cannot have."""
+    """Why there is no realised value: too few labels, or a metric this model cannot have."""
 
 
 class FairnessStatus(KubeModel):
@@ -397,6 +602,17 @@ class ReferenceStatus(KubeModel):
     """The stable revision whose traffic is evaluated."""
     model_version: Annotated[str, StringConstraints(max_length=253)] = ""
     """The model version that revision serves."""
+    source: Literal["profile", "window"] = "profile"
+    """What the live counts were compared with: the profile's proportions, or the baseline
+    window's live counts (spec.reference)."""
+    window: Duration | None = None
+    """The baseline's span (spec.reference.window)."""
+    offset: Duration | None = None
+    """How long ago the baseline ends (spec.reference.offset)."""
+    samples: int | None = Field(default=None, ge=0)
+    """Predictions in the baseline window."""
+    reason: Text | None = None
+    """Why the profile is the reference although spec.reference asks for a window."""
 
 
 class DriftMonitorStatus(KubeModel):
@@ -423,6 +639,8 @@ class DriftMonitorStatus(KubeModel):
     """Prediction drift."""
     dataset_drift: DatasetDriftStatus | None = None
     """Dataset drift."""
+    data_quality: DataQualityStatus | None = None
+    """Data quality."""
     performance: PerformanceStatus | None = None
     """Performance."""
     fairness: list[FairnessStatus] | None = Field(default=None, max_length=20)

@@ -19,17 +19,18 @@ from modelship.api.driftmonitor import (
     FairnessCheck,
     FeatureOverride,
     FeatureThresholds,
-    PerformanceMetric,
 )
-from modelship.drift.observed import Buckets, LiveCounts
-from modelship.profile.schema import CategoricalDistribution, NumericDistribution, Profile
-from modelship.stats.buckets import BucketMismatchError, binned_counts
+from modelship.drift.baseline import Baseline, baseline_of
+from modelship.drift.bins import binned, feature_pieces, prediction_pieces
+from modelship.drift.observed import LiveCounts
+from modelship.drift.performance import PerformanceResult
+from modelship.drift.performance import performance as judge_performance
+from modelship.drift.quality import QualityResult, data_quality
+from modelship.profile.schema import Profile
+from modelship.stats.buckets import BucketMismatchError
 from modelship.stats.drift import BinnedInput, DriftScore, ScoreRequest, score_many
 from modelship.stats.fairness import GroupCounts, fairness_metric, split_groups
 from modelship.stats.metric import MetricResult
-from modelship.stats.performance import REGRESSION_METRICS, ErrorSums, regression_metric
-
-OTHER = "__other__"
 
 
 class Verdict(StrEnum):
@@ -87,10 +88,13 @@ class Evaluation:
     """Most drifted first."""
     prediction: ScoreResult | None = None
     dataset: DatasetResult | None = None
-    performance: JudgedMetric | None = None
+    performance: PerformanceResult | None = None
     fairness: tuple[JudgedMetric, ...] = ()
+    quality: QualityResult | None = None
+    baseline: Baseline | None = None
+    """The baseline window (spec.reference) and whether it was the reference."""
     degraded: tuple[str, ...] = field(default=())
-    """Why performance or fairness is out of range; empty when neither is."""
+    """Why performance or fairness is out of range, or data quality fails; empty when none."""
 
     @property
     def critical_features(self) -> list[str]:
@@ -107,42 +111,6 @@ def thresholds_for(spec: DriftMonitorSpec, name: str) -> FeatureThresholds | Fea
         if override.name == name:
             return override
     return spec.features.default
-
-
-def _numeric(dist: NumericDistribution, buckets: Buckets | None) -> BinnedInput:
-    if not buckets:
-        raise BucketMismatchError("no live series: the serving model exports no such feature")
-    return BinnedInput(
-        reference_counts=dist.counts,
-        current_counts=binned_counts(buckets, dist.edges),
-        centres=dist.centres(),
-        reference_std=dist.std,
-    )
-
-
-def _categorical(dist: CategoricalDistribution, live: dict[str, float] | None) -> BinnedInput:
-    if not live:
-        raise BucketMismatchError("no live series: the serving model exports no such feature")
-    unknown_categories = sorted(set(live) - {*dist.categories, OTHER})
-    if unknown_categories:
-        raise BucketMismatchError(
-            f"live categories {unknown_categories[:5]} are not the profile's: the server runs "
-            "another profile"
-        )
-    return BinnedInput(
-        reference_counts=[*dist.counts, 0],
-        current_counts=[*(live.get(c, 0.0) for c in dist.categories), live.get(OTHER, 0.0)],
-    )
-
-
-def _binned(
-    dist: NumericDistribution | CategoricalDistribution,
-    numeric: Buckets | None,
-    categorical: dict[str, float] | None,
-) -> BinnedInput:
-    if isinstance(dist, NumericDistribution):
-        return _numeric(dist, numeric)
-    return _categorical(dist, categorical)
 
 
 @dataclass(frozen=True)
@@ -179,11 +147,13 @@ def _score_all(pending: Sequence[_Pending], correction: str) -> list[ScoreResult
     return out
 
 
-def _feature(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts, name: str) -> _Pending:
+def _feature(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts, name: str,
+             reference: LiveCounts | None) -> _Pending:  # fmt: skip
     feature = profile.feature(name)
     limits = thresholds_for(spec, name)
+    baseline = feature_pieces(reference, name) if reference is not None else None
     try:
-        data = _binned(feature.distribution, live.numeric.get(name), live.categorical.get(name))
+        data = binned(feature.distribution, feature_pieces(live, name), baseline)
     except BucketMismatchError as err:
         return _Pending(name, limits.method, None, 0.0, limits.warning, limits.critical, str(err),
                         mismatch=True)  # fmt: skip
@@ -194,16 +164,14 @@ def _feature(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts, name: s
     return _Pending(name, limits.method, data, samples, limits.warning, limits.critical)
 
 
-def _prediction(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts) -> ScoreResult | None:
+def _prediction(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts,
+                reference: LiveCounts | None) -> ScoreResult | None:  # fmt: skip
     if spec.prediction is None:
         return None
     p = spec.prediction
+    baseline = prediction_pieces(reference) if reference is not None else None
     try:
-        data = _binned(
-            profile.prediction.distribution,
-            live.prediction_buckets,
-            live.prediction_classes,
-        )
+        data = binned(profile.prediction.distribution, prediction_pieces(live), baseline)
     except BucketMismatchError as err:
         return ScoreResult("prediction", p.method, None, Severity.NONE, 0.0, reason=str(err))
     pending = _Pending("prediction", p.method, data, float(sum(data.current_counts)), p.warning,
@@ -231,38 +199,6 @@ def _judged(name: str, result: MetricResult, low: float | None, high: float | No
             attribute: str = "") -> JudgedMetric:  # fmt: skip
     return JudgedMetric(name, result.value, result.samples,
                         _in_range(result.value, low, high), result.reason, attribute)  # fmt: skip
-
-
-def _performance(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts) -> JudgedMetric | None:
-    perf = spec.performance
-    if perf is None:
-        return None
-    matched = live.feedback.get("matched", 0.0)
-    classifier = isinstance(profile.prediction.distribution, CategoricalDistribution)
-    metric = perf.metric
-    if metric in REGRESSION_METRICS:
-        if classifier:
-            result = MetricResult.undefined(
-                f"{metric} needs a regressor; this model classifies", matched
-            )
-        else:
-            sums = ErrorSums(matched, live.abs_error, live.squared_error)
-            result = regression_metric(metric, sums, perf.min_samples)
-    elif not classifier:
-        result = MetricResult.undefined(
-            f"{metric} needs a classifier; this model regresses", matched
-        )
-    elif metric is not PerformanceMetric.ACCURACY:
-        result = MetricResult.undefined(
-            f"{metric} needs per-class confusion counts, which the metrics contract does not "
-            "export yet; use accuracy",
-            matched,
-        )
-    elif matched < perf.min_samples or matched <= 0:
-        result = MetricResult.not_enough(matched, perf.min_samples, "labelled predictions")
-    else:
-        result = MetricResult.of(min(live.correct / matched, 1.0), matched)
-    return _judged(str(metric), result, perf.min, perf.max)
 
 
 def _groups(check: FairnessCheck, live: LiveCounts) -> dict[str, GroupCounts]:
@@ -329,15 +265,21 @@ def _describe(f: ScoreResult) -> str:
 def evaluate(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts) -> Evaluation:
     """The evaluation of one window of live traffic against the reference profile."""
     samples = live.rows
-    performance = _performance(spec, profile, live)
+    performance = judge_performance(spec, profile, live)
     fairness = _fairness(spec, live)
+    quality = data_quality(spec, profile, live)
     degraded = tuple(
         f"{m.attribute + ' ' if m.attribute else ''}{m.name} {m.value:.4g} out of range"
         for m in (performance, *fairness)
         if m is not None and m.in_range is False and m.value is not None
     )
+    if quality is not None and quality.degraded:
+        degraded += (f"data quality: {', '.join(quality.failures[:10])}",)
+    baseline = baseline_of(spec, profile, live)
+    reference = baseline.counts if baseline is not None else None
     base = Evaluation(Verdict.UNKNOWN, "", "", samples, performance=performance,
-                      fairness=fairness, degraded=degraded)  # fmt: skip
+                      fairness=fairness, quality=quality, baseline=baseline,
+                      degraded=degraded)  # fmt: skip
     if samples < spec.min_samples:
         return replace(
             base, reason="NotEnoughSamples",
@@ -347,8 +289,9 @@ def evaluate(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts) -> Eval
     ignored = set(spec.features.ignore or [])
     names = [f.name for f in profile.features if f.name not in ignored]
     correction = str(spec.features.multiple_testing)
-    features = _order(_score_all([_feature(spec, profile, live, n) for n in names], correction))
-    prediction = _prediction(spec, profile, live)
+    pending = [_feature(spec, profile, live, n, reference) for n in names]
+    features = _order(_score_all(pending, correction))
+    prediction = _prediction(spec, profile, live, reference)
     dataset = _dataset(spec, features)
     base = replace(base, features=features, prediction=prediction, dataset=dataset)
     mismatched = [f for f in features if f.mismatch]

@@ -10,6 +10,7 @@ See docs/drift-offline.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -65,9 +66,16 @@ def parser() -> argparse.ArgumentParser:
         "target column, unless it is the prediction column)",
     )
     p.add_argument(
+        "--score",
+        metavar="COLUMN",
+        help="column of a binary classifier's positive-class score (its predict_proba[:, 1]), "
+        "for performance estimated before labels",
+    )
+    p.add_argument(
         "--fail-on-degraded",
         action="store_true",
-        help="exit 1 also when performance or fairness is out of range (Degraded=True)",
+        help="exit 1 also when performance or fairness is out of range, or a data-quality "
+        "check fails (Degraded=True)",
     )
     return p
 
@@ -170,7 +178,11 @@ def _read_data(path: str) -> pd.DataFrame:
 def _check_columns(args: argparse.Namespace, available: Sequence[str]) -> list[str]:
     return [
         f"--{flag} {column!r}: no such column; columns are {list(available)[:20]}"
-        for flag, column in (("prediction", args.prediction), ("target", args.target))
+        for flag, column in (
+            ("prediction", args.prediction),
+            ("target", args.target),
+            ("score", args.score),
+        )
         if column is not None and column not in available
     ]
 
@@ -188,6 +200,7 @@ def run(args: argparse.Namespace) -> tuple[int, str]:
     if problems:
         raise InputError(f"data {args.data}", problems)
     chosen = offline.default_columns(profile, columns, args.prediction, args.target)
+    chosen = dataclasses.replace(chosen, score=args.score)
     counted = offline.count(profile, frame, chosen)
     evaluation = offline.evaluation_of(spec, profile, counted)
     status = offline.report(spec, profile, counted, evaluation)

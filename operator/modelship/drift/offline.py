@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from modelship.api.common import ConditionStatus
+from modelship.api.common import ConditionStatus, RejectReason
 from modelship.api.driftmonitor import DriftMonitorSpec
 from modelship.drift.evaluate import Evaluation, Verdict, evaluate, unknown
 from modelship.drift.observed import Buckets, LiveCounts
+from modelship.drift.performance import sklearn_order
 from modelship.drift.plan import DEGRADED, assessment, status_fields
 from modelship.planners.status import ConditionType
 from modelship.profile.build import category_label
@@ -38,6 +39,7 @@ from modelship.profile.schema import (
 )
 from modelship.server.metrics import (
     OTHER,
+    SCORE_EDGES,
     BinnedHistograms,
     CategoryCounts,
     category_labels,
@@ -47,12 +49,13 @@ from modelship.server.metrics import (
 # Rows binned per broadcast comparison (rows x features x edges booleans at a time).
 CHUNK_ROWS = 20_000
 
-# Why the server would reject a row (HTTP 400), in the order it checks a feature.
-MISSING = "missing"
-NOT_A_NUMBER = "notANumber"
-NOT_INTEGER = "notInteger"
-OUT_OF_RANGE = "outOfRange"
-UNKNOWN_CATEGORY = "unknownCategory"
+# Why the server would reject a row (HTTP 400), in the order it checks a feature: the
+# server's own reasons (`modelship_requests_rejected_total`).
+MISSING = RejectReason.MISSING_VALUE.value
+NOT_A_NUMBER = RejectReason.NOT_A_NUMBER.value
+NOT_INTEGER = RejectReason.NOT_INTEGER.value
+OUT_OF_RANGE = RejectReason.OUT_OF_RANGE.value
+UNKNOWN_CATEGORY = RejectReason.UNKNOWN_CATEGORY.value
 
 EXIT_NOT_DRIFTED = 0
 EXIT_DRIFTED = 1
@@ -70,6 +73,9 @@ class Columns:
     """Counted as ground truth sent to /feedback for every row: performance, fairness."""
     stand_in: bool = False
     """The prediction column is the target, standing in for predictions as in the profile."""
+    score: str | None = None
+    """The positive-class score of a binary classifier (`modelship_prediction_score`):
+    estimated performance."""
 
 
 def default_columns(
@@ -166,6 +172,8 @@ class _Decoded:
     categorical: dict[str, list[str]] = field(default_factory=dict)
     rejected: NDArray[np.bool_] | None = None
     rejections: list[Rejection] = field(default_factory=list)
+    missing: dict[str, int] = field(default_factory=dict)
+    """feature -> rows without a value (the server counts them in rejected requests)."""
 
 
 def _decode(profile: Profile, frame: pd.DataFrame) -> _Decoded:
@@ -174,6 +182,8 @@ def _decode(profile: Profile, frame: pd.DataFrame) -> _Decoded:
     tally: dict[tuple[str, str], int] = {}
     for feature in profile.features:
         column = frame[feature.name]
+        missing = column.isna().to_numpy(dtype=bool)
+        decoded.missing[feature.name] = int(missing.sum())
         if isinstance(feature, CategoricalFeature):
             missing, labels = _labels(column)
             decoded.categorical[feature.name] = labels
@@ -185,7 +195,7 @@ def _decode(profile: Profile, frame: pd.DataFrame) -> _Decoded:
         else:
             values = _numbers(column)
             decoded.numeric[feature.name] = values
-            problems = _numeric_problems(feature, column.isna().to_numpy(dtype=bool), values)
+            problems = _numeric_problems(feature, missing, values)
         for reason, rows in problems:
             first = rows & ~rejected  # the server names the first problem of a request
             if first.any():
@@ -271,6 +281,37 @@ def _count_fairness(
                 live.fairness_feedback[fb] = live.fairness_feedback.get(fb, 0.0) + 1.0
 
 
+def _confusion(profile: Profile, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], float]:
+    """(predicted, actual) counts as the server's modelship_feedback_confusion_total: every
+    pair of the profile's classes and __other__, zeros included."""
+    classes = [*_categories_of(profile.prediction.distribution), OTHER]
+    targets = [*_categories_of(profile.target.distribution), OTHER]
+    counts = {(p, a): 0.0 for p in classes for a in targets}
+    known, known_targets = set(classes), set(targets)
+    for p, a in pairs:
+        key = (p if p in known else OTHER, a if a in known_targets else OTHER)
+        counts[key] += 1.0
+    return counts
+
+
+def _count_scores(
+    live: LiveCounts, profile: Profile, column: pd.Series, served: NDArray[np.bool_]
+) -> list[str]:
+    """The score histogram the server exports for a binary classifier: its positive class is
+    scikit-learn's classes_[1], the second of the profile's two classes in sorted order."""
+    classes = _categories_of(profile.prediction.distribution)
+    if len(classes) != 2:
+        return ["scores need a binary classifier: not counted"]
+    values = _numbers(column)[served]
+    finite = np.isfinite(values)
+    histogram = BinnedHistograms(["score"], [list(SCORE_EDGES)])
+    _observe(histogram, values[finite].reshape(-1, 1))
+    positive = sorted(classes, key=sklearn_order)[1]
+    live.scores = {positive: _buckets(histogram, 0)}
+    missing = int((~finite).sum())
+    return [f"{missing} served rows have no score: not counted"] if missing else []
+
+
 def _categories_of(dist: NumericDistribution | CategoricalDistribution) -> list[str]:
     return dist.categories if isinstance(dist, CategoricalDistribution) else []
 
@@ -292,8 +333,13 @@ def count(profile: Profile, frame: pd.DataFrame, columns: Columns | None = None)
     assert decoded.rejected is not None
     served = ~decoded.rejected
     accepted = int(served.sum())
-    live = LiveCounts(rows=float(accepted))
-    live.requests = {"success": float(accepted), "client_error": float(rows - accepted)}
+    live = LiveCounts(rows=float(accepted), rejected_rows=float(rows - accepted))
+    live.requests = {
+        "success": float(accepted), "client_error": float(rows - accepted), "server_error": 0.0
+    }  # fmt: skip
+    live.missing = {name: float(n) for name, n in decoded.missing.items()}
+    for r in decoded.rejections:
+        live.rejected[r.reason] = live.rejected.get(r.reason, 0.0) + r.rows
     notes: list[str] = []
 
     numeric = [f for f in profile.features if isinstance(f, NumericFeature)]
@@ -304,6 +350,10 @@ def count(profile: Profile, frame: pd.DataFrame, columns: Columns | None = None)
         matrix = np.column_stack([decoded.numeric[f.name][served] for f in numeric])
         _observe(histograms, matrix)
         live.numeric = {f.name: _buckets(histograms, i) for i, f in enumerate(numeric)}
+        low = np.array([f.distribution.min for f in numeric])
+        high = np.array([f.distribution.max for f in numeric])
+        outside = ((matrix < low) | (matrix > high)).sum(axis=0).tolist()
+        live.out_of_range = {f.name: float(n) for f, n in zip(numeric, outside, strict=True)}
     live.categorical = {
         f.name: _categories(
             f.distribution.categories,
@@ -335,6 +385,7 @@ def count(profile: Profile, frame: pd.DataFrame, columns: Columns | None = None)
                 ]
                 labelled = len(pairs)
                 live.correct = float(sum(p == t for p, t in pairs))
+                live.confusion = _confusion(profile, pairs)
             if len(present) < accepted:
                 notes.append(
                     f"{accepted - len(present)} served rows have no {columns.prediction!r}: "
@@ -365,6 +416,8 @@ def count(profile: Profile, frame: pd.DataFrame, columns: Columns | None = None)
         notes.append("no prediction column: the prediction distribution is not counted")
     if profile.fairness and (columns.prediction is None or not classifier):
         notes.append("fairness needs a classifier's predictions: not counted")
+    if columns.score is not None:
+        notes += _count_scores(live, profile, frame[columns.score], served)
     live.feedback = {"matched": float(labelled), "unmatched": 0.0}
     return Counted(
         live,
@@ -427,8 +480,11 @@ def report(
         "truthColumn": counted.columns.truth,
         "labelled": counted.labelled,
         "missingFeatures": list(counted.missing_features),
-        "notes": list(counted.notes),
-    }
+        "notes": [*counted.notes, *(
+            ["spec.reference: a file has no earlier window, so the profile is the reference"]
+            if spec.reference is not None else []
+        )],
+    }  # fmt: skip
     return status
 
 
@@ -471,6 +527,22 @@ def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
         for r in [header, *rows]
     ]
+
+
+def _quality_lines(quality: Mapping[str, Any] | None) -> list[str]:
+    if quality is None:
+        return ["data quality:  not monitored (spec.dataQuality)"]
+    failed = [
+        f"{f['name']} {check} {_text(f.get(check))}"
+        for f in quality.get("features") or []
+        for check in f.get("failed") or []
+    ] + [f"rejected {r['reason']} {_text(r['share'])}" for r in quality.get("rejected") or []
+         if r.get("failed")]  # fmt: skip
+    verdict = f"failing: {', '.join(failed)}" if failed else "every check passes"
+    lines = [f"data quality:  {verdict} ({quality['rows']} rows)"]
+    if quality.get("reason"):
+        lines.append(f"data quality:  {quality['reason']}")
+    return lines
 
 
 def table(status: Mapping[str, Any], spec: DriftMonitorSpec) -> str:
@@ -537,6 +609,7 @@ def table(status: Mapping[str, Any], spec: DriftMonitorSpec) -> str:
         )
     if not status.get("fairness"):
         lines.append("fairness:      not monitored (spec.fairness)")
+    lines += _quality_lines(status.get("dataQuality"))
     lines += [f"note:          {n}" for n in off["notes"]]
     lines.append("")
     drifted = condition(status, ConditionType.DRIFTED.value) or {}

@@ -15,18 +15,24 @@ from typing import Any, Literal
 
 from modelship.api.common import ConditionStatus, Severity
 from modelship.api.driftmonitor import (
+    DataQualityStatus,
     DatasetDriftStatus,
     DriftAction,
     DriftMonitorPhase,
     DriftMonitorSpec,
+    EstimatedPerformanceStatus,
     FairnessStatus,
     FeatureDriftStatus,
+    FeatureQualityStatus,
     PerformanceMetric,
     PerformanceStatus,
     PredictionDriftStatus,
+    RejectedStatus,
 )
 from modelship.api.types import parse_duration
 from modelship.drift.evaluate import Evaluation, ScoreResult, Verdict
+from modelship.drift.performance import PerformanceResult
+from modelship.drift.quality import QualityResult
 from modelship.planners.status import (
     Assessment,
     ConditionType,
@@ -78,6 +84,44 @@ def _feature(f: ScoreResult) -> dict[str, Any]:
     ).model_dump(by_alias=True, mode="json", exclude_none=True)  # fmt: skip
 
 
+def _quality(q: QualityResult) -> dict[str, Any]:
+    features = [
+        FeatureQualityStatus(
+            name=f.name, missing=_round(f.missing), out_of_range=_round(f.out_of_range),
+            unseen=_round(f.unseen), failed=f.failed_checks or None,
+        )
+        for f in q.features
+        if f.failed or f.worst > 0
+    ]  # fmt: skip
+    rejected = [
+        RejectedStatus(
+            reason=r.reason[:63],
+            share=_round(r.share) or 0.0,
+            requests=round(r.requests),
+            failed=r.failed,
+        )
+        for r in q.rejected
+    ]
+    return DataQualityStatus(
+        degraded=q.degraded, rows=round(q.rows), requests=round(q.requests),
+        features=features[:1000] or None, rejected=rejected or None, reason=q.reason[:1024] or None,
+    ).model_dump(by_alias=True, mode="json", exclude_none=True)  # fmt: skip
+
+
+def _performance(m: PerformanceResult) -> dict[str, Any]:
+    estimated = None
+    if m.estimated is not None:
+        estimated = EstimatedPerformanceStatus(
+            value=_round(m.estimated.value), samples=round(m.estimated.samples),
+            reason=m.estimated.reason[:512] or None,
+        )  # fmt: skip
+    return PerformanceStatus(
+        metric=PerformanceMetric(m.name), value=_round(m.value), basis=m.basis,
+        samples=round(m.samples), degraded=m.in_range is False,
+        positive_class=m.positive_class, estimated=estimated, reason=m.reason[:512] or None,
+    ).model_dump(by_alias=True, mode="json", exclude_none=True)  # fmt: skip
+
+
 def status_fields(evaluation: Evaluation, reference: Reference | None) -> dict[str, Any]:
     """The status fields an evaluation owns (lastEvaluationTime apart)."""
     e = evaluation
@@ -86,6 +130,7 @@ def status_fields(evaluation: Evaluation, reference: Reference | None) -> dict[s
         "features": [_feature(f) for f in e.features] or None,
         "prediction": None,
         "datasetDrift": None,
+        "dataQuality": _quality(e.quality) if e.quality is not None else None,
         "performance": None,
         "fairness": None,
         "reference": None,
@@ -103,11 +148,7 @@ def status_fields(evaluation: Evaluation, reference: Reference | None) -> dict[s
             drifted_features=d.drifted_features, features=d.features,
         ).model_dump(by_alias=True, mode="json")  # fmt: skip
     if e.performance is not None:
-        m = e.performance
-        fields["performance"] = PerformanceStatus(
-            metric=PerformanceMetric(m.name), value=_round(m.value), samples=round(m.samples),
-            degraded=m.in_range is False, reason=m.reason[:512] or None,
-        ).model_dump(by_alias=True, mode="json", exclude_none=True)  # fmt: skip
+        fields["performance"] = _performance(e.performance)
     if e.fairness:
         fields["fairness"] = [
             FairnessStatus.model_validate(
@@ -122,7 +163,20 @@ def status_fields(evaluation: Evaluation, reference: Reference | None) -> dict[s
             "key": reference.key,
             "revision": reference.revision,
             "modelVersion": reference.model_version,
+            "source": "profile",
         }
+        b = e.baseline
+        if b is not None:
+            fields["reference"].update(
+                {
+                    "source": b.source,
+                    "window": b.window,
+                    "offset": b.offset,
+                    "samples": round(b.samples),
+                }
+            )
+            if b.reason:
+                fields["reference"]["reason"] = b.reason[:1024]
     return fields
 
 
@@ -134,14 +188,18 @@ def _drifted_condition(e: Evaluation) -> DesiredCondition:
 def _measured(e: Evaluation) -> bool:
     """Whether the evaluation measured anything (an `unknown()` one did not: Prometheus
     down, no profile): then the last measurements stand, they are not erased."""
-    return bool(e.features or e.prediction or e.performance or e.fairness)
+    return bool(e.features or e.prediction or e.performance or e.fairness or e.quality)
 
 
 def _degraded_condition(e: Evaluation) -> DesiredCondition:
+    """True with reason OutOfRange (performance or fairness out of range, data quality too
+    perhaps) or DataQuality (only data quality fails)."""
     if not _measured(e):
         return DesiredCondition(DEGRADED, ConditionStatus.UNKNOWN, e.reason, e.message)
     if e.degraded:
-        return DesiredCondition(DEGRADED, ConditionStatus.TRUE, "OutOfRange", "; ".join(e.degraded))
+        quality_only = e.quality is not None and len(e.degraded) == 1 and e.quality.degraded
+        reason = "DataQuality" if quality_only else "OutOfRange"
+        return DesiredCondition(DEGRADED, ConditionStatus.TRUE, reason, "; ".join(e.degraded))
     return DesiredCondition(DEGRADED, ConditionStatus.FALSE, "InRange", "")
 
 
@@ -202,23 +260,56 @@ def feature_transitions(
     return [Transition(kind, "FeatureDrift", f"critical drift: {listed}")]
 
 
+def quality_transitions(previous: Mapping[str, Any] | None, e: Evaluation) -> list[Transition]:
+    """A Warning when data-quality checks newly fail (naming them), a Normal Event when all
+    pass again; nothing while they stay as they were or cannot be judged."""
+    q = e.quality
+    if q is None:
+        return []
+    before = previous or {}
+    features, rejected = before.get("features") or [], before.get("rejected") or []
+    failed_before = {
+        *(f"{f.get('name')}/{check}" for f in features for check in f.get("failed") or []),
+        *(f"rejected/{r.get('reason')}" for r in rejected if r.get("failed")),
+    }
+    newly = [phrase for key, phrase in q.failed() if key not in failed_before]
+    if newly:
+        return [
+            Transition("Warning", "DataQualityDegraded", "data quality: " + ", ".join(newly[:10]))
+        ]
+    judged = bool(q.features) and q.requests >= 1
+    if before.get("degraded") and not q.degraded and judged:
+        return [Transition("Normal", "DataQualityRestored", "every data-quality check passes")]
+    return []
+
+
 def reference_transitions(
-    previous: Mapping[str, Any] | None, reference: Reference | None
+    previous: Mapping[str, Any] | None, reference: Reference | None, e: Evaluation
 ) -> list[Transition]:
-    """An Event when the reference profile changes (a new model version serves)."""
+    """An Event when the reference profile changes (a new model version serves), and when the
+    baseline window becomes the reference or stops being it."""
     if not previous or reference is None:
         return []
+    out = []
     before = (previous.get("configMap"), previous.get("key"), previous.get("modelVersion"))
-    if before == (reference.config_map, reference.key, reference.model_version):
-        return []
-    return [
-        Transition(
+    if before != (reference.config_map, reference.key, reference.model_version):
+        out.append(Transition(
             "Normal", "ReferenceChanged",
             f"comparing with the profile of model version {reference.model_version or '?'} "
             f"(ConfigMap {reference.config_map}, revision {reference.revision}) instead of "
             f"version {before[2] or '?'} (ConfigMap {before[0]})",
+        ))  # fmt: skip
+    b = e.baseline
+    was = previous.get("source") or "profile"
+    if b is not None and _measured(e) and b.source != was:
+        message = (
+            f"comparing with live traffic of the {b.window} ending {b.offset} ago "
+            f"({b.samples:g} predictions) instead of the profile"
+            if b.source == "window"
+            else f"comparing with the profile instead of the baseline window: {b.reason}"
         )
-    ]  # fmt: skip
+        out.append(Transition("Normal", "ReferenceChanged", message))
+    return out
 
 
 def plan_evaluation(
@@ -238,6 +329,7 @@ def plan_evaluation(
     transitions = (
         *plan.transitions,
         *feature_transitions(current.get("features"), e, spec),
-        *reference_transitions(current.get("reference"), reference),
+        *quality_transitions(current.get("dataQuality"), e),
+        *reference_transitions(current.get("reference"), reference, e),
     )
     return StatusPlan({**plan.patch, "lastEvaluationTime": kube_time(now)}, transitions)

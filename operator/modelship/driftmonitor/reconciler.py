@@ -24,6 +24,7 @@ from modelship.api.types import parse_duration
 from modelship.drift.evaluate import Evaluation, Verdict, evaluate, unknown
 from modelship.drift.observed import parse_vector
 from modelship.drift.plan import Reference, next_evaluation, plan_evaluation, waiting
+from modelship.drift.quality import QualityResult
 from modelship.drift.queries import Target, evaluation_query
 from modelship.logging import object_logger
 from modelship.planners.assessment import assess_drift_monitor
@@ -150,7 +151,11 @@ class DriftMonitorReconciler(ValidatedReconciler):
             if isinstance(profile, Evaluation):
                 evaluation = profile
             else:
-                evaluation = self._measure(spec, profile, Target(namespace, stable, spec.window))
+                window = spec.performance.window if spec.performance else None
+                ref = spec.reference
+                baseline = (ref.window, ref.offset) if ref is not None else None
+                target = Target(namespace, stable, spec.window, window, baseline)
+                evaluation = self._measure(spec, profile, target)
         metrics.DRIFT_EVALUATIONS.labels(str(evaluation.verdict)).inc()
         plan = plan_evaluation(status, spec, evaluation, reference, generation, now)
         return plan, evaluation
@@ -220,20 +225,39 @@ class DriftMonitorReconciler(ValidatedReconciler):
                 metrics.DRIFT_SCORE.labels(namespace, name, f.name, str(f.method)).set(f.score)
         if e.dataset is not None:
             metrics.DRIFT_DATASET_SHARE.labels(namespace, name).set(e.dataset.share)
-        if e.performance is not None and e.performance.value is not None:
-            metrics.DRIFT_PERFORMANCE.labels(namespace, name, e.performance.name).set(
-                e.performance.value
-            )
+        if e.performance is not None:
+            realised, estimated = e.performance.realised.value, e.performance.estimated
+            if realised is not None:
+                metrics.DRIFT_PERFORMANCE.labels(namespace, name, e.performance.name).set(realised)
+            if estimated is not None and estimated.value is not None:
+                metrics.DRIFT_PERFORMANCE_ESTIMATED.labels(namespace, name, e.performance.name).set(
+                    estimated.value
+                )
         for m in e.fairness:
             if m.value is not None:
                 metrics.DRIFT_FAIRNESS.labels(namespace, name, m.attribute, m.name).set(m.value)
+        if e.quality is not None:
+            _publish_quality(namespace, name, e.quality)
+
+
+def _publish_quality(namespace: str, name: str, q: QualityResult) -> None:
+    metrics.DRIFT_DATA_QUALITY_FAILED.labels(namespace, name).set(int(q.degraded))
+    for f in q.features:
+        for check, share in (("missing", f.missing), ("outOfRange", f.out_of_range),
+                             ("unseen", f.unseen)):  # fmt: skip
+            if share is not None:
+                metrics.DRIFT_DATA_QUALITY.labels(namespace, name, f.name, check).set(share)
+    for r in q.rejected:
+        metrics.DRIFT_REJECTED.labels(namespace, name, r.reason).set(r.share)
 
 
 def _clear_gauges(namespace: str, name: str) -> None:
     """Drop a monitor's gauge series (before republishing, or once it is deleted)."""
     for gauge in (
         metrics.DRIFT_SCORE, metrics.DRIFT_SEVERITY, metrics.DRIFT_DATASET_SHARE,
-        metrics.DRIFTED, metrics.DRIFT_PERFORMANCE, metrics.DRIFT_FAIRNESS,
+        metrics.DRIFTED, metrics.DRIFT_PERFORMANCE, metrics.DRIFT_PERFORMANCE_ESTIMATED,
+        metrics.DRIFT_FAIRNESS,
+        metrics.DRIFT_DATA_QUALITY, metrics.DRIFT_REJECTED, metrics.DRIFT_DATA_QUALITY_FAILED,
     ):  # fmt: skip
         for labels in list(gauge._metrics):
             if labels[:2] == (namespace, name):

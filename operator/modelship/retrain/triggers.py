@@ -104,13 +104,15 @@ def drift_scores(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[Tri
 
 def performance_seen(monitor: Mapping[str, Any]) -> tuple[bool | None, str]:
     """Whether the monitor's last evaluation found performance out of range (None: no
-    value, e.g. too few labels, or nothing measured)."""
+    value, e.g. too few labels, or nothing measured). The value is the one the monitor
+    judged: realised, or estimated from scores when it says `basis: estimated`."""
     performance = monitor.get("performance") or {}
     if performance.get("value") is None:
         return None, ""
     if not performance.get("degraded"):
         return False, ""
-    return True, f"{performance.get('metric')} {performance.get('value')} out of range"
+    estimated = " (estimated from scores)" if performance.get("basis") == "estimated" else ""
+    return True, f"{performance.get('metric')} {performance.get('value')} out of range{estimated}"
 
 
 def count_signal(

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from modelship import __version__
+from modelship.api.common import RejectReason
 from modelship.profile.schema import CategoricalDistribution, NumericDistribution, Profile
 from modelship.profile.schema import load_profile as read_profile
 from modelship.server.auth import BearerAuth, Handler
@@ -43,7 +44,7 @@ from modelship.server.protocol import (
     datatype_of,
     describe_validation_error,
 )
-from modelship.server.runtimes import PREDICT, ModelRuntime, load_runtime
+from modelship.server.runtimes import PREDICT, PREDICT_PROBA, ModelRuntime, load_runtime
 from modelship.server.schema import (
     Batch,
     CategoricalSpec,
@@ -51,6 +52,7 @@ from modelship.server.schema import (
     InvalidInputError,
     NumericSpec,
     decode,
+    missing_values,
     schema_from_model,
     schema_from_profile,
 )
@@ -79,6 +81,7 @@ class Served:
     frame_columns: list[str] | None  # call the model with a DataFrame in this column order
     numeric_index: dict[str, int]
     fairness_sources: dict[str, str]  # attribute -> "categorical" | "numeric" | "extra"
+    score_class: str | None = None  # a binary classifier's positive class: its scores count
 
 
 def metrics_layout(profile: Profile | None, runtime: ModelRuntime | None) -> MetricsLayout:
@@ -98,6 +101,7 @@ def metrics_layout(profile: Profile | None, runtime: ModelRuntime | None) -> Met
     return MetricsLayout(
         numeric_features=[f.name for f in numeric],
         numeric_edges=[f.distribution.edges for f in numeric],
+        numeric_ranges=[(f.distribution.min, f.distribution.max) for f in numeric],
         categorical_features=categorical,
         prediction_classes=prediction.categories
         if isinstance(prediction, CategoricalDistribution)
@@ -109,7 +113,16 @@ def metrics_layout(profile: Profile | None, runtime: ModelRuntime | None) -> Met
     )
 
 
-def prepare(runtime: ModelRuntime, profile: Profile | None) -> Served:
+def score_class(runtime: ModelRuntime, classifier: bool) -> str | None:
+    """The positive class of a binary classifier with predict_proba (sklearn's classes_[1],
+    whose probability is column 1), else None."""
+    classes = runtime.classes
+    if not classifier or classes is None or len(classes) != 2:
+        return None
+    return category_labels(classes)[1] if PREDICT_PROBA in runtime.outputs else None
+
+
+def prepare(runtime: ModelRuntime, profile: Profile | None, scores: bool = True) -> Served:
     """Check the model against the profile and precompute the hot path's lookups."""
     if profile is None:
         schema = schema_from_model(runtime.n_features, runtime.feature_names)
@@ -140,7 +153,8 @@ def prepare(runtime: ModelRuntime, profile: Profile | None) -> Served:
     frame = runtime.feature_names
     if frame is None and schema.categorical:
         frame = list(schema.names)  # mixed types need a DataFrame anyway
-    return Served(runtime, schema, classifier, frame, numeric_index, fairness)
+    positive = score_class(runtime, classifier) if scores else None
+    return Served(runtime, schema, classifier, frame, numeric_index, fairness, positive)
 
 
 def model_input(served: Served, batch: Batch) -> Any:
@@ -228,9 +242,11 @@ class ModelServer:
             self.metrics = self._metrics(None)
             path = artifact_file(fetch(s.model_uri, s.cache_dir), s.model_format)
             runtime = load_runtime(path, s.model_format, s.model_class)
-            served = prepare(runtime, self.profile)
+            served = prepare(runtime, self.profile, s.score_histogram)
             if self.profile is None:
                 self.metrics = self._metrics(runtime)
+            if served.score_class is not None:
+                self.metrics.enable_scores(served.score_class)
         except Exception as err:  # noqa: BLE001 - any load failure must keep the server up
             self.status, self.load_error = "failed", f"{type(err).__name__}: {err}"
             log.error(
@@ -335,10 +351,17 @@ class ModelServer:
         self.metrics.observe_request(outcome, time.perf_counter() - started)
         return response
 
+    def _rejected(
+        self, response: Response, reason: RejectReason, rows: int = 0,
+        missing: dict[str, int] | None = None,
+    ) -> tuple[Response, str]:  # fmt: skip
+        self.metrics.observe_rejected(reason, rows, missing)
+        return response, "client_error"
+
     async def _infer(self, request: Request) -> tuple[Response, str]:
         unknown = self._unknown_model(request)
         if unknown is not None:
-            return unknown, "client_error"
+            return self._rejected(unknown, RejectReason.UNKNOWN_MODEL)
         served = self.served
         if served is None:
             reason = self.load_error or "still loading"
@@ -348,20 +371,29 @@ class ModelServer:
         body = await request.body()
         try:
             payload = InferenceRequest.model_validate_json(body)
-            batch = served_decode(served, payload)
         except ValidationError as err:
-            return error(describe_validation_error(err)), "client_error"
+            invalid_json = any(d["type"] == "json_invalid" for d in err.errors(include_url=False))
+            reason = RejectReason.INVALID_JSON if invalid_json else RejectReason.INVALID_REQUEST
+            return self._rejected(error(describe_validation_error(err)), reason)
+        try:
+            batch = served_decode(served, payload)
         except InvalidInputError as err:
-            return error(str(err)), "client_error"
+            # Only now read what is missing: a served request has nothing missing.
+            rows, missing = missing_values(payload.inputs, served.schema) or (0, None)
+            return self._rejected(error(str(err)), err.reason, rows, missing)
         requested = [o.name for o in payload.outputs] if payload.outputs else [PREDICT]
         unknown_outputs = [n for n in requested if n not in served.runtime.outputs]
         if unknown_outputs:
             available = ", ".join(served.runtime.outputs)
-            return error(f"unknown output {unknown_outputs[0]!r}; available: {available}"), (
-                "client_error"
-            )
+            return self._rejected(
+                error(f"unknown output {unknown_outputs[0]!r}; available: {available}"),
+                RejectReason.UNKNOWN_OUTPUT, batch.rows,
+            )  # fmt: skip
+        wanted = [PREDICT, *requested]
+        if served.score_class is not None and PREDICT_PROBA not in wanted:
+            wanted.append(PREDICT_PROBA)
         try:
-            results = await self.batcher.predict(batch, [PREDICT, *requested])
+            results = await self.batcher.predict(batch, wanted)
             predictions = results[PREDICT]
         except Exception as err:  # noqa: BLE001 - a model failure is a 500 with its reason
             log.error("prediction failed", model=self.settings.model_name, error=repr(err))
@@ -370,7 +402,11 @@ class ModelServer:
         groups = fairness_groups(served, batch)
         if served.classifier:
             labels = category_labels(predictions)
-            self.metrics.observe_batch(batch, labels, None, groups)
+            probabilities = results.get(PREDICT_PROBA) if served.score_class else None
+            scores = None
+            if probabilities is not None and probabilities.shape[1:] == (2,):
+                scores = probabilities[:, 1].astype(np.float64)
+            self.metrics.observe_batch(batch, labels, None, groups, scores)
             self.feedback.remember(request_id, Remembered(labels, groups))
         else:
             values = predictions.astype(np.float64).reshape(batch.rows, -1)[:, 0]
@@ -443,7 +479,7 @@ class ModelServer:
 def served_decode(served: Served, payload: InferenceRequest) -> Batch:
     batch = decode(payload.inputs, served.schema)
     if batch.rows == 0:
-        raise InvalidInputError("the batch has no rows")
+        raise InvalidInputError("the batch has no rows", RejectReason.WRONG_SHAPE)
     return batch
 
 

@@ -13,9 +13,11 @@ import numpy as np
 from numpy.typing import NDArray
 from prometheus_client import REGISTRY, generate_latest
 
+from modelship.api.common import RejectReason
 from modelship.server.metrics import (
     OTHER,
     OUTCOMES,
+    SCORE_EDGES,
     BinnedHistograms,
     CategoryCounts,
     Family,
@@ -87,6 +89,36 @@ FAIRNESS_FEEDBACK = Family(
     "counter",
     "Matched ground truth per group, predicted class and actual class.",
 )
+REJECTED = Family(
+    "modelship_requests_rejected_total",
+    "counter",
+    "Inference requests rejected (HTTP 400/404), by the first problem found.",
+)
+REJECTED_ROWS = Family(
+    "modelship_rejected_rows_total",
+    "counter",
+    "Rows of rejected inference requests, when the request says how many it has.",
+)
+FEATURE_MISSING = Family(
+    "modelship_feature_missing_total",
+    "counter",
+    "Missing values (no input, null or NaN) per feature in rejected inference requests.",
+)
+FEATURE_OUT_OF_RANGE = Family(
+    "modelship_feature_out_of_range_total",
+    "counter",
+    "Served numeric feature values outside the reference profile's [min, max].",
+)
+PREDICTION_SCORE = Family(
+    "modelship_prediction_score",
+    "histogram",
+    "Positive-class scores of a binary classifier; buckets of 0.05 over [0, 1].",
+)
+FEEDBACK_CONFUSION = Family(
+    "modelship_feedback_confusion_total",
+    "counter",
+    "Matched ground-truth rows by predicted class and actual class (classifiers).",
+)
 READY = Family("modelship_model_ready", "gauge", "1 when the model is loaded and serving.")
 INFO = Family("modelship_model_info", "gauge", "Always 1; labels describe the served model.")
 
@@ -97,6 +129,8 @@ class MetricsLayout:
 
     numeric_features: Sequence[str] = ()
     numeric_edges: Sequence[Sequence[float]] = ()
+    numeric_ranges: Sequence[tuple[float, float]] | None = None
+    """The profile's (min, max) of each numeric feature."""
     categorical_features: Mapping[str, Sequence[str]] | None = None
     prediction_classes: Sequence[str] | None = None  # classifier
     prediction_edges: Sequence[float] | None = None  # regressor
@@ -107,6 +141,10 @@ class MetricsLayout:
     @property
     def classifier(self) -> bool:
         return self.prediction_classes is not None
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [*self.numeric_features, *(self.categorical_features or {})]
 
 
 def _single_histogram(name: str, edges: Sequence[float] | None) -> BinnedHistograms:
@@ -131,6 +169,13 @@ class ContractMetrics:
         self.latency = LatencyHistogram()
         self.rows = 0
         self.features = BinnedHistograms(layout.numeric_features, layout.numeric_edges)
+        self.rejected = {reason: 0 for reason in RejectReason}
+        self.rejected_rows = 0
+        self.missing = dict.fromkeys(layout.feature_names, 0)
+        ranges = layout.numeric_ranges
+        self._low = np.array([r[0] for r in ranges or ()], dtype=np.float64)
+        self._high = np.array([r[1] for r in ranges or ()], dtype=np.float64)
+        self.out_of_range = np.zeros(len(ranges or ()), dtype=np.int64)
         self.categories = {
             name: CategoryCounts(values)
             for name, values in (layout.categorical_features or {}).items()
@@ -155,6 +200,18 @@ class ContractMetrics:
         self.fairness_feedback = LabelledCounter(
             FAIRNESS_FEEDBACK, ["attribute", "group", "class", "actual"]
         )
+        self.confusion = LabelledCounter(FEEDBACK_CONFUSION, ["class", "actual"])
+        if layout.prediction_classes is not None and layout.target_classes is not None:
+            # Bounded, and every series there from the first scrape.
+            for predicted in [*layout.prediction_classes, OTHER]:
+                for actual in [*layout.target_classes, OTHER]:
+                    self.confusion.inc((predicted, actual), 0)
+        self.scores = BinnedHistograms([], [])
+
+    def enable_scores(self, positive_class: str) -> None:
+        """Export the score histogram of a binary classifier whose positive class (the
+        score's) is `positive_class`."""
+        self.scores = BinnedHistograms([positive_class], [SCORE_EDGES])
 
     # -- observation -------------------------------------------------------------------------
 
@@ -162,16 +219,31 @@ class ContractMetrics:
         self.requests.inc((outcome,))
         self.latency.observe(seconds)
 
+    def observe_rejected(
+        self, reason: RejectReason, rows: int = 0, missing: Mapping[str, int] | None = None
+    ) -> None:
+        """Count a rejected request: its reason, its rows and each feature's missing values."""
+        self.rejected[reason] += 1
+        self.rejected_rows += rows
+        for name, count in (missing or {}).items():
+            if name in self.missing:
+                self.missing[name] += count
+
     def observe_batch(
         self,
         batch: Batch,
         labels: Sequence[str] | None,
         values: NDArray[np.float64] | None,
         groups: dict[str, list[str]],
+        scores: NDArray[np.float64] | None = None,
     ) -> None:
-        """Count one successful batch: its inputs, its predictions, its fairness groups."""
+        """Count one successful batch: its inputs, its predictions (and their positive-class
+        scores), its fairness groups."""
         self.rows += batch.rows
         self.features.observe(batch.numeric)
+        if self.out_of_range.size and batch.numeric.shape[1] == self.out_of_range.size:
+            values = batch.numeric
+            self.out_of_range += ((values < self._low) | (values > self._high)).sum(axis=0)
         for name, counts in self.categories.items():
             counts.observe(batch.categorical[name])
         if labels is not None:
@@ -186,6 +258,8 @@ class ContractMetrics:
                     )
         if values is not None and self.prediction_values.names:
             self.prediction_values.observe(values.reshape(-1, 1))
+        if scores is not None and self.scores.names:
+            self.scores.observe(scores.reshape(-1, 1))
 
     def observe_truth(
         self,
@@ -210,6 +284,10 @@ class ContractMetrics:
             self.feedback_correct += sum(
                 p == t for p, t in zip(predicted, truth_labels, strict=True)
             )
+            for p, t in zip(predicted, truth_labels, strict=True):
+                self.confusion.inc(
+                    (p if p in self._classes else OTHER, t if t in self._targets else OTHER)
+                )
             for attribute, members in groups.items():
                 known = self._groups.get(attribute, set())
                 for group, p, t in zip(members, predicted, truth_labels, strict=True):
@@ -235,6 +313,25 @@ class ContractMetrics:
         lines += self.latency.render(DURATION.name, base)
         lines += _header(ROWS)
         lines.append(f"{ROWS.name}{{{base}}} {number(float(self.rows))}")
+        lines += _header(REJECTED)
+        for reason, count in self.rejected.items():
+            lines.append(f'{REJECTED.name}{{{base},reason="{reason}"}} {number(float(count))}')
+        lines += _header(REJECTED_ROWS)
+        lines.append(f"{REJECTED_ROWS.name}{{{base}}} {number(float(self.rejected_rows))}")
+        if self.missing:
+            lines += _header(FEATURE_MISSING)
+            for name, count in self.missing.items():
+                lines.append(
+                    f'{FEATURE_MISSING.name}{{{base},feature="{escape(name)}"}} '
+                    f"{number(float(count))}"
+                )
+        if self.out_of_range.size:
+            lines += _header(FEATURE_OUT_OF_RANGE)
+            outside = self.out_of_range.tolist()
+            for name, n in zip(self.layout.numeric_features, outside, strict=True):
+                lines.append(
+                    f'{FEATURE_OUT_OF_RANGE.name}{{{base},feature="{escape(name)}"}} {number(n)}'
+                )
         if self.features.names:
             lines += _header(FEATURE_VALUE)
             lines += self.features.render(FEATURE_VALUE.name, base, "feature")
@@ -250,6 +347,9 @@ class ContractMetrics:
         if self.prediction_values.names:
             lines += _header(PREDICTION_VALUE)
             lines += self.prediction_values.render(PREDICTION_VALUE.name, base, None)
+        if self.scores.names:
+            lines += _header(PREDICTION_SCORE)
+            lines += self.scores.render(PREDICTION_SCORE.name, base, "class")
         if self.layout.target_classes is not None:
             lines += _header(TRUTH_CLASS)
             lines += self._render_categories(TRUTH_CLASS.name, self.truth_classes, "class")
@@ -265,6 +365,9 @@ class ContractMetrics:
         if self.layout.classifier:
             lines += _header(FEEDBACK_CORRECT)
             lines.append(f"{FEEDBACK_CORRECT.name}{{{base}}} {number(self.feedback_correct)}")
+            if self.confusion.values:
+                lines += _header(FEEDBACK_CONFUSION)
+                lines += self.confusion.render(base)
         else:
             lines += _header(FEEDBACK_ABS_ERROR)
             lines.append(f"{FEEDBACK_ABS_ERROR.name}{{{base}}} {number(self.abs_error)}")

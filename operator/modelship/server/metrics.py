@@ -22,6 +22,9 @@ LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 OUTCOMES = ("success", "client_error", "server_error")
+# Fixed bucket edges of the score histogram: 20 bins of 0.05 over [0, 1] (interior edges; the
+# first bin is (-inf, 0.05], the last (0.95, +inf)). 0.5, the decision threshold, is an edge.
+SCORE_EDGES = tuple(round(i / 20, 2) for i in range(1, 20))
 
 
 def escape(value: str) -> str:

@@ -20,14 +20,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from modelship.api.common import RejectReason
 from modelship.profile.schema import CategoricalFeature, Profile
 from modelship.server.protocol import INTEGER_DATATYPES, NUMERIC_DATATYPES, RequestInput
 
 MAX_LISTED = 5  # categories quoted in an "unknown category" message
+R = RejectReason
 
 
 class InvalidInputError(ValueError):
-    """The request does not match the schema; the message is returned to the client."""
+    """The request does not match the schema; the message is returned to the client, the
+    reason is counted (`modelship_requests_rejected_total`)."""
+
+    def __init__(self, message: str, reason: RejectReason) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -116,39 +123,53 @@ def _shape_size(shape: Sequence[int]) -> int:
 def _numbers(item: RequestInput, what: str) -> NDArray[np.float64]:
     """The input's data as a flat float64 array of prod(shape) finite numbers."""
     if item.datatype not in NUMERIC_DATATYPES:
-        raise InvalidInputError(f"{what}: datatype {item.datatype} is not numeric")
+        raise InvalidInputError(f"{what}: datatype {item.datatype} is not numeric", R.WRONG_TYPE)
     try:
         values = np.asarray(item.data, dtype=np.float64).reshape(-1)
     except OverflowError:
-        raise InvalidInputError(f"{what}: a value is too large for a 64-bit float") from None
+        raise InvalidInputError(
+            f"{what}: a value is too large for a 64-bit float", R.NOT_A_NUMBER
+        ) from None
     except (ValueError, TypeError):
-        raise InvalidInputError(f"{what}: data must be numbers, nested as the shape says") from None
+        raise InvalidInputError(
+            f"{what}: data must be numbers, nested as the shape says", R.NOT_A_NUMBER
+        ) from None
     expected = _shape_size(item.shape)
     if values.size != expected:
         raise InvalidInputError(
-            f"{what}: shape {item.shape} needs {expected} values but data has {values.size}"
+            f"{what}: shape {item.shape} needs {expected} values but data has {values.size}",
+            R.WRONG_SHAPE,
         )
     if not np.isfinite(values).all():
-        raise InvalidInputError(f"{what}: values must be finite numbers (no null, NaN or infinity)")
+        reason = R.MISSING_VALUE if np.isnan(values).any() else R.NOT_A_NUMBER
+        raise InvalidInputError(
+            f"{what}: values must be finite numbers (no null, NaN or infinity)", reason
+        )
     if item.datatype in INTEGER_DATATYPES and not (values == np.floor(values)).all():
-        raise InvalidInputError(f"{what}: datatype {item.datatype} needs integer values")
+        raise InvalidInputError(
+            f"{what}: datatype {item.datatype} needs integer values", R.NOT_INTEGER
+        )
     return values
 
 
 def _strings(item: RequestInput, what: str) -> list[str]:
     if item.datatype != "BYTES":
-        raise InvalidInputError(f"{what}: datatype {item.datatype} is not valid here, use BYTES")
+        raise InvalidInputError(
+            f"{what}: datatype {item.datatype} is not valid here, use BYTES", R.WRONG_TYPE
+        )
     data: list[Any] = item.data
     if len(data) == 1 and isinstance(data[0], list):  # [[...]] for shape [N, 1] or [1, N]
         data = data[0]
     if data and isinstance(data[0], list):
         data = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in data]
     if not all(isinstance(v, str) for v in data):
-        raise InvalidInputError(f"{what}: BYTES data must be strings")
+        reason = R.MISSING_VALUE if any(v is None for v in data) else R.WRONG_TYPE
+        raise InvalidInputError(f"{what}: BYTES data must be strings", reason)
     expected = _shape_size(item.shape)
     if len(data) != expected:
         raise InvalidInputError(
-            f"{what}: shape {item.shape} needs {expected} values but data has {len(data)}"
+            f"{what}: shape {item.shape} needs {expected} values but data has {len(data)}",
+            R.WRONG_SHAPE,
         )
     return data
 
@@ -157,7 +178,9 @@ def _column_rows(item: RequestInput, what: str) -> int:
     shape = item.shape
     if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
         return shape[0]
-    raise InvalidInputError(f"{what}: shape {shape} must be [N] or [N, 1] (one value per row)")
+    raise InvalidInputError(
+        f"{what}: shape {shape} must be [N] or [N, 1] (one value per row)", R.WRONG_SHAPE
+    )
 
 
 def _check_numeric(spec: NumericSpec, values: NDArray[np.float64], what: str) -> None:
@@ -167,7 +190,8 @@ def _check_numeric(spec: NumericSpec, values: NDArray[np.float64], what: str) ->
         if outside.any():
             bad = float(values[outside.argmax()])
             raise InvalidInputError(
-                f"{what}: value {bad:g} is outside the allowed range [{low:g}, {high:g}]"
+                f"{what}: value {bad:g} is outside the allowed range [{low:g}, {high:g}]",
+                R.OUT_OF_RANGE,
             )
 
 
@@ -180,7 +204,9 @@ def _check_categories(spec: CategoricalSpec, values: list[str], what: str) -> No
             listed = ", ".join(repr(c) for c in known[:MAX_LISTED])
             if len(known) > MAX_LISTED:
                 listed += f", ... ({len(known)} in all)"
-            raise InvalidInputError(f"{what}: unknown category {value!r} (known: {listed})")
+            raise InvalidInputError(
+                f"{what}: unknown category {value!r} (known: {listed})", R.UNKNOWN_CATEGORY
+            )
 
 
 def decode(inputs: Sequence[RequestInput], schema: InputSchema) -> Batch:
@@ -190,18 +216,23 @@ def decode(inputs: Sequence[RequestInput], schema: InputSchema) -> Batch:
     names = set(schema.names)
     if len(inputs) == 1 and inputs[0].name not in names:
         if inputs[0].name in schema.extra_attributes:
-            raise InvalidInputError("missing features: " + ", ".join(repr(n) for n in schema.names))
+            raise InvalidInputError(
+                "missing features: " + ", ".join(repr(n) for n in schema.names),
+                R.MISSING_FEATURE,
+            )
         return _decode_tensor(inputs[0], schema)
     return _decode_columns(inputs, schema)
 
 
 def _decode_untyped(inputs: Sequence[RequestInput]) -> Batch:
     if len(inputs) != 1:
-        raise InvalidInputError("this model takes a single input tensor of shape [N, F]")
+        raise InvalidInputError(
+            "this model takes a single input tensor of shape [N, F]", R.WRONG_SHAPE
+        )
     item = inputs[0]
     what = f"input {item.name!r}"
     if len(item.shape) != 2:
-        raise InvalidInputError(f"{what}: shape {item.shape} must be [N, F]")
+        raise InvalidInputError(f"{what}: shape {item.shape} must be [N, F]", R.WRONG_SHAPE)
     values = _numbers(item, what)
     return Batch(item.shape[0], values.reshape(item.shape), {}, {})
 
@@ -212,12 +243,14 @@ def _decode_tensor(item: RequestInput, schema: InputSchema) -> Batch:
     if schema.categorical:
         raise InvalidInputError(
             f"{what}: this model has categorical features "
-            f"({', '.join(f.name for f in schema.categorical)}); send one input per feature"
+            f"({', '.join(f.name for f in schema.categorical)}); send one input per feature",
+            R.WRONG_SHAPE,
         )
     if len(item.shape) != 2 or item.shape[1] != count:
         raise InvalidInputError(
             f"{what}: shape {item.shape} must be [N, {count}] (features: "
-            f"{', '.join(schema.names)}), or send one input per feature"
+            f"{', '.join(schema.names)}), or send one input per feature",
+            R.WRONG_SHAPE,
         )
     values = _numbers(item, what).reshape(item.shape)
     for column, spec in enumerate(schema.numeric):
@@ -228,7 +261,7 @@ def _decode_tensor(item: RequestInput, schema: InputSchema) -> Batch:
 def _check_numeric_column(spec: NumericSpec, values: NDArray[np.float64]) -> None:
     what = f"feature {spec.name!r}"
     if spec.integer and not (values == np.floor(values)).all():
-        raise InvalidInputError(f"{what}: needs integer values")
+        raise InvalidInputError(f"{what}: needs integer values", R.NOT_INTEGER)
     _check_numeric(spec, values, what)
 
 
@@ -245,7 +278,9 @@ def _decode_columns(inputs: Sequence[RequestInput], schema: InputSchema) -> Batc
     if missing:
         problems.append("missing features: " + ", ".join(repr(n) for n in missing))
     if problems:
-        raise InvalidInputError("; ".join(problems))
+        # A missing feature is the data-quality fact; it wins over a stray input.
+        reason = R.MISSING_FEATURE if missing else R.UNKNOWN_FEATURE
+        raise InvalidInputError("; ".join(problems), reason)
     rows: int | None = None
     numeric_columns: list[NDArray[np.float64]] = []
     categorical: dict[str, list[str]] = {}
@@ -256,14 +291,16 @@ def _decode_columns(inputs: Sequence[RequestInput], schema: InputSchema) -> Batc
         if rows is None:
             rows = count
         elif count != rows:
-            raise InvalidInputError(f"{what}: has {count} rows but other features have {rows}")
+            raise InvalidInputError(
+                f"{what}: has {count} rows but other features have {rows}", R.WRONG_SHAPE
+            )
     for spec in schema.features or ():
         item = by_name[spec.name]
         what = f"feature {spec.name!r}"
         if isinstance(spec, NumericSpec):
             if item.datatype == "BYTES":
                 raise InvalidInputError(
-                    f"{what}: numeric feature needs a numeric datatype, not BYTES"
+                    f"{what}: numeric feature needs a numeric datatype, not BYTES", R.WRONG_TYPE
                 )
             column = _numbers(item, what)
             _check_numeric_column(spec, column)
@@ -271,7 +308,8 @@ def _decode_columns(inputs: Sequence[RequestInput], schema: InputSchema) -> Batc
         else:
             if item.datatype != "BYTES":
                 raise InvalidInputError(
-                    f"{what}: categorical feature needs datatype BYTES, not {item.datatype}"
+                    f"{what}: categorical feature needs datatype BYTES, not {item.datatype}",
+                    R.WRONG_TYPE,
                 )
             values = _strings(item, what)
             _check_categories(spec, values, what)
@@ -284,3 +322,61 @@ def _decode_columns(inputs: Sequence[RequestInput], schema: InputSchema) -> Batc
         np.column_stack(numeric_columns) if numeric_columns else np.empty((rows, 0), np.float64)
     )
     return Batch(rows, numeric, categorical, extra)
+
+
+def _nulls(data: Sequence[Any]) -> list[bool]:
+    """Whether each value of (nested) data is missing: null or NaN."""
+    flags: list[bool] = []
+    stack: list[Any] = [iter(data)]
+    while stack:
+        value = next(stack[-1], _END)
+        if value is _END:
+            stack.pop()
+        elif isinstance(value, list):
+            stack.append(iter(value))
+        else:
+            flags.append(value is None or (isinstance(value, float) and math.isnan(value)))
+    return flags
+
+
+_END = object()
+
+
+def missing_values(
+    inputs: Sequence[RequestInput], schema: InputSchema
+) -> tuple[int, dict[str, int]] | None:
+    """The rows of a rejected request and each feature's missing values (no input, null or
+    NaN), read leniently; None when the request does not say how many rows it has. A served
+    request has none: decoding rejects them all."""
+    if schema.features is None or not inputs:
+        return None
+    names = schema.names
+    first = inputs[0]
+    if len(inputs) == 1 and first.name not in names and first.name not in schema.extra_attributes:
+        return _missing_in_tensor(first, names)
+    by_name: dict[str, RequestInput] = {}
+    for item in inputs:
+        by_name.setdefault(item.name, item)
+    shapes = [
+        i.shape for i in inputs if len(i.shape) == 1 or (len(i.shape) == 2 and i.shape[1] == 1)
+    ]
+    if not shapes:
+        return None
+    rows = shapes[0][0]
+    counts = {}
+    for name in names:
+        given = by_name.get(name)
+        counts[name] = rows if given is None else min(sum(_nulls(given.data)), rows)
+    return rows, counts
+
+
+def _missing_in_tensor(
+    item: RequestInput, names: Sequence[str]
+) -> tuple[int, dict[str, int]] | None:
+    width = len(names)
+    if len(item.shape) != 2 or item.shape[1] != width:
+        return None
+    flags = _nulls(item.data)
+    if len(flags) != item.shape[0] * width:
+        return None
+    return item.shape[0], {name: sum(flags[j::width]) for j, name in enumerate(names)}

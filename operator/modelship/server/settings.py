@@ -26,6 +26,7 @@ ENVIRONMENT = {
     "MODELSHIP_AUTH_TOKEN": "auth_token",
     "MODELSHIP_AUTH_TOKEN_FILE": "auth_token_file",
     "MODELSHIP_AUTH_METRICS": "auth_metrics",
+    "MODELSHIP_SCORE_HISTOGRAM": "score_histogram",
 }
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
@@ -49,6 +50,9 @@ class Settings:
     auth_token: str = field(default="", repr=False)
     auth_token_file: str = ""
     auth_metrics: bool = False  # /metrics needs the token too
+    # A binary classifier with predict_proba exports its score histogram (estimated
+    # performance); the price is a predict_proba call per batch.
+    score_histogram: bool = True
 
     @property
     def auth_enabled(self) -> bool:
@@ -121,6 +125,7 @@ def _build(values: Mapping[str, str]) -> Settings:
         auth_token=token,
         auth_token_file=token_file,
         auth_metrics=auth_metrics,
+        score_histogram=_boolean(values.get("score_histogram", "true"), "--score-histogram"),
     )
 
 
@@ -160,6 +165,13 @@ def parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="require the token on /metrics too (default: /metrics stays open)",
+    )
+    p.add_argument(
+        "--score-histogram",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="export the positive-class score histogram of a binary classifier with "
+        "predict_proba (default: on; costs a predict_proba call per batch)",
     )
     return p
 

@@ -56,6 +56,7 @@ from modelship.stats.performance import (
     classification_metric,
     estimated_performance,
     expected_confusion,
+    macro_average,
     realised_performance,
     regression_metric,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "jensen_shannon",
     "kl_divergence",
     "ks_binned",
+    "macro_average",
     "multiple_testing",
     "parse_le",
     "proportions",

@@ -120,6 +120,28 @@ def classification_metric(
     )
 
 
+def macro_average(
+    metric: PerformanceMetric | str,
+    counts: Mapping[tuple[str, str], float],
+    min_samples: float = 1,
+) -> MetricResult:
+    """precision, recall or f1 of a multi-class classifier, one class against the rest and
+    averaged over the classes found among the predictions or the labels (scikit-learn's
+    average="macro"); a class whose value is undefined counts 0, as scikit-learn's default
+    zero_division does. `counts` are keyed by (predicted class, actual class)."""
+    if metric not in ("precision", "recall", "f1"):
+        raise ValueError(f"macro averages are for precision, recall and f1, not {metric!r}")
+    n = sum(check_count(c, "count") for c in counts.values())
+    if n < min_samples or n <= 0:
+        return MetricResult.not_enough(n, min_samples, "labelled predictions")
+    classes = sorted({c for key, count in counts.items() if count > 0 for c in key})
+    values = []
+    for cls in classes:
+        result = classification_metric(metric, binary_confusion(counts, {cls}))
+        values.append(result.value if result.value is not None else 0.0)
+    return MetricResult.of(sum(values) / len(values), n)
+
+
 def regression_metric(
     metric: PerformanceMetric | str, sums: ErrorSums, min_samples: float = 1
 ) -> MetricResult:

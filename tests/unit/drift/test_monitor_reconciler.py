@@ -14,6 +14,7 @@ from modelship.driftmonitor.reconciler import DriftMonitorReconciler
 from modelship.planners.assessment import Existing
 from modelship.planners.status import Transition
 from modelship.rollout.types import RevisionObserved
+from prometheus_client import REGISTRY
 
 from tests.unit.drift.test_evaluate import PROFILE, RNG, frame, live_counts
 
@@ -122,7 +123,7 @@ def test_evaluates_every_interval_and_writes_once_per_evaluation() -> None:
     assert conditions(cluster)["Drifted"] == ("False", "NoDrift")
     assert cluster.status["reference"] == {
         "configMap": "fraud-v1-profile", "key": "profile.json", "revision": "rev1",
-        "modelVersion": "1",
+        "modelVersion": "1", "source": "profile",
     }  # fmt: skip
     assert len(cluster.status["features"]) == len(PROFILE.features)
     assert cluster.status["lastEvaluationTime"] == "2026-12-03T09:00:00Z"
@@ -228,3 +229,45 @@ def test_a_missing_profile_needs_a_person_stalled() -> None:
     reconciler.reconcile(body(cluster), now=T0)
     assert cluster.status["phase"] == "Failed"
     assert conditions(cluster)["Stalled"] == ("True", "ProfileNotFound")
+
+
+def gauge(name: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, {"namespace": "ml", "monitor": "fraud-drift", **labels})
+
+
+def test_failing_data_quality_is_degraded_with_one_event_and_its_gauges() -> None:
+    reconciler, cluster, prometheus = setup()
+    MONITOR["spec"] = {**MONITOR["spec"], "dataQuality": {}}  # type: ignore[dict-item]
+    try:
+        answer = vector(live_counts(PROFILE, frame(1_000, RNG)))
+        answer += [
+            {"metric": {"ms_part": "rejectedRows"}, "value": [0, "250"]},
+            {"metric": {"ms_part": "missing", "feature": "x0"}, "value": [0, "250"]},
+            {"metric": {"ms_part": "rejected", "reason": "missingFeature"}, "value": [0, "250"]},
+            {"metric": {"ms_part": "requests", "outcome": "success"}, "value": [0, "1000"]},
+            {"metric": {"ms_part": "requests", "outcome": "client_error"}, "value": [0, "250"]},
+        ]
+        prometheus.answer = answer
+        reconciler.reconcile(body(cluster), now=T0)
+        assert conditions(cluster)["Degraded"] == ("True", "DataQuality")
+        quality = cluster.status["dataQuality"]
+        assert quality["rows"] == 1_250
+        # no modelship_feature_out_of_range_total in the answer: not measured, and said so
+        assert quality["features"][0] == {"name": "x0", "missing": 0.2, "failed": ["missing"]}
+        assert "exports no modelship_feature_out_of_range_total" in quality["reason"]
+        assert quality["rejected"] == [
+            {"reason": "missingFeature", "share": 0.2, "requests": 250, "failed": True}
+        ]
+        assert gauge("modelship_drift_data_quality", feature="x0", check="missing") == 0.2
+        assert gauge("modelship_drift_rejected_share", reason="missingFeature") == 0.2
+        assert gauge("modelship_drift_data_quality_failed") == 1
+        degraded = [e for e in cluster.events if e.reason == "DataQualityDegraded"]
+        assert [e.message for e in degraded] == [
+            "data quality: x0 missing 0.2 above 0.05, rejected missingFeature 0.2 above 0.05"
+        ]
+        reconciler.reconcile(body(cluster), now=T0 + timedelta(minutes=5))
+        assert len([e for e in cluster.events if e.reason == "DataQualityDegraded"]) == 1
+        reconciler.forget("ml", "fraud-drift")
+        assert gauge("modelship_drift_data_quality_failed") is None
+    finally:
+        MONITOR["spec"] = {k: v for k, v in MONITOR["spec"].items() if k != "dataQuality"}  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@ it counts rows as the reference server does and scores them with the DriftMonito
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterator
@@ -370,11 +371,11 @@ def test_rows_on_edges_missing_and_unseen_are_counted_as_the_server_counts_them(
     assert counted.accepted == sum(accepted) == 7
     assert counted.live.rows == 7
     assert [(r.feature, r.reason, r.rows) for r in counted.rejections] == [
-        ("x", "missing", 2),
+        ("x", "missingValue", 2),
         ("x", "notANumber", 1),
         ("age", "notInteger", 1),
         ("age", "outOfRange", 1),
-        ("country", "missing", 1),
+        ("country", "missingValue", 1),
     ]
     # -7 and -1 close the first bin, 0 the second, 0.5 and 1 the third; 1.0000001 and 7 are above
     assert counted.live.numeric["x"] == [("-1.0", 2.0), ("0.0", 3.0), ("1.0", 5.0), ("+Inf", 7.0)]
@@ -553,6 +554,7 @@ def current_rows(served: Served) -> pd.DataFrame:
     rows = pd.concat([data, on_edges, odd], ignore_index=True)
     clean = rows[FEATURES].fillna({"x0": 0.0, "country": "fr"})
     rows["predicted"] = served.model.predict(clean)
+    rows["score"] = served.model.predict_proba(clean)[:, 1]  # of classes_[1], "deny"
     return rows
 
 
@@ -610,7 +612,8 @@ def test_the_json_is_what_a_driftmonitor_computes_from_the_servers_metrics(
     served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rows = current_rows(served)
-    serve(served, rows.iloc[:BULK], 50)  # in-distribution traffic, x0 shifted
+    # One row per request, as `modelship drift` counts a file (the rejected shares need it).
+    serve(served, rows.iloc[:BULK], 1)  # in-distribution traffic, x0 shifted
     serve(served, rows.iloc[BULK:], 1)  # each special row its own request
     live = scraped_counts(served.client.get("/metrics").text)
     assert live.rows < len(rows)  # the server rejected some
@@ -623,6 +626,7 @@ def test_the_json_is_what_a_driftmonitor_computes_from_the_servers_metrics(
         "datasetDrift": {"share": 0.2},
         "prediction": {"method": "jensenShannon", "critical": 0.1},
         "performance": {"metric": "accuracy", "min": 0.7, "minSamples": 50},
+        "dataQuality": {"rejected": {"max": 0.001}},
         "fairness": [
             {
                 "attribute": "gender",
@@ -636,19 +640,34 @@ def test_the_json_is_what_a_driftmonitor_computes_from_the_servers_metrics(
     config = tmp_path / "dm.yaml"
     config.write_text(yaml.safe_dump({"kind": "DriftMonitor", "spec": spec}))
     code, status = drift_json(
-        capsys, "--profile", served.profile_path, "--data", data, "--config", config
-    )
+        capsys, "--profile", served.profile_path, "--data", data, "--config", config,
+        "--score", "score",
+    )  # fmt: skip
 
     # the same counts the server exported...
-    counted = offline.count(served.profile, pd.read_parquet(data))
+    columns = offline.default_columns(served.profile, rows.columns)
+    counted = offline.count(
+        served.profile, pd.read_parquet(data), dataclasses.replace(columns, score="score")
+    )
     assert counted.accepted == live.rows == status["samples"]
     assert counted.live.numeric == live.numeric
     assert counted.live.categorical == live.categorical
     assert counted.live.prediction_classes == live.prediction_classes
     assert counted.live.feedback == live.feedback
     assert counted.live.correct == live.correct
+    assert counted.live.confusion == live.confusion
+    assert counted.live.scores == live.scores
+    assert list(live.scores) == ["deny"]
     assert counted.live.fairness == live.fairness
     assert counted.live.fairness_feedback == live.fairness_feedback
+    assert counted.live.missing == live.missing == {**dict.fromkeys(FEATURES, 0.0), "x0": 2.0,
+                                                    "country": 1.0}  # fmt: skip
+    assert counted.live.out_of_range == live.out_of_range
+    assert counted.live.rejected == {r: n for r, n in live.rejected.items() if n}
+    assert (counted.live.rejected_rows, counted.live.requests) == (
+        live.rejected_rows,
+        live.requests,
+    )
     assert any(group == OTHER for _, group, _ in live.fairness)  # gender X
 
     # ...and the same evaluation, status fields and verdict as the DriftMonitor's
@@ -656,7 +675,15 @@ def test_the_json_is_what_a_driftmonitor_computes_from_the_servers_metrics(
     expected = evaluate(monitor, served.profile, live)
     fields = {k: v for k, v in status_fields(expected, None).items() if v is not None}
     assert {k: status[k] for k in fields} == fields
-    assert set(fields) >= {"features", "prediction", "datasetDrift", "performance", "fairness"}
+    assert set(fields) >= {"features", "prediction", "datasetDrift", "performance", "fairness",
+                           "dataQuality"}  # fmt: skip
+    assert status["dataQuality"]["degraded"] is True  # 1 in 300 rejected is above 0.001
+    assert {r["reason"] for r in status["dataQuality"]["rejected"]} == {
+        "missingValue",
+        "notInteger",
+        "outOfRange",
+        "unknownCategory",
+    }
     assert drifted(status) == {
         "type": "Drifted",
         "status": expected.verdict.value,
@@ -668,3 +695,6 @@ def test_the_json_is_what_a_driftmonitor_computes_from_the_servers_metrics(
     assert code == offline.EXIT_DRIFTED  # x0 is shifted
     assert "x0" in expected.critical_features
     assert status["performance"]["samples"] == counted.labelled > 0
+    estimated = status["performance"]["estimated"]  # the scores say what accuracy to expect
+    assert estimated["samples"] == counted.accepted
+    assert estimated["value"] == pytest.approx(status["performance"]["value"], abs=0.1)

@@ -11,6 +11,7 @@ import httpx
 import numpy as np
 import pytest
 from credit_model import FEATURES, TrainedModel, columnar, settings_for
+from modelship.profile.schema import NumericDistribution
 from modelship.server.app import create_app
 from modelship.server.metrics import OTHER
 from starlette.testclient import TestClient
@@ -205,6 +206,121 @@ def test_invalid_requests_answer_400_naming_the_problem(
         response = client.post("/v2/models/credit/infer", json=request_body)
     assert response.status_code == 400, response.text
     assert message in response.json()["error"]
+
+
+# The reason each rejected request is counted under (modelship_requests_rejected_total), and
+# the rows the request says it has (2 for the ROWS[:2] requests; 0 when it cannot say).
+REJECTIONS: dict[str, tuple[str, int]] = {
+    "missing feature": ("missingFeature", 2),
+    "unknown feature": ("unknownFeature", 2),
+    "wrong datatype for numeric": ("wrongType", 2),
+    "wrong datatype for categorical": ("wrongType", 2),
+    "strings in numeric data": ("notANumber", 2),
+    "shape and data disagree": ("wrongShape", 2),
+    "wrong shape rank": ("wrongShape", 2),
+    "rows disagree": ("wrongShape", 2),
+    "null value": ("missingValue", 2),
+    "out of range": ("outOfRange", 2),
+    "number too large for a float": ("notANumber", 2),
+    "integer feature": ("notInteger", 2),
+    "unknown category": ("unknownCategory", 2),
+    "invalid datatype name": ("invalidRequest", 0),
+    "negative shape": ("invalidRequest", 0),
+    "no inputs": ("invalidRequest", 0),
+    "not JSON": ("invalidJson", 0),
+    "not an object": ("invalidRequest", 0),
+    "empty batch": ("wrongShape", 0),
+    "tensor with categorical features": ("wrongShape", 1),
+    "unknown output": ("unknownOutput", 1),
+}
+BASE = 'model="credit",version="3",revision="r1"'
+
+
+def test_every_validation_case_has_its_rejection_reason() -> None:
+    assert set(REJECTIONS) == {case for case, _, _ in VALIDATION_CASES}
+
+
+def _post(client: TestClient, body: Any, path: str = "/v2/models/credit/infer") -> int:
+    if isinstance(body, bytes):
+        return client.post(path, content=body).status_code
+    return client.post(path, json=body).status_code
+
+
+@pytest.mark.parametrize(
+    ("request_body", "reason", "rows"),
+    [pytest.param(body, *REJECTIONS[case], id=case) for case, body, _ in VALIDATION_CASES],
+)
+def test_a_rejected_request_is_counted_under_its_reason_with_its_rows(
+    client: TestClient, request_body: Any, reason: str, rows: int
+) -> None:
+    before = client.get("/metrics").text
+    assert _post(client, request_body) == 400
+    after = client.get("/metrics").text
+    counted = {
+        r: metric_value(after, f'modelship_requests_rejected_total{{{BASE},reason="{r}"}}')
+        - metric_value(before, f'modelship_requests_rejected_total{{{BASE},reason="{r}"}}')
+        for r in {r for r, _ in REJECTIONS.values()} | {"unknownModel"}
+    }
+    assert {r: n for r, n in counted.items() if n} == {reason: 1}
+    rejected_rows = f"modelship_rejected_rows_total{{{BASE}}}"
+    assert metric_value(after, rejected_rows) - metric_value(before, rejected_rows) == rows
+    client_errors = f'modelship_requests_total{{{BASE},outcome="client_error"}}'
+    assert metric_value(after, client_errors) - metric_value(before, client_errors) == 1
+
+
+@pytest.mark.parametrize(
+    ("request_body", "missing"),
+    [
+        pytest.param(without_input("income"), {"income": 2}, id="no input"),
+        pytest.param(with_input("income", data=[None, 2.0]), {"income": 1}, id="null"),
+        pytest.param(with_input("country", data=[None, "FR"]), {"country": 1}, id="null category"),
+        pytest.param(
+            {
+                "inputs": [
+                    {"name": "gender", "shape": [3], "datatype": "BYTES", "data": ["F", "M", "F"]}
+                ]
+            },
+            {"age": 3, "income": 3, "country": 3},
+            id="only a fairness attribute",
+        ),
+        pytest.param(with_input("age", data=[30, 130]), {}, id="out of range: nothing missing"),
+    ],
+)
+def test_missing_values_of_rejected_requests_are_counted_per_feature(
+    client: TestClient, request_body: Any, missing: dict[str, int]
+) -> None:
+    before = client.get("/metrics").text
+    assert _post(client, request_body) == 400
+    after = client.get("/metrics").text
+    counted = {
+        f: metric_value(after, f'modelship_feature_missing_total{{{BASE},feature="{f}"}}')
+        - metric_value(before, f'modelship_feature_missing_total{{{BASE},feature="{f}"}}')
+        for f in FEATURES
+    }
+    assert {f: n for f, n in counted.items() if n} == missing
+
+
+def test_a_request_for_another_model_is_rejected_as_unknown_model(client: TestClient) -> None:
+    series = f'modelship_requests_rejected_total{{{BASE},reason="unknownModel"}}'
+    before = metric_value(client.get("/metrics").text, series)
+    assert _post(client, columnar(ROWS[:1]), "/v2/models/other/infer") == 404
+    assert metric_value(client.get("/metrics").text, series) - before == 1
+
+
+def test_served_values_outside_the_profile_range_are_counted(
+    client: TestClient, credit: TrainedModel
+) -> None:
+    income = credit.profile.feature("income").distribution
+    assert isinstance(income, NumericDistribution)
+    values = [income.min - 1.0, income.min, income.max, income.max + 0.5, 50.0]
+    rows = [{"age": 40, "income": v, "country": "FR"} for v in values]
+    series = f'modelship_feature_out_of_range_total{{{BASE},feature="income"}}'
+    age = f'modelship_feature_out_of_range_total{{{BASE},feature="age"}}'
+    before = client.get("/metrics").text
+    assert _post(client, columnar(rows)) == 200
+    after = client.get("/metrics").text
+    assert metric_value(after, series) - metric_value(before, series) == 2  # min, max are in
+    assert metric_value(after, age) - metric_value(before, age) == 0
 
 
 def test_unknown_model_and_version_are_404(client: TestClient) -> None:
@@ -413,3 +529,63 @@ def test_a_file_that_is_not_a_model_fails_the_load_naming_it(
     errors = [e for e in logs if e["log_level"] == "error"]
     assert len(errors) == 1
     assert f"{data} is not a loadable sklearn/joblib model" in errors[0]["error"]
+
+
+def _buckets(text: str, metric: str) -> dict[str, float]:
+    return {
+        line.split('le="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(metric + "_bucket{")
+    }
+
+
+def test_a_binary_classifier_exports_its_positive_class_score_histogram(
+    client: TestClient, credit: TrainedModel
+) -> None:
+    import pandas as pd
+
+    rows = [{"age": 20 + i, "income": 30.0 + 1.5 * i, "country": "FR"} for i in range(40)]
+    scores = credit.model.predict_proba(pd.DataFrame(rows)[FEATURES])[:, 1]
+    assert list(credit.model.classes_) == ["approve", "deny"]  # the score is of "deny"
+    before = _buckets(client.get("/metrics").text, "modelship_prediction_score")
+    assert _post(client, columnar(rows)) == 200
+    text = client.get("/metrics").text
+    after = _buckets(text, "modelship_prediction_score")
+    assert f'modelship_prediction_score_bucket{{{BASE},class="deny",le="0.5"}}' in text
+    assert sorted(after) == sorted(before)
+    assert len(after) == 20  # 0.05 ... 0.95, +Inf
+    for le, count in after.items():
+        bound = float(le.replace("+Inf", "inf"))
+        assert count - before[le] == int((scores <= bound).sum()), le
+
+
+def test_no_score_histogram_when_turned_off(credit: TrainedModel) -> None:
+    app = create_app(settings_for(credit, score_histogram=False), load_in_background=False)  # type: ignore[arg-type]
+    with TestClient(app) as plain:
+        assert plain.post("/v2/models/credit/infer", json=columnar(ROWS)).status_code == 200
+        assert "modelship_prediction_score" not in plain.get("/metrics").text
+
+
+def test_feedback_counts_predicted_by_actual_class(
+    client: TestClient, credit: TrainedModel
+) -> None:
+    predicted = expected_predictions(credit, ROWS)
+    other = {"approve": "deny", "deny": "approve"}
+    truth = [predicted[0], other[predicted[1]], "maybe"]  # right, wrong, a class never seen
+    request = {"id": "confusion-1", **columnar(ROWS)}
+    assert client.post("/v2/models/credit/infer", json=request).status_code == 200
+
+    def series(p: str, a: str) -> str:
+        return f'modelship_feedback_confusion_total{{{BASE},class="{p}",actual="{a}"}}'
+
+    keys = [(predicted[0], predicted[0]), (predicted[1], other[predicted[1]]),
+            (predicted[2], OTHER)]  # fmt: skip
+    before = client.get("/metrics").text
+    assert all(metric_value(before, series(p, a)) >= 0 for p, a in keys)  # there from the start
+    feedback = {"id": "confusion-1", "ground_truth": truth}
+    assert client.post("/v2/models/credit/feedback", json=feedback).status_code == 200
+    after = client.get("/metrics").text
+    assert sum(metric_value(after, series(p, a)) - metric_value(before, series(p, a))
+               for p, a in set(keys)) == 3  # fmt: skip
+    for p, a in keys:
+        assert metric_value(after, series(p, a)) - metric_value(before, series(p, a)) >= 1
