@@ -13,6 +13,7 @@ from modelship.retrain.gate import gate
 from modelship.retrain.jobs import JobObserved, ServingModel, label_value, new_version, run_name
 from modelship.retrain.runs import JOB_GRACE_SECONDS, PolicyInput, PolicyPlan, plan_policy
 from modelship.retrain.status import policy_assessment
+from modelship.retrain.triggers import schedule_due
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 SERVING = ServingModel("fraud", "7", "s3://models/fraud/7/")
@@ -319,6 +320,29 @@ def test_schedule_fires_once_for_missed_times_and_manual_once_per_value() -> Non
     world.rollouts["7-r2"] = "Serving"
     world.step()
     assert world.step().create_job is None  # the same value acts once
+
+
+MINUTE = datetime(2026, 12, 3, 12, 17, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("last", "now", "due", "upcoming"),
+    [
+        (MINUTE - timedelta(minutes=1), MINUTE - timedelta(seconds=1), None, MINUTE),
+        # Woken exactly at the scheduled time: that time is due, and acted on once.
+        (MINUTE - timedelta(minutes=1), MINUTE, MINUTE, MINUTE + timedelta(minutes=1)),
+        (MINUTE, MINUTE, None, MINUTE + timedelta(minutes=1)),
+        (MINUTE - timedelta(minutes=1), MINUTE + timedelta(seconds=30), MINUTE,
+         MINUTE + timedelta(minutes=1)),
+        # Missed for an hour: the latest time, once.
+        (MINUTE - timedelta(hours=1), MINUTE + timedelta(seconds=5), MINUTE,
+         MINUTE + timedelta(minutes=1)),
+    ],
+)  # fmt: skip
+def test_schedule_due_every_minute(
+    last: datetime, now: datetime, due: datetime | None, upcoming: datetime
+) -> None:
+    assert schedule_due("* * * * *", last, T0, now) == (due, upcoming)
 
 
 def test_names_and_versions() -> None:
