@@ -32,10 +32,11 @@ class ServedRevisions:
         weight: int = 1,
         only: bool = False,
         wait_scraped: bool = True,
+        ready_timeout: float = 60,
     ) -> Server:
         """Serve `model` as `revision` (wrapped by faulty_models' `fault`), scraped as the
         revision's pods; `weight` of the traffic goes to it, all of it when `only`."""
-        server = start_server(model, revision, version, fault=fault)
+        server = start_server(model, revision, version, fault=fault, ready_timeout=ready_timeout)
         self.servers[revision] = server
         self.prometheus.add_target(self.job(revision), server.address,
                                    {"namespace": self.namespace})  # fmt: skip
