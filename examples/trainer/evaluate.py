@@ -21,18 +21,16 @@ import argparse
 import json
 import os
 import sys
-import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from train import (
     RESULT_FILE,
     TrainerError,
-    UsageError,
     as_served,
-    clip,
     evaluate,
     evaluate_base,
+    failed,
     load_model,
     read_data,
     task_of,
@@ -128,17 +126,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         output = environment.get("MODELSHIP_OUTPUT_URI", "").strip()
         if output:
             write_outputs(output, {RESULT_FILE: text.encode()})
-    except TrainerError as err:
-        reason = f"evaluate: {err}"
-        print(reason, file=sys.stderr)
-        write_termination_log(log, clip(reason))
-        return 2 if isinstance(err, UsageError) else 1
-    except Exception as err:  # noqa: BLE001 - the traceback, then the one-line reason
-        traceback.print_exc()
-        reason = f"evaluate: unexpected {type(err).__name__}: {err}".splitlines()[0]
-        print(reason, file=sys.stderr)
-        write_termination_log(log, clip(reason))
-        return 1
+    except Exception as err:  # noqa: BLE001 - every failure is reported the same way
+        return failed("evaluate", err, log)
     write_termination_log(log, text)
     print(text, flush=True)
     return 0

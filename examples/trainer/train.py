@@ -626,6 +626,19 @@ def train(args: argparse.Namespace, contract: Contract) -> str:
     return text
 
 
+def failed(program: str, err: Exception, log: str | None) -> int:
+    """Report a failure: the traceback for an unexpected one, then a one-line reason on stderr
+    and in the termination message; the exit status (2 for bad arguments, 1 otherwise)."""
+    if isinstance(err, TrainerError):
+        reason = f"{program}: {err}"
+    else:
+        traceback.print_exc()
+        reason = f"{program}: unexpected {type(err).__name__}: {err}".splitlines()[0]
+    print(reason, file=sys.stderr)
+    write_termination_log(log, clip(reason))
+    return 2 if isinstance(err, UsageError) else 1
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     environment = os.environ if env is None else env
     log: str | None = environment.get("MODELSHIP_TERMINATION_LOG") or None
@@ -638,17 +651,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             print("train: fault crash: the trainer crashed on purpose", file=sys.stderr)
             return 1
         text = train(args, contract)
-    except TrainerError as err:
-        reason = f"train: {err}"
-        print(reason, file=sys.stderr)
-        write_termination_log(log, clip(reason))
-        return 2 if isinstance(err, UsageError) else 1
-    except Exception as err:  # noqa: BLE001 - the traceback, then the one-line reason
-        traceback.print_exc()
-        reason = f"train: unexpected {type(err).__name__}: {err}".splitlines()[0]
-        print(reason, file=sys.stderr)
-        write_termination_log(log, clip(reason))
-        return 1
+    except Exception as err:  # noqa: BLE001 - every failure is reported the same way
+        return failed("train", err, log)
     write_termination_log(contract.termination_log, text)
     print(text, flush=True)
     return 0

@@ -88,26 +88,16 @@ class Started:
         return Run(done, self.output, self.termination_log)
 
 
-def start_trainer(workdir: Path, name: str, base_uri: str, *args: str) -> Started:
-    """The trainer as a Job's container: its own interpreter, the injected environment."""
+def start(workdir: Path, name: str, argv: list[str], **contract: str) -> Started:
+    """A script as a Job's container: its own interpreter, the injected environment, its
+    output under `workdir / name`."""
     output = workdir / name
     log = workdir / f"{name}.termination-log"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MODELSHIP_")}
-    environment.update(
-        MODELSHIP_MODEL_NAME="fraud",
-        MODELSHIP_BASE_VERSION="7",
-        MODELSHIP_BASE_URI=base_uri,
-        MODELSHIP_BASE_PROFILE_URI="",
-        MODELSHIP_NEW_VERSION="7-r1",
-        MODELSHIP_OUTPUT_URI=f"file://{output}/",
-        MODELSHIP_TRIGGER="drift",
-        MODELSHIP_TRIGGER_REASON="amount psi 0.31 >= 0.2",
-        MODELSHIP_RUN_ID="fraud-retrain-1",
-        MODELSHIP_POLICY="ml/fraud-retrain",
-        MODELSHIP_TERMINATION_LOG=str(log),
-    )
+    environment.update(contract, MODELSHIP_OUTPUT_URI=f"file://{output}/",
+                       MODELSHIP_TERMINATION_LOG=str(log))  # fmt: skip
     proc = subprocess.Popen(
-        [sys.executable, str(TRAINER), *args],
+        [sys.executable, *argv],
         cwd=workdir,
         env=environment,
         stdout=subprocess.PIPE,
@@ -117,32 +107,35 @@ def start_trainer(workdir: Path, name: str, base_uri: str, *args: str) -> Starte
     return Started(proc, output, log)
 
 
+def start_trainer(workdir: Path, name: str, base_uri: str, *args: str) -> Started:
+    """The trainer as a training Job's container runs it."""
+    return start(
+        workdir, name, [str(TRAINER), *args],
+        MODELSHIP_MODEL_NAME="fraud",
+        MODELSHIP_BASE_VERSION="7",
+        MODELSHIP_BASE_URI=base_uri,
+        MODELSHIP_BASE_PROFILE_URI="",
+        MODELSHIP_NEW_VERSION="7-r1",
+        MODELSHIP_TRIGGER="drift",
+        MODELSHIP_TRIGGER_REASON="amount psi 0.31 >= 0.2",
+        MODELSHIP_RUN_ID="fraud-retrain-1",
+        MODELSHIP_POLICY="ml/fraud-retrain",
+    )  # fmt: skip
+
+
 def start_evaluator(workdir: Path, name: str, candidate: str, base: str, data: str) -> Started:
-    """The evaluator as an evaluation Job's container: the injected environment."""
-    output = workdir / name
-    log = workdir / f"{name}.termination-log"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MODELSHIP_")}
-    environment.update(
+    """The evaluator as an evaluation Job's container runs it."""
+    return start(
+        workdir, name, [str(EVALUATOR), "--target", "fraud"],
         MODELSHIP_MODEL_NAME="fraud",
         MODELSHIP_CANDIDATE_VERSION="7-r1",
         MODELSHIP_CANDIDATE_URI=candidate,
         MODELSHIP_BASE_VERSION="7",
         MODELSHIP_BASE_URI=base,
         MODELSHIP_HELD_OUT_URI=data,
-        MODELSHIP_OUTPUT_URI=f"file://{output}/",
         MODELSHIP_RUN_ID="fraud-retrain-1",
         MODELSHIP_POLICY="ml/fraud-retrain",
-        MODELSHIP_TERMINATION_LOG=str(log),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, str(EVALUATOR), "--target", "fraud"],
-        cwd=workdir,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return Started(proc, output, log)
+    )  # fmt: skip
 
 
 def fraud_args(*extra: str) -> list[str]:
