@@ -54,7 +54,7 @@ cluster-status: ## show the local cluster's processes and endpoints
 	$(CLUSTER_PY) status
 
 .PHONY: demo
-demo: setup cluster-bin ## local cluster + operator + a good canary promoted and a bad one rolled back
+demo: setup cluster-bin ## local cluster + operator: canaries promoted and rolled back, then drift → retrain → evaluate → canary → promote
 	$(CLUSTER_PY) up
 	PYTHONPATH=e2e $(PY) e2e/demo.py
 

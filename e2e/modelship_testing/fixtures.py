@@ -34,6 +34,8 @@ from modelship_testing.cluster import (
 from modelship_testing.jobs import JobRunner
 from modelship_testing.objects import release_finalizers
 from modelship_testing.prometheus import PrometheusHandle
+from modelship_testing.retraining import Loop
+from modelship_testing.revisions import ServedRevisions
 from modelship_testing.serving import TrainedModel, train_fraud_model
 from modelship_testing.waiters import diagnostic, wait_for
 
@@ -262,6 +264,26 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
     """The fraud classifier and its reference profile, trained once for every test that
     serves it (servers only add their logs to its folder)."""
     return train_fraud_model(tmp_path_factory.mktemp("fraud-model"))
+
+
+@pytest.fixture
+def loop(k8s_api: client.ApiClient, namespace: str, model: TrainedModel, tmp_path: Path,
+         job_runner: JobRunner, kubeconfig: str) -> Loop:  # fmt: skip
+    """A served ModelDeployment and a RetrainPolicy whose Jobs run the reference trainer
+    here (`job_runner`)."""
+    return Loop(k8s_api, namespace, model, tmp_path, kubeconfig)
+
+
+@pytest.fixture
+def revisions(namespace: str, prometheus: PrometheusHandle) -> Iterator[ServedRevisions]:
+    """Reference servers standing in for revisions' pods, with live traffic; stopped after
+    the test."""
+    served = ServedRevisions(prometheus, namespace)
+    with diagnostic("reference servers", served.logs):
+        try:
+            yield served
+        finally:
+            served.close()
 
 
 @pytest.fixture

@@ -121,6 +121,7 @@ def start_server(
     name: str = "fraud",
     fault: str | None = None,
     fault_env: dict[str, str] | None = None,
+    ready_timeout: float = 60,
 ) -> Server:
     """Serve `model` as `revision`; `fault` names a class of faulty_models to wrap it."""
     port = free_port()
@@ -160,7 +161,7 @@ def start_server(
     server = Server(revision, port, proc, log)
     wait_for(
         lambda: server.proc.poll() is None and server.ready(),
-        timeout=60,
+        timeout=ready_timeout,
         describe=f"modelship serve for revision {revision}",
     )
     return server

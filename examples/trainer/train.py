@@ -8,8 +8,8 @@ Run by a RetrainPolicy's Job (docs/trainer.md), or by hand:
 
 It reads the data (CSV or Parquet, through fsspec), splits it into training and held-out
 rows with the seed, trains the candidate, evaluates the candidate and the serving (base) model
-on the same held-out rows, and writes model.joblib, profile.json and result.json to
-MODELSHIP_OUTPUT_URI. The result document also goes to the termination message.
+on the same held-out rows, and writes model.joblib, profile.json, held-out.csv and result.json
+to MODELSHIP_OUTPUT_URI. The result document also goes to the termination message.
 """
 
 from __future__ import annotations
@@ -67,18 +67,22 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 MODEL_FILE = "model.joblib"
 PROFILE_FILE = "profile.json"
 RESULT_FILE = "result.json"
+HELD_OUT_FILE = "held-out.csv"
 # Names a base model directory is searched for, in order (the reference server's order).
 BASE_MODEL_FILES = ("model.joblib", "model.pkl", "model.pickle")
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 # Kubernetes keeps at most this many bytes of a termination message.
 TERMINATION_LIMIT = 4096
 ESTIMATORS = ("logistic", "gradient-boosting", "random-forest")
-FAULTS = ("worse", "crash", "malformed")
+FAULTS = ("worse", "crash", "malformed", "overclaim")
 CSV_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
 PARQUET_SUFFIXES = (".parquet", ".pq")
 MALFORMED = "this is not JSON: the reference trainer's --fault malformed test hook"
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 REGRESSION_METRICS = ("mae", "rmse", "r2")
+# What --fault overclaim reports: the best value each metric can have.
+PERFECT = {"accuracy": 1.0, "precision": 1.0, "recall": 1.0, "f1": 1.0, "roc_auc": 1.0,
+           "mae": 0.0, "rmse": 0.0, "r2": 1.0}  # fmt: skip
 
 
 class TrainerError(Exception):
@@ -178,7 +182,9 @@ def parser() -> argparse.ArgumentParser:
         help="group attributes recorded in the profile (added to the base profile's)",
     )
     p.add_argument("--bins", type=int, default=DEFAULT_BINS, help="profile bins per feature")
-    p.add_argument("--fault", choices=FAULTS, help="test hook: worse, crash or malformed")
+    p.add_argument(
+        "--fault", choices=FAULTS, help="test hook: worse, crash, malformed or overclaim"
+    )
     return p
 
 
@@ -370,10 +376,8 @@ def evaluate(model: Any, features: pd.DataFrame, truth: pd.Series, task: Task) -
     return {k: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
 
 
-def load_base(uri: str) -> Any:
-    """The base model: `model.joblib` in the folder `uri` names, or the file `uri` names."""
-    if not uri:
-        raise TrainerError("MODELSHIP_BASE_URI is empty: there is no serving model to compare")
+def load_model(uri: str) -> Any:
+    """A model: `model.joblib` in the folder `uri` names, or the file `uri` names."""
     try:
         fs, path = fsspec.core.url_to_fs(uri)
         if fs.isdir(path):
@@ -400,7 +404,9 @@ def evaluate_base(
 ) -> tuple[dict[str, float] | None, str]:
     """The base model's metrics on the held-out rows, or None and why not."""
     try:
-        model = load_base(uri)
+        if not uri:
+            raise TrainerError("MODELSHIP_BASE_URI is empty: there is no serving model to compare")
+        model = load_model(uri)
         names = getattr(model, "feature_names_in_", None)
         columns = [str(n) for n in names] if names is not None else list(features)
         missing = [c for c in columns if c not in held_out.columns]
@@ -560,16 +566,19 @@ def train(args: argparse.Namespace, contract: Contract) -> str:
     numeric = [f for f in features if f not in categorical]
     model = build_estimator(args.estimator, task, numeric, categorical, args.seed)
     labels = parts.train[args.target]
-    if args.fault == "worse":
+    if args.fault in ("worse", "overclaim"):
         shuffled = np.random.default_rng(args.seed).permutation(labels.to_numpy())
         labels = pd.Series(shuffled, index=labels.index, name=args.target)
-        say("fault worse: training on shuffled labels")
+        say(f"fault {args.fault}: training on shuffled labels")
     try:
         model.fit(parts.train[features], labels)
     except ValueError as err:
         raise TrainerError(f"training failed: {err}") from None
     metrics = evaluate(model, parts.held_out[features], parts.held_out[args.target], task)
     say(f"candidate {contract.new_version}: {metrics}")
+    if args.fault == "overclaim":
+        metrics = {name: PERFECT[name] for name in metrics}
+        say(f"fault overclaim: reporting {metrics}")
     baseline, baseline_error = evaluate_base(
         contract.base_uri, parts.held_out, features, args.target, task
     )
@@ -594,6 +603,7 @@ def train(args: argparse.Namespace, contract: Contract) -> str:
         "seed": args.seed,
         "testSize": args.test_size,
         "stratified": parts.stratified,
+        "heldOutURI": contract.output_uri + HELD_OUT_FILE,
     }
     document = result_document(contract, metrics, baseline, baseline_error, data_record)
     text = json.dumps(document, separators=(",", ":"))
@@ -607,11 +617,26 @@ def train(args: argparse.Namespace, contract: Contract) -> str:
         {
             MODEL_FILE: model_bytes.getvalue(),
             PROFILE_FILE: profile.to_json().encode(),
+            HELD_OUT_FILE: parts.held_out.to_csv(index=False).encode(),
             RESULT_FILE: text.encode(),
         },
     )
-    say(f"wrote {MODEL_FILE}, {PROFILE_FILE} and {RESULT_FILE} to {contract.output_uri}")
+    say(f"wrote {MODEL_FILE}, {PROFILE_FILE}, {HELD_OUT_FILE} and {RESULT_FILE} to "
+        f"{contract.output_uri}")  # fmt: skip
     return text
+
+
+def failed(program: str, err: Exception, log: str | None) -> int:
+    """Report a failure: the traceback for an unexpected one, then a one-line reason on stderr
+    and in the termination message; the exit status (2 for bad arguments, 1 otherwise)."""
+    if isinstance(err, TrainerError):
+        reason = f"{program}: {err}"
+    else:
+        traceback.print_exc()
+        reason = f"{program}: unexpected {type(err).__name__}: {err}".splitlines()[0]
+    print(reason, file=sys.stderr)
+    write_termination_log(log, clip(reason))
+    return 2 if isinstance(err, UsageError) else 1
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -626,17 +651,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             print("train: fault crash: the trainer crashed on purpose", file=sys.stderr)
             return 1
         text = train(args, contract)
-    except TrainerError as err:
-        reason = f"train: {err}"
-        print(reason, file=sys.stderr)
-        write_termination_log(log, clip(reason))
-        return 2 if isinstance(err, UsageError) else 1
-    except Exception as err:  # noqa: BLE001 - the traceback, then the one-line reason
-        traceback.print_exc()
-        reason = f"train: unexpected {type(err).__name__}: {err}".splitlines()[0]
-        print(reason, file=sys.stderr)
-        write_termination_log(log, clip(reason))
-        return 1
+    except Exception as err:  # noqa: BLE001 - every failure is reported the same way
+        return failed("train", err, log)
     write_termination_log(contract.termination_log, text)
     print(text, flush=True)
     return 0

@@ -15,42 +15,30 @@ from modelship_testing.fixtures import OperatorFactory
 from modelship_testing.jobs import JobRunner
 from modelship_testing.objects import ModelDeployments
 from modelship_testing.prometheus import PrometheusHandle
-from modelship_testing.serving import (
-    Server,
-    TrafficGenerator,
-    TrainedModel,
-    fraud_data,
-    start_server,
-)
+from modelship_testing.retraining import TRAINER, container, job_template
+from modelship_testing.revisions import ServedRevisions
+from modelship_testing.serving import TrainedModel, fraud_data
 from modelship_testing.waiters import diagnostic, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.usefixtures("crds")]
 
 GROUP, VERSION = "modelship.io", "v1alpha1"
-TRAINER = Path(__file__).resolve().parents[2] / "examples" / "trainer" / "train.py"
 SHIFT = {"amount": 150.0, "merchant_risk": 0.5}
 
 
 class World:
     def __init__(self, api: client.ApiClient, namespace: str, prometheus: PrometheusHandle,
-                 work: Path) -> None:  # fmt: skip
+                 work: Path, revisions: ServedRevisions) -> None:  # fmt: skip
         self.namespace, self.prometheus, self.work = namespace, prometheus, work
         self.mds = ModelDeployments(api, namespace)
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.batch = client.BatchV1Api(api)
-        self.servers: dict[str, Server] = {}
-        self.traffic = TrafficGenerator(rate_per_second=40, max_seconds=500)
+        self.revisions = revisions
+        self.traffic = revisions.traffic
 
     def serve(self, revision: str, version: str, trained: TrainedModel) -> None:
-        server = start_server(trained, revision, version)
-        self.servers[revision] = server
-        job = f"{self.namespace}-{revision}"
-        self.prometheus.add_target(job, server.address, {"namespace": self.namespace})
-        self.prometheus.wait_for_target_up(job)
-        for other in list(self.traffic.weights):
-            self.traffic.unroute(other)
-        self.traffic.route(server)
+        self.revisions.serve(revision, version, trained, only=True)
 
     def status(self, plural: str, name: str) -> dict[str, Any]:
         found = self.custom.get_namespaced_custom_object(
@@ -73,12 +61,6 @@ class World:
         )
         return [j.metadata.name for j in listed.items]
 
-    def close(self) -> None:
-        self.traffic.stop()
-        for revision, server in self.servers.items():
-            self.prometheus.remove_target(f"{self.namespace}-{revision}")
-            server.stop()
-
     def diagnostics(self) -> str:
         return (
             f"monitor: {self.status('driftmonitors', 'fraud-drift')}\n"
@@ -89,13 +71,11 @@ class World:
 
 @pytest.fixture
 def world(k8s_api: client.ApiClient, namespace: str, prometheus: PrometheusHandle,
-          tmp_path: Path, job_runner: JobRunner) -> Iterator[World]:  # fmt: skip
-    world = World(k8s_api, namespace, prometheus, tmp_path)
+          tmp_path: Path, job_runner: JobRunner, revisions: ServedRevisions
+          ) -> Iterator[World]:  # fmt: skip
+    world = World(k8s_api, namespace, prometheus, tmp_path, revisions)
     with diagnostic("the loop", world.diagnostics):
-        try:
-            yield world
-        finally:
-            world.close()
+        yield world
 
 
 def test_drift_retrains_once_promotes_and_clears(
@@ -124,21 +104,12 @@ def test_drift_retrains_once_promotes_and_clears(
         "modelDeploymentRef": "fraud", "interval": "10s", "window": "20s", "minSamples": 100,
         "actions": {"onDrift": ["event", "retrain"]},
     })  # fmt: skip
-    trainer = {
-        "name": "train",
-        "image": "modelship-trainer:dev",
-        "command": ["python", str(TRAINER)],
-        "args": ["--data", str(data), "--target", "fraud"],
-    }
-    pod = {
-        "metadata": {"labels": {"modelship.io/run-locally": "true"}},
-        "spec": {"containers": [trainer]},
-    }
+    trainer = container("train", TRAINER, ["--data", str(data), "--target", "fraud"])
     world.create("RetrainPolicy", "retrainpolicies", "fraud-retrain", {
         "modelDeploymentRef": "fraud",
         "triggers": {"drift": {"driftMonitorRef": "fraud-drift", "consecutiveEvaluations": 2}},
         "cooldown": "1h",
-        "job": {"template": {"spec": {"template": pod}}},
+        "job": job_template(trainer),
         "output": {"uri": f"file://{world.work}/models/{{version}}/"},
         "validation": {"minMetrics": {"accuracy": 0.6}},
         "promotion": "auto",

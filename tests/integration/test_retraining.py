@@ -9,17 +9,16 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
 from modelship_testing.fixtures import OperatorFactory
 from modelship_testing.jobs import JobRunner
-from modelship_testing.serving import TrainedModel
-from modelship_testing.stands import RetrainLoop
+from modelship_testing.retraining import EVALUATOR, Loop, container, job_template
+from modelship_testing.serving import fraud_data
 
 pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("crds")]
+
 
 
 def lineage(kubeconfig: str, namespace: str, output: str) -> str:
@@ -43,14 +42,8 @@ def spec_writers(md: dict[str, Any]) -> list[tuple[str, str, str]]:
     ]
 
 
-@pytest.fixture
-def loop(k8s_api: client.ApiClient, namespace: str, model: TrainedModel, tmp_path: Path,
-         job_runner: JobRunner, kubeconfig: str) -> RetrainLoop:  # fmt: skip
-    return RetrainLoop(k8s_api, namespace, model, tmp_path, kubeconfig)
-
-
 def test_a_manual_retrain_is_validated_promoted_and_serves_with_its_own_profile(
-    loop: RetrainLoop, operator: OperatorFactory, job_runner: JobRunner
+    loop: Loop, operator: OperatorFactory, job_runner: JobRunner
 ) -> None:
     loop.start(operator)
     loop.retrain()
@@ -70,7 +63,7 @@ def test_a_manual_retrain_is_validated_promoted_and_serves_with_its_own_profile(
     status = loop.mds.wait_phase("fraud", "Healthy")
     assert status["rollout"]["stableVersion"] == "1-r1"
     assert loop.jobs() == ["fraud-retrain-1"]  # exactly one Job
-    assert {"RunStarted", "RunPromoting", "RunPromoted"} <= {r for _, r in loop.events()}
+    assert {"RunStarted", "RunPromoting", "RunPromoted"} <= {r for _, r, _ in loop.events()}
     # Lineage: the history links the revision to its run, and the CLI follows the chain.
     assert status["history"][0]["run"] == "fraud-retrain/fraud-retrain-1"
     assert status["model"]["source"] == "Spec"  # promoted into the spec
@@ -93,7 +86,7 @@ def test_a_manual_retrain_is_validated_promoted_and_serves_with_its_own_profile(
 
 
 def test_gitops_safe_promotion_serves_the_new_model_and_never_writes_the_spec(
-    loop: RetrainLoop, operator: OperatorFactory, job_runner: JobRunner
+    loop: Loop, operator: OperatorFactory, job_runner: JobRunner
 ) -> None:
     loop.start(operator, target="policyStatus")
     created = loop.mds.get("fraud")
@@ -125,16 +118,17 @@ def test_gitops_safe_promotion_serves_the_new_model_and_never_writes_the_spec(
     volumes = {v.name: v for v in serving[0].spec.template.spec.volumes or []}
     assert any(v.config_map and v.config_map.name == "fraud-1-r1-profile"
                for v in volumes.values())  # fmt: skip
-    assert ("Normal", "ModelFromRetrainPolicy") in loop.events("fraud")
+    assert ("Normal", "ModelFromRetrainPolicy") in {(t, r) for t, r, _ in loop.events("fraud")}
     # A person changes spec.model in Git: the person wins, the promotion ends for good.
     loop.mds.patch("fraud", {"spec": {"model": {"version": "2"}}})
     status = loop.mds.wait_phase("fraud", "Healthy", timeout=90)
     assert status["rollout"]["stableVersion"] == "2"
     assert (status["model"]["version"], status["model"]["source"]) == ("2", "Spec")
-    assert ("Normal", "ModelFromSpec") in loop.events("fraud")
+    assert ("Normal", "ModelFromSpec") in {(t, r) for t, r, _ in loop.events("fraud")}
     ended = loop.wait(lambda s: (s.get("promoted") or {}).get("ended"),
                       "the policy to end its promotion")["promoted"]  # fmt: skip
     assert "spec.model changed to version 2" in ended["ended"]
+
 
 
 @pytest.mark.parametrize(
@@ -146,7 +140,7 @@ def test_gitops_safe_promotion_serves_the_new_model_and_never_writes_the_spec(
     ],
 )
 def test_a_bad_run_is_recorded_and_never_deployed(
-    loop: RetrainLoop, operator: OperatorFactory, fault: str, outcome: str, text: str
+    loop: Loop, operator: OperatorFactory, fault: str, outcome: str, text: str
 ) -> None:
     loop.start(operator, fault=fault)
     loop.retrain()
@@ -154,6 +148,53 @@ def test_a_bad_run_is_recorded_and_never_deployed(
     assert text in run["message"]
     assert run.get("promoted") is not True
     assert loop.mds.get("fraud")["spec"]["model"]["version"] == "1"
-    assert (("Warning", f"Run{outcome}")) in loop.events()
+    assert ("Warning", f"Run{outcome}") in {(t, r) for t, r, _ in loop.events()}
     assert loop.status().get("activeRun") is None
     assert loop.status()["rejectionsInARow"] == 1
+
+
+def evaluation_job(held_out: str | None = None) -> dict[str, Any]:
+    """validation.job: the reference evaluator, on `held_out` or the trainer's held-out rows."""
+    job = job_template(container("evaluate", EVALUATOR, ["--target", "fraud"]))
+    return {**job, "heldOutURI": held_out} if held_out else job
+
+
+COMPARE = [{"metric": "accuracy", "direction": "higherIsBetter", "maxRegression": 0.05}]
+
+
+def test_an_independent_evaluation_rejects_a_candidate_its_trainer_overclaims(
+    loop: Loop, operator: OperatorFactory, job_runner: JobRunner
+) -> None:
+    loop.deploy(operator)
+    golden = loop.work / "golden.csv"
+    fraud_data(rows=600, seed=29).to_csv(golden, index=False)
+    validation = {"minMetrics": {"accuracy": 0.6}, "compare": COMPARE,
+                  "job": evaluation_job(f"file://{golden}")}  # fmt: skip
+    loop.create_policy(loop.trainer("overclaim"), validation=validation)
+    loop.retrain()
+    run = loop.ended("Rejected", timeout=180)
+    evaluation = run["evaluation"]
+    assert evaluation["jobName"] == "fraud-retrain-1-eval"
+    assert evaluation["heldOutURI"] == f"file://{golden}"
+    assert evaluation["trainerMetrics"]["accuracy"] == 1.0  # what the trainer claimed
+    assert run["metrics"]["accuracy"] < run["baselineMetrics"]["accuracy"] - 0.05  # measured
+    assert "accuracy" in run["message"]
+    assert loop.mds.get("fraud")["spec"]["model"]["version"] == "1"
+    assert loop.jobs() == ["fraud-retrain-1", "fraud-retrain-1-eval"]
+    assert {"RunEvaluating", "RunRejected"} <= {r for _, r, _ in loop.events()}
+    [evaluator] = job_runner.runs_for_job("fraud-retrain-1-eval")
+    assert "on 600 rows of file://" in evaluator.log()  # the golden set, not the trainer's
+
+
+def test_an_honest_candidate_evaluated_on_its_trainers_held_out_rows_is_promoted(
+    loop: Loop, operator: OperatorFactory
+) -> None:
+    loop.deploy(operator)
+    validation = {"minMetrics": {"accuracy": 0.6}, "compare": COMPARE, "job": evaluation_job()}
+    loop.create_policy(loop.trainer(), validation=validation)
+    loop.retrain()
+    run = loop.ended("Promoted", timeout=180)
+    evaluation = run["evaluation"]
+    assert evaluation["heldOutURI"] == run["artifactURI"] + "held-out.csv"
+    assert run["metrics"] == pytest.approx(evaluation["trainerMetrics"])  # the same rows
+    assert loop.mds.get("fraud")["spec"]["model"]["version"] == "1-r1"

@@ -26,7 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from modelship import metrics
 from modelship.api.resources import API_VERSION
 from modelship.api.resources import Kind as Resource
-from modelship.retrain.jobs import LABEL_POLICY, LABEL_RUN, JobObserved, label_value
+from modelship.retrain.jobs import LABEL_POLICY, JobObserved, label_value
 from modelship.rollout.objects import (
     ANNOTATION_HASH,
     ANNOTATION_IMAGE,
@@ -183,9 +183,10 @@ class JobsMixin:
         pods = self.call("GET", f"/api/v1/namespaces/{namespace}/pods", query=selector)
         by_job: dict[str, list[Mapping[str, Any]]] = {}
         for pod in pods.get("items", []):
-            run = ((pod.get("metadata") or {}).get("labels") or {}).get(LABEL_RUN)
-            if run:
-                by_job.setdefault(run, []).append(pod)
+            # By the Job that owns it: a run's training and evaluation Jobs share its label.
+            for owner in (pod.get("metadata") or {}).get("ownerReferences") or []:
+                if owner.get("kind") == "Job":
+                    by_job.setdefault(str(owner.get("name")), []).append(pod)
         out = {}
         for job in listed.get("items", []):
             name = job["metadata"]["name"]

@@ -15,6 +15,7 @@ from modelship.api.types import (
     MODEL_URI_PATTERN,
     Cron,
     Duration,
+    ModelURI,
     ObjectName,
     PreservedObject,
     cel_matches,
@@ -136,6 +137,23 @@ class Comparison(KubeModel):
     the baseline. Absent: the overall metric only."""
 
 
+class EvaluationJob(KubeModel):
+    """An evaluation Job independent of the trainer, so that a trainer never grades its own
+    work: after the training Job succeeds, it measures the candidate and the serving model on
+    held-out data, and validation judges its metrics instead of the trainer's. The operator
+    injects MODELSHIP_CANDIDATE_URI, MODELSHIP_CANDIDATE_VERSION, MODELSHIP_BASE_URI,
+    MODELSHIP_BASE_VERSION, MODELSHIP_HELD_OUT_URI, MODELSHIP_OUTPUT_URI, MODELSHIP_MODEL_NAME,
+    MODELSHIP_RUN_ID, MODELSHIP_POLICY and MODELSHIP_TERMINATION_LOG into every container; the
+    Job reports metrics and baselineMetrics as JSON in its termination message or in
+    result.json at its output URI (docs/trainer.md)."""
+
+    template: PreservedObject
+    """A batch/v1 JobTemplateSpec ({metadata, spec})."""
+    held_out_uri: ModelURI | None = Field(default=None, alias="heldOutURI")
+    """The data to evaluate on (a file or folder). Default: the data.heldOutURI the trainer
+    reports; set it so that the trainer does not choose the data it is judged on either."""
+
+
 class Validation(KubeModel):
     """What a trained model must achieve to be promoted, from the metrics its Job reports:
     absolute bounds on the candidate, and comparisons with the serving model measured on the
@@ -177,6 +195,9 @@ class Validation(KubeModel):
     """What a comparison does when the baseline lacks its metric (or slice), e.g. no
     baselineMetrics at all: reject (the default: a comparison that cannot be made never
     promotes) or pass (the absolute bounds still apply). The verdict says which happened."""
+    job: EvaluationJob | None = None
+    """An independent evaluation Job whose metrics (candidate and baseline, on held-out data)
+    are judged instead of the trainer's. Absent: the trainer's own metrics are judged."""
 
 
 class Concurrency(StrEnum):
@@ -255,6 +276,8 @@ class TriggerKind(StrEnum):
 class RunOutcome(StrEnum):
     RUNNING = "Running"
     """The Job is running."""
+    EVALUATING = "Evaluating"
+    """The training Job succeeded; the evaluation Job (validation.job) is measuring its model."""
     AWAITING_APPROVAL = "AwaitingApproval"
     """Validated; promotion manual: waiting for modelship.io/approve=<run>."""
     PROMOTING = "Promoting"
@@ -285,6 +308,18 @@ class TriggerScore(KubeModel):
     severity: Annotated[str, StringConstraints(max_length=16)] = ""
     """none, warning or critical."""
 
+class RunEvaluation(KubeModel):
+    """A run's independent evaluation (validation.job)."""
+
+    job_name: ObjectName
+    """The evaluation Job."""
+    started_at: datetime
+    """When it was started."""
+    held_out_uri: Annotated[str, StringConstraints(max_length=1024)] = Field(alias="heldOutURI")
+    """The data it evaluates on."""
+    trainer_metrics: dict[str, float] | None = Field(default=None, max_length=64)
+    """What the trainer reported for its candidate; the run's metrics are the evaluation's."""
+
 
 class RetrainRun(KubeModel):
     """One retraining run: the lineage record of a model version."""
@@ -310,12 +345,16 @@ class RetrainRun(KubeModel):
     finished_at: datetime | None = None
     """When it finished."""
     outcome: RunOutcome = RunOutcome.RUNNING
-    """Running, Succeeded (passed validation), Failed (the Job failed), Rejected (failed
-    validation) or Cancelled."""
+    """Running, Evaluating, AwaitingApproval, Promoting, Promoted, RolledBack, Succeeded
+    (passed validation, recorded only), Failed (a Job failed), Rejected (failed validation)
+    or Cancelled."""
     metrics: dict[str, float] | None = Field(default=None, max_length=64)
-    """Metrics the Job reported for the candidate."""
+    """The candidate's metrics that validation judged: the evaluation Job's when
+    validation.job is set, the trainer's otherwise."""
     baseline_metrics: dict[str, float] | None = Field(default=None, max_length=64)
-    """Metrics the Job reported for the serving model, on the same held-out data."""
+    """The serving model's metrics on the same held-out data, from the same Job."""
+    evaluation: RunEvaluation | None = None
+    """The independent evaluation, when validation.job is set."""
     evidence: Text = ""
     """What the trigger saw: the drifted features and scores, the degraded metric."""
     trigger_scores: list[TriggerScore] | None = Field(default=None, max_length=16)

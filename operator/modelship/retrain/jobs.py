@@ -1,5 +1,6 @@
-"""A run's Job: its name, the version it produces, its manifest with the trainer contract's
-environment, and what the operator reads back from it. Pure."""
+"""A run's Jobs (training, and evaluation with validation.job): their names, the version a
+run produces, their manifests with the contracts' environment, and what the operator reads
+back from them. Pure."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from modelship.api.resources import API_VERSION
-from modelship.api.retrainpolicy import RetrainPolicySpec
+from modelship.api.retrainpolicy import RetrainPolicySpec, RetrainRun
 
 LABEL_POLICY = "modelship.io/retrain-policy"
 LABEL_RUN = "modelship.io/run"
 LABEL_TRIGGER = "modelship.io/trigger"
 LABEL_MODEL = "modelship.io/model"
+LABEL_STAGE = "modelship.io/stage"
+STAGE_TRAINING = "training"
+STAGE_EVALUATION = "evaluation"
 TERMINATION_LOG = "/dev/termination-log"
 _RUN_SUFFIX = re.compile(r"-r\d+$")
 
@@ -75,28 +79,30 @@ def output_uri(spec: RetrainPolicySpec, version: str) -> str:
     return uri if uri.endswith("/") else uri + "/"
 
 
-def job_manifest(
+def evaluation_job_name(run: str) -> str:
+    """The name of a run's evaluation Job (validation.job): never a training Job's."""
+    return label_value(f"{run}-eval")
+
+
+def evaluation_output_uri(spec: RetrainPolicySpec, version: str) -> str:
+    """Where the evaluation Job writes its result.json: beside the candidate, its own folder."""
+    return output_uri(spec, version) + "evaluation/"
+
+
+def _job(
     policy: Mapping[str, Any],
-    spec: RetrainPolicySpec,
-    run: str,
-    trigger: str,
-    reason: str,
-    base: ServingModel,
-    version: str,
+    template: Mapping[str, Any],
+    name: str,
+    labels: Mapping[str, str],
+    environment: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The run's Job: the user's template, owned by the policy, labelled, with the trainer
-    contract's environment added to every container (the user's own values win)."""
+    """A Job from the user's template, owned by the policy, labelled, with `environment`
+    added to every container (the user's own values win)."""
     meta = policy["metadata"]
-    template = copy.deepcopy(dict(spec.job.template))
-    labels = {
-        LABEL_POLICY: label_value(meta["name"]),
-        LABEL_RUN: run,
-        LABEL_TRIGGER: trigger,
-        LABEL_MODEL: label_value(base.name),
-    }
+    template = copy.deepcopy(dict(template))
     job_meta = dict(template.get("metadata") or {})
     job_meta.update(
-        name=run,
+        name=name,
         namespace=meta["namespace"],
         labels={**(job_meta.get("labels") or {}), **labels},
         ownerReferences=[
@@ -116,18 +122,6 @@ def job_manifest(
     pod_meta["labels"] = {**(pod_meta.get("labels") or {}), **labels}
     pod_spec = dict(pod.get("spec") or {})
     pod_spec.setdefault("restartPolicy", "Never")
-    environment = {
-        "MODELSHIP_MODEL_NAME": base.name,
-        "MODELSHIP_BASE_VERSION": base.version,
-        "MODELSHIP_BASE_URI": base.uri,
-        "MODELSHIP_BASE_PROFILE_URI": base.profile_uri,
-        "MODELSHIP_NEW_VERSION": version,
-        "MODELSHIP_OUTPUT_URI": output_uri(spec, version),
-        "MODELSHIP_TRIGGER": trigger,
-        "MODELSHIP_TRIGGER_REASON": reason[:1024],
-        "MODELSHIP_RUN_ID": run,
-        "MODELSHIP_POLICY": f"{meta['namespace']}/{meta['name']}",
-    }
     containers = []
     for container in pod_spec.get("containers") or []:
         container = dict(container)
@@ -146,3 +140,70 @@ def job_manifest(
     job_spec["template"] = pod
     job_spec.setdefault("backoffLimit", 0)
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": job_meta, "spec": job_spec}
+
+
+def _labels(policy: Mapping[str, Any], run: str, trigger: str, model: str,
+            stage: str) -> dict[str, str]:  # fmt: skip
+    return {
+        LABEL_POLICY: label_value(policy["metadata"]["name"]),
+        LABEL_RUN: run,
+        LABEL_TRIGGER: trigger,
+        LABEL_MODEL: label_value(model),
+        LABEL_STAGE: stage,
+    }
+
+
+def job_manifest(
+    policy: Mapping[str, Any],
+    spec: RetrainPolicySpec,
+    run: str,
+    trigger: str,
+    reason: str,
+    base: ServingModel,
+    version: str,
+) -> dict[str, Any]:
+    """The run's training Job, with the trainer contract's environment."""
+    meta = policy["metadata"]
+    environment = {
+        "MODELSHIP_MODEL_NAME": base.name,
+        "MODELSHIP_BASE_VERSION": base.version,
+        "MODELSHIP_BASE_URI": base.uri,
+        "MODELSHIP_BASE_PROFILE_URI": base.profile_uri,
+        "MODELSHIP_NEW_VERSION": version,
+        "MODELSHIP_OUTPUT_URI": output_uri(spec, version),
+        "MODELSHIP_TRIGGER": trigger,
+        "MODELSHIP_TRIGGER_REASON": reason[:1024],
+        "MODELSHIP_RUN_ID": run,
+        "MODELSHIP_POLICY": f"{meta['namespace']}/{meta['name']}",
+    }
+    labels = _labels(policy, run, trigger, base.name, STAGE_TRAINING)
+    return _job(policy, spec.job.template, run, labels, environment)
+
+
+def evaluation_manifest(
+    policy: Mapping[str, Any],
+    spec: RetrainPolicySpec,
+    run: RetrainRun,
+    base: ServingModel | None,
+) -> dict[str, Any]:
+    """The run's evaluation Job (validation.job): the run's candidate against what serves
+    now, with the evaluation contract's environment; without a serving model its base is
+    empty (the Job then reports no baseline)."""
+    assert spec.validation is not None and spec.validation.job is not None
+    assert run.evaluation is not None
+    meta = policy["metadata"]
+    model = base.name if base else ""
+    environment = {
+        "MODELSHIP_MODEL_NAME": model,
+        "MODELSHIP_CANDIDATE_VERSION": run.new_version,
+        "MODELSHIP_CANDIDATE_URI": run.artifact_uri or "",
+        "MODELSHIP_BASE_VERSION": base.version if base else "",
+        "MODELSHIP_BASE_URI": base.uri if base else "",
+        "MODELSHIP_HELD_OUT_URI": run.evaluation.held_out_uri,
+        "MODELSHIP_OUTPUT_URI": evaluation_output_uri(spec, run.new_version),
+        "MODELSHIP_RUN_ID": run.name,
+        "MODELSHIP_POLICY": f"{meta['namespace']}/{meta['name']}",
+    }
+    labels = _labels(policy, run.name, str(run.trigger), model, STAGE_EVALUATION)
+    return _job(policy, spec.validation.job.template, run.evaluation.job_name, labels,
+                environment)  # fmt: skip

@@ -1,4 +1,5 @@
-"""The trainer's result: the JSON a Job reports (docs/trainer.md). Pure."""
+"""The results Jobs report: the trainer's and the evaluation Job's JSON (docs/trainer.md).
+Pure."""
 
 from __future__ import annotations
 
@@ -33,6 +34,19 @@ class TrainerResult:
     baseline_error: str = ""
     slices: dict[str, dict[str, float]] | None = None
     """Per-slice candidate metrics (e.g. per fairness group), for per-slice validation."""
+    baseline_slices: dict[str, dict[str, float]] | None = None
+    held_out_uri: str | None = None
+    """data.heldOutURI: the held-out rows, for an evaluation Job (validation.job)."""
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """What an evaluation Job measured: the candidate and the serving model on held-out data."""
+
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float] | None
+    baseline_error: str = ""
+    slices: dict[str, dict[str, float]] | None = None
     baseline_slices: dict[str, dict[str, float]] | None = None
 
 
@@ -74,12 +88,12 @@ def _slices(value: Any, what: str) -> dict[str, dict[str, float]] | None:
     return {str(name): _metrics(metrics, f"{what}.{name}") for name, metrics in value.items()}
 
 
-def parse_result(text: str | None) -> TrainerResult:
-    """The result document; ResultError naming what is wrong otherwise."""
+def _document(text: str | None, job: str) -> Mapping[str, Any]:
+    """The JSON object `job` reported, with its metrics checked to be there."""
     if text is None or not text.strip():
         raise ResultError(
-            "the Job reported no result: write the result JSON to the termination log "
-            "($MODELSHIP_TERMINATION_LOG) or to result.json at the output URI"
+            f"the {job} reported no result: write the result JSON to the termination log "
+            "($MODELSHIP_TERMINATION_LOG) or to result.json at its output URI"
         )
     try:
         document = json.loads(text)
@@ -89,19 +103,44 @@ def parse_result(text: str | None) -> TrainerResult:
         raise ResultError("the result must be a JSON object")
     if "metrics" not in document:
         raise ResultError("the result has no metrics")
-    metrics = _metrics(document["metrics"], "metrics")
+    return document
+
+
+def _measured(document: Mapping[str, Any]) -> EvaluationResult:
     baseline = document.get("baselineMetrics")
-    artifact = _uri(document.get("artifactURI"), "artifactURI", required=True)
-    assert artifact is not None
-    profile = _uri(document.get("profileURI"), "profileURI", required=False)
-    return TrainerResult(
-        metrics=metrics,
+    return EvaluationResult(
+        metrics=_metrics(document["metrics"], "metrics"),
         baseline_metrics=_metrics(baseline, "baselineMetrics") if baseline is not None else None,
-        artifact_uri=artifact,
-        profile_uri=profile,
-        version=str(document.get("version") or ""),
-        data=dict(document.get("data") or {}),
         baseline_error=str(document.get("baselineError") or ""),
         slices=_slices(document.get("slices"), "slices"),
         baseline_slices=_slices(document.get("baselineSlices"), "baselineSlices"),
     )
+
+
+def parse_result(text: str | None) -> TrainerResult:
+    """The trainer's result document; ResultError naming what is wrong otherwise."""
+    document = _document(text, "Job")
+    measured = _measured(document)
+    artifact = _uri(document.get("artifactURI"), "artifactURI", required=True)
+    assert artifact is not None
+    profile = _uri(document.get("profileURI"), "profileURI", required=False)
+    data = document.get("data")
+    data = dict(data) if isinstance(data, Mapping) else {}
+    return TrainerResult(
+        metrics=measured.metrics,
+        baseline_metrics=measured.baseline_metrics,
+        artifact_uri=artifact,
+        profile_uri=profile,
+        version=str(document.get("version") or ""),
+        data=data,
+        baseline_error=measured.baseline_error,
+        slices=measured.slices,
+        baseline_slices=measured.baseline_slices,
+        held_out_uri=_uri(data.get("heldOutURI"), "data.heldOutURI", required=False),
+    )
+
+
+def parse_evaluation(text: str | None) -> EvaluationResult:
+    """The evaluation Job's result document (metrics, baselineMetrics, slices); ResultError
+    naming what is wrong otherwise."""
+    return _measured(_document(text, "evaluation Job"))

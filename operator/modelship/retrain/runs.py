@@ -1,9 +1,10 @@
 """The RetrainPolicy planner: (spec, status, what the triggers and the cluster show, now) ->
 the next status, the Job to create or delete, the promotion to write, and Events. Pure.
 
-A run moves Running -> (Failed | Rejected | Succeeded | AwaitingApproval -> Promoting) and
-Promoting -> (Promoted | RolledBack); the run is written to status before its Job is created,
-and the Job is named after the run, so a restart at any point finds the run and never makes a
+A run moves Running [-> Evaluating] -> (Failed | Rejected | Succeeded | AwaitingApproval ->
+Promoting) and Promoting -> (Promoted | RolledBack). Evaluating is the independent evaluation
+Job (validation.job). A run is written to status before each of its Jobs is created, and each
+Job's name follows from the run's, so a restart at any point finds the run and never makes a
 second Job.
 """
 
@@ -23,13 +24,24 @@ from modelship.api.retrainpolicy import (
     RetrainPolicySpec,
     RetrainPolicyStatus,
     RetrainRun,
+    RunEvaluation,
     RunOutcome,
     TriggerKind,
 )
 from modelship.api.types import parse_duration
-from modelship.retrain.jobs import JobObserved, ServingModel, job_manifest, new_version, run_name
+from modelship.retrain.jobs import (
+    JobObserved,
+    ServingModel,
+    evaluation_job_name,
+    evaluation_manifest,
+    evaluation_output_uri,
+    job_manifest,
+    new_version,
+    output_uri,
+    run_name,
+)
 from modelship.retrain.promoted import active_promotion
-from modelship.retrain.result import ResultError, TrainerResult, parse_result
+from modelship.retrain.result import ResultError, TrainerResult, parse_evaluation, parse_result
 from modelship.retrain.serving import SERVING
 from modelship.retrain.triggers import (
     Request,
@@ -48,7 +60,9 @@ JOB_GRACE_SECONDS = 60.0
 RUNNING_RECHECK_SECONDS = 30.0
 # Termination messages this long were cut by the kubelet (its limit is 4096 bytes).
 TRUNCATED_MESSAGE_BYTES = 4000
-ACTIVE = {RunOutcome.RUNNING, RunOutcome.AWAITING_APPROVAL, RunOutcome.PROMOTING}
+RESULT_FILE = "result.json"
+ACTIVE = {RunOutcome.RUNNING, RunOutcome.EVALUATING, RunOutcome.AWAITING_APPROVAL,
+          RunOutcome.PROMOTING}  # fmt: skip
 EventType = Literal["Normal", "Warning"]
 
 
@@ -98,7 +112,8 @@ class PolicyInput:
     spec_model: Model | None = None
     """The ModelDeployment's spec.model now (None: it is gone or unreadable)."""
     results: Mapping[str, str | None] = field(default_factory=dict)
-    """run -> result.json at its output URI, for runs whose Job left no termination message."""
+    """URI of a result.json -> its text (None: unreadable), for Jobs that left no termination
+    message (or one cut at the kubelet's limit)."""
     validate: Validate | None = None
 
 
@@ -111,7 +126,7 @@ class PolicyPlan:
     events: list[tuple[EventType, str, str]] = field(default_factory=list)
     requeue_after: float | None = None
     read_results: list[str] = field(default_factory=list)
-    """Runs whose result must be read from their output URI before they can be judged."""
+    """URIs of result.json files to read before the Jobs that wrote them can be judged."""
 
 
 def _seconds(duration: str) -> float:
@@ -153,16 +168,26 @@ def _finish(plan: PolicyPlan, run: RetrainRun, outcome: RunOutcome, message: str
     return done
 
 
-def _judge(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, job: JobObserved) -> None:
-    """A finished Job: read its result, validate it, and move the run on."""
+def _reported(inp: PolicyInput, plan: PolicyPlan, job: JobObserved, uri: str
+              ) -> tuple[bool, str | None]:  # fmt: skip
+    """(whether it is known yet, the text) of what a finished Job reported: its termination
+    message, or result.json at `uri` when it left none, or one the kubelet cut at its
+    4096-byte limit (result.json holds it whole)."""
     text = job.termination_message
-    # No message, or one the kubelet cut at its 4096-byte limit: result.json holds it whole.
     truncated = bool(text) and len(text or "") >= TRUNCATED_MESSAGE_BYTES
-    if not (text and text.strip()) or truncated:
-        if run.name not in inp.results:
-            plan.read_results.append(run.name)
-            return
-        text = inp.results[run.name] or (text if truncated else None)
+    if text and text.strip() and not truncated:
+        return True, text
+    if uri not in inp.results:
+        plan.read_results.append(uri)
+        return False, None
+    return True, inp.results[uri] or (text if truncated else None)
+
+
+def _judge(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, job: JobObserved) -> None:
+    """A finished training Job: read its result, then evaluate or validate it."""
+    known, text = _reported(inp, plan, job, output_uri(inp.spec, run.new_version) + RESULT_FILE)
+    if not known:
+        return
     try:
         result = parse_result(text)
     except ResultError as err:
@@ -170,20 +195,70 @@ def _judge(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, job: JobObserved
         return
     data = result.data
     lineage = f"{data.get('uri', '')} ({data['rows']} rows)" if "rows" in data else ""
-    recorded = {
+    run = run.model_copy(update={
         "metrics": result.metrics,
         "baseline_metrics": result.baseline_metrics,
         "artifact_uri": result.artifact_uri,
         "profile_uri": result.profile_uri,
         "data": lineage[:1024],
-    }
+    })  # fmt: skip
+    if inp.spec.validation is not None and inp.spec.validation.job is not None:
+        _evaluate(inp, plan, run, result)
+    else:
+        _decide(inp, plan, run, result)
+
+
+def _evaluate(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, result: TrainerResult) -> None:
+    """Start the independent evaluation (validation.job): the trainer's own metrics are kept
+    as its claim, never judged."""
+    assert inp.spec.validation is not None and inp.spec.validation.job is not None
+    held_out = inp.spec.validation.job.held_out_uri or result.held_out_uri
+    if not held_out:
+        _finish(plan, run, RunOutcome.FAILED, "validation.job has no data to evaluate on: set "
+                "validation.job.heldOutURI, or have the trainer report data.heldOutURI",
+                inp.now)  # fmt: skip
+        return
+    evaluation = RunEvaluation(job_name=evaluation_job_name(run.name), started_at=inp.now,
+                               held_out_uri=held_out, trainer_metrics=result.metrics)  # fmt: skip
+    run = run.model_copy(update={"evaluation": evaluation, "metrics": None,
+                                 "baseline_metrics": None})  # fmt: skip
+    _finish(plan, run, RunOutcome.EVALUATING, f"trained; evaluation Job {evaluation.job_name} "
+            f"measures the candidate and the serving model on {held_out}", inp.now)  # fmt: skip
+    plan.create_job = evaluation_manifest(inp.policy, inp.spec, run, inp.serving)
+
+
+def _judge_evaluation(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun,
+                      job: JobObserved) -> None:  # fmt: skip
+    """A finished evaluation Job: its metrics, not the trainer's, are validated."""
+    uri = evaluation_output_uri(inp.spec, run.new_version) + RESULT_FILE
+    known, text = _reported(inp, plan, job, uri)
+    if not known:
+        return
+    try:
+        measured = parse_evaluation(text)
+    except ResultError as err:
+        _finish(plan, run, RunOutcome.FAILED, f"the evaluation Job's result: {err}", inp.now)
+        return
+    run = run.model_copy(update={"metrics": measured.metrics,
+                                 "baseline_metrics": measured.baseline_metrics})  # fmt: skip
+    result = TrainerResult(
+        metrics=measured.metrics, baseline_metrics=measured.baseline_metrics,
+        artifact_uri=run.artifact_uri or "", profile_uri=run.profile_uri,
+        baseline_error=measured.baseline_error, slices=measured.slices,
+        baseline_slices=measured.baseline_slices,
+    )  # fmt: skip
+    _decide(inp, plan, run, result)
+
+
+def _decide(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, result: TrainerResult) -> None:
+    """Validate the metrics, then reject, record, wait for approval or promote."""
     verdict = inp.validate(inp.spec, result) if inp.validate else Verdict(True, "no validation")
     if not verdict.passed:
         reason = verdict.message.removeprefix("rejected: ")
         _finish(plan, run, RunOutcome.REJECTED, f"rejected: {reason}", inp.now,
-                validation=verdict.message[:1024], **recorded)  # fmt: skip
+                validation=verdict.message[:1024])  # fmt: skip
         return
-    run = run.model_copy(update={"validation": verdict.message[:1024], **recorded})
+    run = run.model_copy(update={"validation": verdict.message[:1024]})
     promotion = inp.spec.promotion
     if promotion is Promotion.NONE:
         _finish(plan, run, RunOutcome.SUCCEEDED, f"validated ({verdict.message}); promotion "
@@ -284,20 +359,46 @@ def _advance(inp: PolicyInput, plan: PolicyPlan) -> None:
         elif annotations.get(ANNOTATION_APPROVE) == run.name:
             _promote(inp, plan, run, f"approved with {ANNOTATION_APPROVE}")
         return
-    job = inp.jobs.get(run.job_name or run.name)
+    if run.outcome is RunOutcome.EVALUATING:
+        assert run.evaluation is not None
+        evaluation = run.evaluation
+        _watch_job(inp, plan, run, evaluation.job_name, evaluation.started_at, "evaluation Job",
+                   lambda: evaluation_manifest(inp.policy, inp.spec, run, inp.serving),
+                   _judge_evaluation)  # fmt: skip
+        return
+    training = (lambda: _manifest(inp, run)) if inp.serving is not None else None
+    _watch_job(inp, plan, run, run.job_name or run.name, run.started_at, "Job", training, _judge)
+
+
+Judge = Callable[[PolicyInput, PolicyPlan, RetrainRun, JobObserved], None]
+
+
+def _watch_job(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, name: str,
+               since: datetime, what: str, manifest: Callable[[], dict[str, Any]] | None,
+               judge: Judge) -> None:  # fmt: skip
+    """One of the run's Jobs: (re)create it while it is missing (the status that names it was
+    written, its creation may not have been), judge it when it succeeds, fail the run when it
+    fails, cancel the run when it is gone for good (someone deleted it)."""
+    job = inp.jobs.get(name)
     if job is None:
-        age = (inp.now - run.started_at).total_seconds()
-        if age < JOB_GRACE_SECONDS and inp.serving is not None:
-            plan.create_job = _manifest(inp, run)  # written to status first; (re)create it
+        age = (inp.now - since).total_seconds()
+        if age < JOB_GRACE_SECONDS and manifest is not None:
+            plan.create_job = manifest()
         else:
-            _finish(plan, run, RunOutcome.CANCELLED, "its Job was deleted", inp.now)
+            _finish(plan, run, RunOutcome.CANCELLED, f"its {what} was deleted", inp.now)
         return
     if job.failed:
         detail = job.termination_message or job.message or job.reason
         code = f" (exit code {job.exit_code})" if job.exit_code is not None else ""
-        _finish(plan, run, RunOutcome.FAILED, f"the Job failed{code}: {detail}", inp.now)
+        _finish(plan, run, RunOutcome.FAILED, f"the {what} failed{code}: {detail}", inp.now)
     elif job.succeeded:
-        _judge(inp, plan, run, job)
+        judge(inp, plan, run, job)
+
+
+def job_names(run: RetrainRun) -> list[str]:
+    """Every Job a run made: its training Job, and its evaluation Job."""
+    names = [run.job_name or run.name]
+    return [*names, run.evaluation.job_name] if run.evaluation is not None else names
 
 
 def _manifest(inp: PolicyInput, run: RetrainRun) -> dict[str, Any]:
@@ -357,7 +458,7 @@ def _start(inp: PolicyInput, plan: PolicyPlan, request: Request) -> None:
     )  # fmt: skip
     runs = [run, *(status.runs or [])]
     kept, dropped = runs[: inp.spec.history_limit], runs[inp.spec.history_limit :]
-    plan.delete_jobs.extend(r.job_name or r.name for r in dropped)
+    plan.delete_jobs.extend(name for r in dropped for name in job_names(r))
     plan.status = status.model_copy(update={
         "runs": kept, "active_run": name, "run_count": number, "last_run_time": inp.now,
     })  # fmt: skip
@@ -438,7 +539,7 @@ def plan_policy(inp: PolicyInput) -> PolicyPlan:
                       "once that rollout ends")  # fmt: skip
         else:
             if active is not None:  # Replace
-                plan.delete_jobs.append(active.job_name or active.name)
+                plan.delete_jobs.extend(job_names(active))
                 _finish(plan, active, RunOutcome.CANCELLED, f"replaced by a {request.kind} "
                         "trigger (concurrency Replace)", now)  # fmt: skip
             _start(inp, plan, request)

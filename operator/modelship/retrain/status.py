@@ -37,6 +37,7 @@ def policy_assessment(
     if active is not None:
         phase = {
             RunOutcome.RUNNING: RetrainPolicyPhase.TRAINING,
+            RunOutcome.EVALUATING: RetrainPolicyPhase.VALIDATING,
             RunOutcome.AWAITING_APPROVAL: RetrainPolicyPhase.VALIDATING,
             RunOutcome.PROMOTING: RetrainPolicyPhase.PROMOTING,
         }.get(active.outcome, RetrainPolicyPhase.TRAINING)

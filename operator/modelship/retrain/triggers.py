@@ -202,8 +202,13 @@ def schedule_due(
     due = croniter(schedule, start).get_next(datetime)
     if due > now:
         return None, due
+    # The latest time at or before now: croniter's get_prev is strictly before, and a pass
+    # woken for a scheduled time runs exactly at it.
     latest = croniter(schedule, now).get_prev(datetime)
-    return latest, croniter(schedule, now).get_next(datetime)
+    following = croniter(schedule, latest).get_next(datetime)
+    if following <= now:
+        latest = following
+    return latest, croniter(schedule, latest).get_next(datetime)
 
 
 def manual_request(annotations: Mapping[str, str], handled: str | None) -> Request | None:

@@ -25,7 +25,7 @@ from modelship.logging import object_logger
 from modelship.planners.assessment import assess_retrain_policy
 from modelship.planners.status import StatusPlan, Transition, plan_status
 from modelship.retrain.gate import gate
-from modelship.retrain.jobs import LABEL_RUN, output_uri
+from modelship.retrain.jobs import LABEL_RUN
 from modelship.retrain.runs import PolicyInput, PolicyPlan, fail_active, plan_policy
 from modelship.retrain.serving import rollout_outcomes, serving_model, spec_model
 from modelship.retrain.status import policy_assessment
@@ -97,15 +97,13 @@ class RetrainPolicyReconciler(ValidatedReconciler):
         )  # fmt: skip
 
     def _with_results(self, inp: PolicyInput, plan: PolicyPlan) -> PolicyInput:
-        """Read result.json at the output URI of runs whose Job left no termination message."""
+        """Read the result.json files of Jobs that left no termination message."""
         results: dict[str, str | None] = dict(inp.results)
-        for run in inp.status.runs or []:
-            if run.name in plan.read_results:
-                uri = output_uri(inp.spec, run.new_version) + "result.json"
-                try:
-                    results[run.name] = read_text(uri)
-                except StorageError:
-                    results[run.name] = None
+        for uri in plan.read_results:
+            try:
+                results[uri] = read_text(uri)
+            except StorageError:
+                results[uri] = None
         return dataclasses.replace(inp, results=results)
 
     def _promote(self, namespace: str, spec: RetrainPolicySpec, plan: PolicyPlan,

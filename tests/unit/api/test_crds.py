@@ -101,6 +101,7 @@ def test_unknown_fields_are_kept_only_in_templates() -> None:
     assert preserved == {
         "ModelDeployment.spec.serving.template",
         "RetrainPolicy.spec.job.template",
+        "RetrainPolicy.spec.validation.job.template",
     }
 
 

@@ -20,10 +20,12 @@ from modelship.retrain.runs import (
     plan_policy,
 )
 from modelship.retrain.status import policy_assessment
+from modelship.retrain.triggers import schedule_due
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 SERVING = ServingModel("fraud", "7", "s3://models/fraud/7/")
 SPEC_MODEL = Model(name="fraud", version="7", uri="s3://models/fraud/7/")
+RESULT = "s3://models/fraud/7-r1/result.json"  # run 1's result file at its output URI
 TEMPLATE = {
     "spec": {
         "template": {
@@ -91,14 +93,21 @@ class World:
         self.now += timedelta(minutes=minutes)
         self.monitors["fraud-drift"] = monitor(self.now, drifted)
 
-    def step(self) -> PolicyPlan:
+    def replan(self, jobs: dict[str, JobObserved] | None = None,
+               results: dict[str, str | None] | None = None) -> PolicyPlan:  # fmt: skip
+        """What a pass (a restarted operator's first, say) plans from the status as written
+        and the cluster's Jobs, without applying it."""
         policy = {"metadata": {**POLICY["metadata"], "annotations": dict(self.annotations),
                                "generation": self.generation}}  # fmt: skip
-        plan = plan_policy(PolicyInput(
+        return plan_policy(PolicyInput(
             spec=self.spec, status=self.status, policy=policy, now=self.now,
             monitors=self.monitors, serving=SERVING, rollouts=self.rollouts,
-            jobs=self.jobs, validate=gate, spec_model=self.spec_model,
+            jobs=self.jobs if jobs is None else jobs, validate=gate, results=results or {},
+            spec_model=self.spec_model,
         ))  # fmt: skip
+
+    def step(self, results: dict[str, str | None] | None = None) -> PolicyPlan:
+        plan = self.replan(results=results)
         self.status = plan.status.model_copy(update={"observed_generation": self.generation})
         if plan.create_job is not None:
             self.created.append(plan.create_job)
@@ -113,8 +122,10 @@ class World:
         self.last = plan
         return plan
 
-    def finish_job(self, message: str | None, failed: bool = False, exit_code: int = 0) -> None:
-        name = self.status.active_run
+    def finish_job(self, message: str | None, failed: bool = False, exit_code: int = 0,
+                   job: str | None = None) -> None:  # fmt: skip
+        """The active run's training Job (or `job`) ends."""
+        name = job or self.status.active_run
         assert name is not None
         self.jobs[name] = JobObserved(name, succeeded=not failed, failed=failed,
                                       termination_message=message, exit_code=exit_code,
@@ -227,7 +238,7 @@ def test_how_a_finished_job_ends(
     plan = world.step()
     assert plan.promote is None
     if outcome is None:
-        assert plan.read_results == ["fraud-retrain-1"]
+        assert plan.read_results == [RESULT]
         assert world.run().outcome == "Running"
         return
     assert world.run().outcome == outcome
@@ -334,6 +345,29 @@ def test_schedule_fires_once_for_missed_times_and_manual_once_per_value() -> Non
     assert world.step().create_job is None  # the same value acts once
 
 
+MINUTE = datetime(2026, 12, 3, 12, 17, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("last", "now", "due", "upcoming"),
+    [
+        (MINUTE - timedelta(minutes=1), MINUTE - timedelta(seconds=1), None, MINUTE),
+        # Woken exactly at the scheduled time: that time is due, and acted on once.
+        (MINUTE - timedelta(minutes=1), MINUTE, MINUTE, MINUTE + timedelta(minutes=1)),
+        (MINUTE, MINUTE, None, MINUTE + timedelta(minutes=1)),
+        (MINUTE - timedelta(minutes=1), MINUTE + timedelta(seconds=30), MINUTE,
+         MINUTE + timedelta(minutes=1)),
+        # Missed for an hour: the latest time, once.
+        (MINUTE - timedelta(hours=1), MINUTE + timedelta(seconds=5), MINUTE,
+         MINUTE + timedelta(minutes=1)),
+    ],
+)  # fmt: skip
+def test_schedule_due_every_minute(
+    last: datetime, now: datetime, due: datetime | None, upcoming: datetime
+) -> None:
+    assert schedule_due("* * * * *", last, T0, now) == (due, upcoming)
+
+
 def test_names_and_versions() -> None:
     assert run_name("p" * 70, 12) == label_value("p" * 70)[:60] + "-12"
     assert label_value("p" * 70) != label_value("p" * 69 + "q")  # a shared prefix stays apart
@@ -438,11 +472,11 @@ def test_a_cut_termination_message_is_read_whole_from_result_json() -> None:
                    padding="x" * 5000)  # fmt: skip
     world.finish_job(whole[:4096])  # the kubelet keeps 4096 bytes
     plan = world.step()
-    assert plan.read_results == ["fraud-retrain-1"]
+    assert plan.read_results == [RESULT]
     plan = plan_policy(PolicyInput(
         spec=world.spec, status=world.status, policy=POLICY, now=world.now,
         monitors=world.monitors, serving=SERVING, rollouts={}, jobs=world.jobs,
-        results={"fraud-retrain-1": whole}, validate=gate,
+        results={RESULT: whole}, validate=gate,
     ))  # fmt: skip
     assert plan.status.runs is not None
     run = plan.status.runs[0]
@@ -526,3 +560,197 @@ def test_a_policy_promoting_into_the_spec_keeps_no_promotion_in_status() -> None
     world.spec = spec(promotionTarget="spec")
     world.step()
     assert world.status.promoted is None
+
+
+# --- validation.job: the independent evaluation ----------------------------------------------
+
+HELD_OUT = "s3://datasets/fraud/golden/"
+EVALUATOR = {"spec": {"template": {"spec": {"containers": [
+    {"name": "evaluate", "image": "trainer:1", "command": ["python", "evaluate.py"]},
+]}}}}  # fmt: skip
+EVALUATION = "fraud-retrain-1-eval"
+EVALUATION_RESULT = "s3://models/fraud/7-r1/evaluation/result.json"
+COMPARED = [{"metric": "accuracy", "direction": "higherIsBetter", "maxRegression": 0.01}]
+
+
+def evaluated_spec(job: dict[str, Any] | None = None, **fields: Any) -> RetrainPolicySpec:
+    evaluation = {"template": EVALUATOR, "heldOutURI": HELD_OUT} if job is None else job
+    return spec(validation={"minMetrics": {"accuracy": 0.85}, "compare": COMPARED,
+                            "job": evaluation}, **fields)  # fmt: skip
+
+
+def measured(accuracy: float, baseline: float = 0.9) -> str:
+    return json.dumps({"metrics": {"accuracy": accuracy},
+                       "baselineMetrics": {"accuracy": baseline}})  # fmt: skip
+
+
+def env_of(job: dict[str, Any]) -> dict[str, str]:
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e["value"] for e in container["env"]}
+
+
+def test_the_evaluation_jobs_metrics_are_judged_not_the_trainers() -> None:
+    world = drifted_world(evaluated_spec())
+    world.finish_job(result(0.99))  # the trainer's claim
+    plan = world.step()
+    assert plan.promote is None
+    run = world.run()
+    assert run.outcome == "Evaluating"
+    assert run.evaluation is not None
+    assert (run.evaluation.job_name, run.evaluation.held_out_uri) == (EVALUATION, HELD_OUT)
+    assert run.evaluation.trainer_metrics == {"accuracy": 0.99}
+    assert run.metrics is None  # nothing judged yet
+    assert run.artifact_uri == "s3://models/fraud/7-r1/model.joblib"
+    assert world.reasons() == ["RunEvaluating"]
+    assert policy_assessment(world.spec, world.status, {}, world.now).phase == "Validating"
+    job = plan.create_job
+    assert job is not None
+    assert job["metadata"]["name"] == EVALUATION
+    assert job["metadata"]["labels"]["modelship.io/run"] == "fraud-retrain-1"
+    assert job["metadata"]["labels"]["modelship.io/stage"] == "evaluation"
+    env = env_of(job)
+    assert env["MODELSHIP_CANDIDATE_URI"] == "s3://models/fraud/7-r1/model.joblib"
+    assert env["MODELSHIP_CANDIDATE_VERSION"] == "7-r1"
+    assert (env["MODELSHIP_BASE_URI"], env["MODELSHIP_BASE_VERSION"]) == (SERVING.uri, "7")
+    assert env["MODELSHIP_HELD_OUT_URI"] == HELD_OUT
+    assert env["MODELSHIP_OUTPUT_URI"] == "s3://models/fraud/7-r1/evaluation/"
+    assert env["MODELSHIP_TERMINATION_LOG"] == "/dev/termination-log"
+
+    world.finish_job(measured(0.86), job=EVALUATION)  # worse than the serving model's 0.9
+    plan = world.step()
+    run = world.run()
+    assert plan.promote is None
+    assert run.outcome == "Rejected"
+    assert run.metrics == {"accuracy": 0.86}
+    assert run.baseline_metrics == {"accuracy": 0.9}
+    assert "accuracy 0.86" in run.message
+    assert run.evaluation is not None
+    assert run.evaluation.trainer_metrics == {"accuracy": 0.99}  # kept: what it claimed
+
+
+def test_an_evaluation_that_confirms_the_candidate_promotes_it() -> None:
+    world = drifted_world(evaluated_spec())
+    world.finish_job(result(0.5))  # the trainer's own numbers are not what is judged
+    world.step()
+    world.finish_job(measured(0.95), job=EVALUATION)
+    plan = world.step()
+    assert plan.promote is not None
+    assert world.run().outcome == "Promoting"
+    assert world.run().metrics == {"accuracy": 0.95}
+
+
+@pytest.mark.parametrize(
+    ("held_out", "reported", "used"),
+    [
+        (HELD_OUT, "s3://models/fraud/7-r1/held-out.csv", HELD_OUT),  # the policy's wins
+        (None, "s3://models/fraud/7-r1/held-out.csv", "s3://models/fraud/7-r1/held-out.csv"),
+        (None, None, None),
+    ],
+)
+def test_the_held_out_data_is_the_policys_else_the_trainers(
+    held_out: str | None, reported: str | None, used: str | None
+) -> None:
+    job = {"template": EVALUATOR, **({"heldOutURI": held_out} if held_out else {})}
+    world = drifted_world(evaluated_spec(job))
+    data = {"data": {"uri": "s3://d/", "rows": 10, "heldOutURI": reported}} if reported else {}
+    world.finish_job(result(0.95, **data))
+    plan = world.step()
+    if used is None:
+        assert plan.create_job is None
+        assert world.run().outcome == "Failed"
+        assert "set validation.job.heldOutURI" in world.run().message
+        return
+    assert plan.create_job is not None
+    assert env_of(plan.create_job)["MODELSHIP_HELD_OUT_URI"] == used
+
+
+@pytest.mark.parametrize(
+    ("message", "failed", "text"),
+    [
+        ("evaluate: cannot read s3://datasets/", True, "the evaluation Job failed (exit code 1)"),
+        ("not json", False, "the evaluation Job's result: the result is not JSON"),
+        (json.dumps({"baselineMetrics": {}}), False, "the result has no metrics"),
+    ],
+)
+def test_a_failed_or_malformed_evaluation_fails_the_run(
+    message: str, failed: bool, text: str
+) -> None:
+    world = drifted_world(evaluated_spec())
+    world.finish_job(result(0.95))
+    world.step()
+    world.finish_job(message, failed=failed, exit_code=1 if failed else 0, job=EVALUATION)
+    assert world.step().promote is None
+    assert world.run().outcome == "Failed"
+    assert text in world.run().message
+    assert world.status.rejections_in_a_row == 1
+
+
+def test_an_evaluation_without_a_termination_message_is_read_from_its_result_json() -> None:
+    world = drifted_world(evaluated_spec())
+    world.finish_job(result(0.95))
+    world.step()
+    world.finish_job(None, job=EVALUATION)
+    plan = world.step()
+    assert plan.read_results == [EVALUATION_RESULT]
+    assert world.run().outcome == "Evaluating"
+    world.step(results={EVALUATION_RESULT: measured(0.8)})
+    assert world.run().outcome == "Rejected"
+    assert world.run().metrics == {"accuracy": 0.8}
+
+
+def test_a_restart_in_every_state_of_an_evaluated_run_never_makes_a_second_job() -> None:
+    """After every pass, a restarted operator plans again from the status as written: it
+    makes no Job that exists, and re-makes (by the same name) one whose creation was lost."""
+    world = drifted_world(evaluated_spec())
+
+    def restart() -> None:
+        made = world.last.create_job if world.last else None
+        again = world.replan().create_job
+        assert again is None or again["metadata"]["name"] not in world.jobs, world.run().outcome
+        if made is not None:  # the status was written; the Job's creation never landed
+            name = made["metadata"]["name"]
+            lost = {k: v for k, v in world.jobs.items() if k != name}
+            recreated = world.replan(jobs=lost).create_job
+            assert recreated is not None
+            assert recreated["metadata"]["name"] == name
+
+    outcomes = []
+    restart()  # Running
+    world.finish_job(result(0.99))
+    restart()  # Running, its Job done: judged by the next pass
+    world.step()
+    restart()  # Evaluating
+    world.finish_job(None, job=EVALUATION)
+    world.step()
+    outcomes.append(world.run().outcome)
+    restart()  # Evaluating, its result.json still to be read
+    world.step(results={EVALUATION_RESULT: measured(0.95)})
+    outcomes.append(world.run().outcome)
+    restart()  # Promoting
+    world.rollouts["7-r1"] = "Serving"
+    world.step()
+    outcomes.append(world.run().outcome)
+    restart()  # Promoted
+    assert outcomes == ["Evaluating", "Promoting", "Promoted"]
+    assert [job["metadata"]["name"] for job in world.created] == ["fraud-retrain-1", EVALUATION]
+
+
+def test_a_deleted_evaluation_job_is_recreated_at_first_and_cancels_the_run_later() -> None:
+    world = drifted_world(evaluated_spec())
+    world.finish_job(result(0.95))
+    world.step()
+    del world.jobs[EVALUATION]
+    world.now += timedelta(seconds=JOB_GRACE_SECONDS + 1)
+    assert world.step().create_job is None
+    assert world.run().outcome == "Cancelled"
+    assert world.run().message == "its evaluation Job was deleted"
+
+
+def test_replace_and_the_history_limit_delete_both_jobs_of_a_run() -> None:
+    world = drifted_world(evaluated_spec(concurrency="Replace", historyLimit=1))
+    world.finish_job(result(0.95))
+    world.step()  # run 1 is Evaluating
+    world.annotations["modelship.io/retrain"] = "again"
+    plan = world.step()
+    assert sorted(plan.delete_jobs) == sorted(["fraud-retrain-1", EVALUATION] * 2)
+    assert [r.name for r in world.status.runs or []] == ["fraud-retrain-2"]

@@ -36,6 +36,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import train_test_split
 
 TRAINER = Path(__file__).resolve().parents[3] / "examples" / "trainer" / "train.py"
+EVALUATOR = TRAINER.with_name("evaluate.py")
 NUMERIC = ["amount", "age", "merchant_risk"]
 FEATURES = [*NUMERIC, "country"]
 SEED = 11
@@ -87,26 +88,16 @@ class Started:
         return Run(done, self.output, self.termination_log)
 
 
-def start_trainer(workdir: Path, name: str, base_uri: str, *args: str) -> Started:
-    """The trainer as a Job's container: its own interpreter, the injected environment."""
+def start(workdir: Path, name: str, argv: list[str], **contract: str) -> Started:
+    """A script as a Job's container: its own interpreter, the injected environment, its
+    output under `workdir / name`."""
     output = workdir / name
     log = workdir / f"{name}.termination-log"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MODELSHIP_")}
-    environment.update(
-        MODELSHIP_MODEL_NAME="fraud",
-        MODELSHIP_BASE_VERSION="7",
-        MODELSHIP_BASE_URI=base_uri,
-        MODELSHIP_BASE_PROFILE_URI="",
-        MODELSHIP_NEW_VERSION="7-r1",
-        MODELSHIP_OUTPUT_URI=f"file://{output}/",
-        MODELSHIP_TRIGGER="drift",
-        MODELSHIP_TRIGGER_REASON="amount psi 0.31 >= 0.2",
-        MODELSHIP_RUN_ID="fraud-retrain-1",
-        MODELSHIP_POLICY="ml/fraud-retrain",
-        MODELSHIP_TERMINATION_LOG=str(log),
-    )
+    environment.update(contract, MODELSHIP_OUTPUT_URI=f"file://{output}/",
+                       MODELSHIP_TERMINATION_LOG=str(log))  # fmt: skip
     proc = subprocess.Popen(
-        [sys.executable, str(TRAINER), *args],
+        [sys.executable, *argv],
         cwd=workdir,
         env=environment,
         stdout=subprocess.PIPE,
@@ -114,6 +105,37 @@ def start_trainer(workdir: Path, name: str, base_uri: str, *args: str) -> Starte
         text=True,
     )
     return Started(proc, output, log)
+
+
+def start_trainer(workdir: Path, name: str, base_uri: str, *args: str) -> Started:
+    """The trainer as a training Job's container runs it."""
+    return start(
+        workdir, name, [str(TRAINER), *args],
+        MODELSHIP_MODEL_NAME="fraud",
+        MODELSHIP_BASE_VERSION="7",
+        MODELSHIP_BASE_URI=base_uri,
+        MODELSHIP_BASE_PROFILE_URI="",
+        MODELSHIP_NEW_VERSION="7-r1",
+        MODELSHIP_TRIGGER="drift",
+        MODELSHIP_TRIGGER_REASON="amount psi 0.31 >= 0.2",
+        MODELSHIP_RUN_ID="fraud-retrain-1",
+        MODELSHIP_POLICY="ml/fraud-retrain",
+    )  # fmt: skip
+
+
+def start_evaluator(workdir: Path, name: str, candidate: str, base: str, data: str) -> Started:
+    """The evaluator as an evaluation Job's container runs it."""
+    return start(
+        workdir, name, [str(EVALUATOR), "--target", "fraud"],
+        MODELSHIP_MODEL_NAME="fraud",
+        MODELSHIP_CANDIDATE_VERSION="7-r1",
+        MODELSHIP_CANDIDATE_URI=candidate,
+        MODELSHIP_BASE_VERSION="7",
+        MODELSHIP_BASE_URI=base,
+        MODELSHIP_HELD_OUT_URI=data,
+        MODELSHIP_RUN_ID="fraud-retrain-1",
+        MODELSHIP_POLICY="ml/fraud-retrain",
+    )  # fmt: skip
 
 
 def fraud_args(*extra: str) -> list[str]:
@@ -126,6 +148,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("trainer")
     data = fraud_data()
     data.to_csv(path / "fraud.csv", index=False)
+    fraud_data(rows=600, seed=9).to_csv(path / "golden.csv", index=False)
     (path / "base").mkdir()
     base = LogisticRegression(max_iter=1000).fit(data[NUMERIC], data["fraud"])
     joblib.dump(base, path / "base" / "model.joblib")
@@ -150,6 +173,9 @@ def runs(workdir: Path) -> dict[str, Run]:
         "malformed": start_trainer(
             workdir, "malformed", base, *fraud_args("--fault", "malformed")
         ),
+        "overclaim": start_trainer(
+            workdir, "overclaim", base, *fraud_args("--fault", "overclaim")
+        ),
         "nobase": start_trainer(workdir, "nobase", f"file://{workdir}/no-such-model/",
                                 *fraud_args()),
         "file": start_trainer(workdir, "file", f"{workdir}/base/model.joblib", *fraud_args()),
@@ -158,6 +184,23 @@ def runs(workdir: Path) -> dict[str, Run]:
         "price": start_trainer(workdir, "price", f"file://{workdir}/price-base",
                                "--data", f"file://{workdir}/houses.parquet", "--target", "price",
                                "--estimator", "gradient-boosting", "--seed", "4"),
+    }  # fmt: skip
+    return {name: run.wait() for name, run in started.items()}
+
+
+@pytest.fixture(scope="module")
+def evaluations(workdir: Path, runs: dict[str, Run]) -> dict[str, Run]:
+    """The evaluator on the trainers' candidates: on a golden set, and on the trainer's own
+    held-out rows (data.heldOutURI)."""
+    base = f"file://{workdir}/base/"
+    golden = f"file://{workdir}/golden.csv"
+    started = {
+        "overclaim": start_evaluator(workdir, "eval-overclaim",
+                                     runs["overclaim"].result["artifactURI"], base, golden),
+        "good": start_evaluator(workdir, "eval-good", runs["good"].result["artifactURI"], base,
+                                runs["good"].result["data"]["heldOutURI"]),
+        "nodata": start_evaluator(workdir, "eval-nodata", runs["good"].result["artifactURI"],
+                                  base, f"file://{workdir}/no-such.csv"),
     }  # fmt: skip
     return {name: run.wait() for name, run in started.items()}
 
@@ -202,6 +245,7 @@ def test_trainer_reports_the_same_result_in_both_channels(trained: Run) -> None:
     assert set(result["metrics"]) == expected
     assert set(result["baselineMetrics"]) == expected
     assert sorted(p.name for p in trained.output.iterdir()) == [
+        "held-out.csv",
         "model.joblib",
         "profile.json",
         "result.json",
@@ -231,6 +275,13 @@ def test_candidate_and_baseline_are_measured_on_the_same_held_out_rows(
     assert result["baselineMetrics"]["accuracy"] > 0.8
 
 
+def test_the_held_out_rows_are_written_for_an_evaluation_job(workdir: Path, trained: Run) -> None:
+    assert trained.result["data"]["heldOutURI"] == f"file://{trained.output}/held-out.csv"
+    written = pd.read_csv(trained.output / "held-out.csv")
+    expected = held_out(pd.read_csv(workdir / "fraud.csv")).reset_index(drop=True)
+    pd.testing.assert_frame_equal(written, expected)
+
+
 def test_trainer_profile_is_a_modelship_profile_of_the_training_rows(trained: Run) -> None:
     profile = load_profile(trained.output / "profile.json")
     assert [f.name for f in profile.features] == FEATURES
@@ -245,6 +296,60 @@ def test_fault_worse_trains_a_clearly_worse_candidate(runs: dict[str, Run]) -> N
     result = run.result
     assert result["metrics"]["accuracy"] < result["baselineMetrics"]["accuracy"] - 0.2
     assert result["metrics"]["f1"] < result["baselineMetrics"]["f1"] - 0.1
+
+
+def test_fault_overclaim_reports_perfect_metrics_for_a_worse_candidate(
+    workdir: Path, runs: dict[str, Run]
+) -> None:
+    run = runs["overclaim"]
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert run.result["metrics"] == {m: 1.0 for m in ("accuracy", "precision", "recall", "f1",
+                                                      "roc_auc")}  # fmt: skip
+    candidate = joblib.load(run.output / "model.joblib")
+    real = classification_metrics(candidate, held_out(pd.read_csv(workdir / "fraud.csv")),
+                                  FEATURES)  # fmt: skip
+    assert real["accuracy"] < run.result["baselineMetrics"]["accuracy"] - 0.2
+
+
+def test_the_evaluator_measures_what_the_trainer_claimed(
+    workdir: Path, runs: dict[str, Run], evaluations: dict[str, Run]
+) -> None:
+    run = evaluations["overclaim"]
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert json.loads((run.output / "result.json").read_text()) == run.result
+    golden = pd.read_csv(workdir / "golden.csv")
+    candidate = joblib.load(runs["overclaim"].output / "model.joblib")
+    base = joblib.load(workdir / "base" / "model.joblib")
+    result = run.result
+    assert classification_metrics(candidate, golden, FEATURES) == pytest.approx(
+        result["metrics"], rel=1e-12
+    )
+    assert classification_metrics(base, golden, NUMERIC) == pytest.approx(
+        result["baselineMetrics"], rel=1e-12
+    )
+    assert result["metrics"]["accuracy"] < result["baselineMetrics"]["accuracy"] - 0.2
+    assert result["data"]["rows"] == len(golden)
+
+
+def test_the_evaluator_on_the_trainers_held_out_rows_agrees_with_an_honest_trainer(
+    runs: dict[str, Run], evaluations: dict[str, Run]
+) -> None:
+    run = evaluations["good"]
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert run.result["metrics"] == pytest.approx(runs["good"].result["metrics"], rel=1e-12)
+    assert run.result["baselineMetrics"] == pytest.approx(
+        runs["good"].result["baselineMetrics"], rel=1e-12
+    )
+
+
+def test_the_evaluator_fails_with_one_line_when_the_data_is_missing(
+    evaluations: dict[str, Run],
+) -> None:
+    run = evaluations["nodata"]
+    assert run.proc.returncode == 1
+    assert run.message == run.proc.stderr.strip()
+    assert "no-such.csv" in run.message
+    assert not (run.output / "result.json").exists()
 
 
 def test_fault_crash_exits_non_zero_with_a_reason_and_no_result(runs: dict[str, Run]) -> None:
@@ -395,5 +500,9 @@ def test_documented_retrain_policy_is_valid() -> None:
     spec = parse_spec(KINDS_BY_NAME["RetrainPolicy"], policies[0])
     container = policies[0]["spec"]["job"]["template"]["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["python", "/opt/trainer/train.py"]
-    assert "/opt/trainer/train.py" in (TRAINER.parents[2] / "images/trainer/Dockerfile").read_text()
+    evaluation = policies[0]["spec"]["validation"]["job"]["template"]["spec"]["template"]
+    assert evaluation["spec"]["containers"][0]["command"] == ["python", "/opt/trainer/evaluate.py"]
+    dockerfile = (TRAINER.parents[2] / "images/trainer/Dockerfile").read_text()
+    assert "/opt/trainer/train.py" in dockerfile
+    assert "evaluate.py" in dockerfile
     assert spec is not None
