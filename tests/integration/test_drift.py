@@ -20,12 +20,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.usefixtur
 
 
 @pytest.fixture
-def stand(k8s_api: client.ApiClient, namespace: str, model: TrainedModel,
-          prometheus: PrometheusHandle) -> Iterator[DriftStand]:  # fmt: skip
-    yield from stand_for(k8s_api, namespace, model, prometheus)
-
-
-@pytest.fixture
 def private_stand(k8s_api: client.ApiClient, namespace: str, model: TrainedModel,
                   private_prometheus: PrometheusHandle) -> Iterator[DriftStand]:  # fmt: skip
     yield from stand_for(k8s_api, namespace, model, private_prometheus)

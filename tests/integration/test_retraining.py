@@ -5,22 +5,12 @@ what passed validation."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from kubernetes import client
 from modelship_testing.fixtures import OperatorFactory
 from modelship_testing.jobs import JobRunner
-from modelship_testing.serving import TrainedModel
 from modelship_testing.stands import RetrainLoop
 
 pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("crds")]
-
-
-@pytest.fixture
-def loop(k8s_api: client.ApiClient, namespace: str, model: TrainedModel, tmp_path: Path,
-         job_runner: JobRunner) -> RetrainLoop:  # fmt: skip
-    return RetrainLoop(k8s_api, namespace, model, tmp_path)
 
 
 def test_a_manual_retrain_is_validated_promoted_and_serves_with_its_own_profile(
