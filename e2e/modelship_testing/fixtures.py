@@ -37,6 +37,7 @@ from modelship_testing.prometheus import PrometheusHandle
 from modelship_testing.retraining import Loop
 from modelship_testing.revisions import ServedRevisions
 from modelship_testing.serving import TrainedModel, train_fraud_model
+from modelship_testing.stands import DriftStand, RetrainLoop, stand_for
 from modelship_testing.waiters import diagnostic, wait_for
 
 EXTERNAL = os.environ.get("MODELSHIP_EXTERNAL_CLUSTER") == "1"
@@ -298,3 +299,24 @@ def private_prometheus(tmp_path: Path) -> Iterator[PrometheusHandle]:
         yield PrometheusHandle(harness)
     finally:
         harness.stop("prometheus")
+
+
+@pytest.fixture
+def stand(
+    k8s_api: client.ApiClient, namespace: str, model: TrainedModel, prometheus: PrometheusHandle
+) -> Iterator[DriftStand]:
+    """A served ModelDeployment with live traffic and a DriftMonitor (`DriftStand.start`)."""
+    yield from stand_for(k8s_api, namespace, model, prometheus)
+
+
+@pytest.fixture
+def retrain_loop(
+    k8s_api: client.ApiClient,
+    namespace: str,
+    model: TrainedModel,
+    tmp_path: Path,
+    job_runner: JobRunner,
+) -> RetrainLoop:
+    """A served ModelDeployment, a DriftMonitor and a RetrainPolicy running the reference
+    trainer on drift (`RetrainLoop.start`)."""
+    return RetrainLoop(k8s_api, namespace, model, tmp_path)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from kubernetes import client
 
 from modelship_testing.cluster import REPO
-from modelship_testing.fixtures import OperatorFactory
 from modelship_testing.objects import GROUP, VERSION, ModelDeployments
 from modelship_testing.prometheus import PrometheusHandle
 from modelship_testing.serving import (
@@ -22,6 +21,9 @@ from modelship_testing.serving import (
     start_server,
 )
 from modelship_testing.waiters import diagnostic, wait_for
+
+if TYPE_CHECKING:  # the fixtures build these stands
+    from modelship_testing.fixtures import OperatorFactory
 
 MONITORS = "driftmonitors"
 

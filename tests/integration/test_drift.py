@@ -21,12 +21,6 @@ from modelship_testing.waiters import wait_for
 pytestmark = [pytest.mark.cluster, pytest.mark.prometheus, pytest.mark.usefixtures("crds")]
 
 
-@pytest.fixture
-def stand(k8s_api: client.ApiClient, namespace: str, model: TrainedModel,
-          prometheus: PrometheusHandle) -> Iterator[DriftStand]:  # fmt: skip
-    yield from stand_for(k8s_api, namespace, model, prometheus)
-
-
 @pytest.fixture(scope="module")
 def loan_model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
     return train_loan_model(tmp_path_factory.mktemp("loan-model"))

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,9 @@ import yaml
 from kubernetes import client
 from modelship_testing.cluster import binary
 from modelship_testing.fixtures import OperatorFactory
-from modelship_testing.jobs import JobRunner
 from modelship_testing.objects import ModelDeployments
-from modelship_testing.prometheus import PrometheusHandle
-from modelship_testing.serving import FEATURES, TrainedModel
-from modelship_testing.stands import SHIFT, DriftStand, RetrainLoop, stand_for
+from modelship_testing.serving import FEATURES
+from modelship_testing.stands import SHIFT, DriftStand, RetrainLoop
 from modelship_testing.terminal import CTRL_C, PseudoTerminal
 from modelship_testing.waiters import diagnostic, wait_for
 
@@ -51,9 +49,17 @@ class Plugin:
         assert done.returncode == code, f"{args} exited {done.returncode}:\n{said}"
         return said
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE,
+    def start(self, *args: str) -> tuple[subprocess.Popen[str], str]:
+        """Start it in the background; once it has printed its first line, return that too."""
+        proc = subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        assert proc.stdout is not None
+        first: list[str] = []
+        reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout=60)
+        assert first, f"{args} printed nothing in 60s"
+        return proc, first[0]
 
 
 def line_with(output: str, needle: str) -> str:
@@ -184,18 +190,18 @@ def test_status_exits_as_ci_expects_and_abort_and_retry_act(
     said = plugin("status", "fraud", "--timeout", "2s", code=3)
     assert "error: timed out after 2s: modeldeployment 'fraud' is still Paused" in said
 
-    waiting = plugin.start("status", "fraud", "--timeout", "90s")
+    waiting, first = plugin.start("status", "fraud", "--timeout", "90s")
+    assert first.split()[1] == "Paused:", first  # it waits...
     plugin("promote", "fraud", "--full")
     out, _ = waiting.communicate(timeout=100)
-    assert waiting.returncode == 0, out
-    lines = out.splitlines()
-    assert lines[0].split()[1] == "Paused:", out
-    assert lines[-1].split()[1] == "Healthy:", out
+    assert waiting.returncode == 0, out  # ...until the rollout ends Healthy
+    assert out.splitlines()[-1].split()[1] == "Healthy:", out
     assert plugin("status", "fraud").split()[1] == "Healthy:"  # already Healthy: at once
 
     mds.set_version("fraud", "3")
     third = mds.wait_phase("fraud", "Paused", currentStep=1)["canaryRevision"]
-    waiting = plugin.start("status", "fraud", "--timeout", "90s")
+    waiting, first = plugin.start("status", "fraud", "--timeout", "90s")
+    assert first.split()[1] == "Paused:", first
     said = plugin("abort", "fraud")
     assert said.strip() == "modeldeployment 'fraud' aborted: all traffic returns to stable"
     out, _ = waiting.communicate(timeout=100)
@@ -249,20 +255,14 @@ def test_undo_returns_to_earlier_revisions_that_history_lists(
     assert [e["revision"] for e in entries if e["serving"]] == [first]
 
 
-@pytest.fixture
-def loop(k8s_api: client.ApiClient, namespace: str, model: TrainedModel, tmp_path: Path,
-         job_runner: JobRunner) -> RetrainLoop:  # fmt: skip
-    return RetrainLoop(k8s_api, namespace, model, tmp_path)
-
-
 def test_retrain_starts_a_run_that_approve_promotes_and_reject_drops(
-    plugin: Plugin, loop: RetrainLoop, operator: OperatorFactory
+    plugin: Plugin, retrain_loop: RetrainLoop, operator: OperatorFactory
 ) -> None:
-    loop.start(operator, promotion="manual")
+    retrain_loop.start(operator, promotion="manual")
     said = plugin("retrain", "fraud")  # the ModelDeployment's one policy
     assert "retrainpolicy 'fraud-retrain': run requested" in said
     assert "run fraud-retrain-1 started: version 1 -> 1-r1, Job fraud-retrain-1" in said
-    loop.ended("AwaitingApproval", timeout=180)
+    retrain_loop.ended("AwaitingApproval", timeout=180)
     shown = plugin("get", "fraud")
     run_line = " ".join(row(shown, "fraud-retrain-1"))
     assert "AwaitingApproval" in run_line
@@ -271,27 +271,21 @@ def test_retrain_starts_a_run_that_approve_promotes_and_reject_drops(
     said = plugin("approve", "fraud-retrain-1")
     assert "run fraud-retrain-1 approved: version 1-r1 is written to its ModelDeployment" in said
     assert "run fraud-retrain-1 is Promoting" in said
-    assert loop.mds.get("fraud")["spec"]["model"]["version"] == "1-r1"
-    loop.ended("Promoted", timeout=120)
+    assert retrain_loop.mds.get("fraud")["spec"]["model"]["version"] == "1-r1"
+    retrain_loop.ended("Promoted", timeout=120)
     assert "is Promoted, not AwaitingApproval" in plugin("approve", "fraud-retrain-1", code=5)
 
     assert "run fraud-retrain-2 started" in plugin("retrain", "fraud-retrain")
-    loop.ended("AwaitingApproval", timeout=180)
+    retrain_loop.ended("AwaitingApproval", timeout=180)
     said = plugin("retrain", "fraud", code=5)
     assert "run fraud-retrain-2 is AwaitingApproval (concurrency Forbid)" in said
     said = plugin("reject", "fraud-retrain-2")
     assert "run fraud-retrain-2 rejected: never deployed" in said
     assert "run fraud-retrain-2 is Cancelled" in said
-    assert loop.mds.get("fraud")["spec"]["model"]["version"] == "1-r1"
+    assert retrain_loop.mds.get("fraud")["spec"]["model"]["version"] == "1-r1"
     assert "no RetrainPolicy here has a run 'fraud-retrain-9'" in plugin(
         "approve", "fraud-retrain-9", code=4
     )
-
-
-@pytest.fixture
-def stand(k8s_api: client.ApiClient, namespace: str, model: TrainedModel,
-          prometheus: PrometheusHandle) -> Iterator[DriftStand]:  # fmt: skip
-    yield from stand_for(k8s_api, namespace, model, prometheus)
 
 
 @pytest.mark.prometheus

@@ -204,43 +204,23 @@ def undo(md: Obj, kept: Sequence[str], to: str | None, now: datetime) -> Patch |
 # --- RetrainPolicy --------------------------------------------------------------------------
 
 
-def resolve_policies(name: str, policies: Sequence[Obj]) -> Obj | Refusal:
-    """The RetrainPolicy called `name`, or the one policy of ModelDeployment `name`."""
-    for policy in policies:
-        if _name(policy) == name:
-            return policy
-    owned = [p for p in policies if (p.get("spec") or {}).get("modelDeploymentRef") == name]
+def resolve(name: str, objects: Sequence[Obj], kind: str, kinds: str) -> Obj | Refusal:
+    """The `kind` object called `name`, or the one of them that refers to ModelDeployment
+    `name` (`kubectl modelship retrain fraud` for the policy of fraud)."""
+    for obj in objects:
+        if _name(obj) == name:
+            return obj
+    owned = [o for o in objects if (o.get("spec") or {}).get("modelDeploymentRef") == name]
     if len(owned) == 1:
         return owned[0]
     if owned:
-        names = ", ".join(sorted(_name(p) for p in owned))
+        names = ", ".join(sorted(_name(o) for o in owned))
         return Refusal(
             ExitCode.NOT_APPLICABLE,
-            f"modeldeployment '{name}' has several RetrainPolicies ({names}): name one",
+            f"modeldeployment '{name}' has several {kinds} ({names}): name one",
         )
     return Refusal(
-        ExitCode.NOT_FOUND,
-        f"no RetrainPolicy '{name}', and none refers to a ModelDeployment '{name}'",
-    )
-
-
-def resolve_monitor(name: str, monitors: Sequence[Obj]) -> Obj | Refusal:
-    """The DriftMonitor called `name`, or the one monitor of ModelDeployment `name`."""
-    for monitor in monitors:
-        if _name(monitor) == name:
-            return monitor
-    owned = [m for m in monitors if (m.get("spec") or {}).get("modelDeploymentRef") == name]
-    if len(owned) == 1:
-        return owned[0]
-    if owned:
-        names = ", ".join(sorted(_name(m) for m in owned))
-        return Refusal(
-            ExitCode.NOT_APPLICABLE,
-            f"modeldeployment '{name}' has several DriftMonitors ({names}): name one",
-        )
-    return Refusal(
-        ExitCode.NOT_FOUND,
-        f"no DriftMonitor '{name}', and none refers to a ModelDeployment '{name}'",
+        ExitCode.NOT_FOUND, f"no {kind} '{name}', and none refers to a ModelDeployment '{name}'"
     )
 
 

@@ -79,6 +79,17 @@ def _dump(ctx: Context, document: Any, output: str) -> None:
         )
 
 
+def _report(
+    ctx: Context, document: Any, output: str | None, screen: Callable[[], RenderableType]
+) -> int:
+    """A document as JSON or YAML (-o), else its screen."""
+    if output:
+        _dump(ctx, document, output)
+    else:
+        ctx.show(screen())
+    return ExitCode.OK
+
+
 def _refuse_or_annotate(ctx: Context, decision: actions.Patch | actions.Refusal) -> int:
     if isinstance(decision, actions.Refusal):
         raise CommandError(decision.code, decision.message)
@@ -111,28 +122,18 @@ def get(ctx: Context, args: argparse.Namespace) -> int:
             ctx.cluster.objects("driftmonitors", scope),
             ctx.cluster.objects("retrainpolicies", scope),
         )
-        if args.output:
-            _dump(ctx, rows, args.output)
-        else:
-            ctx.show(rollout_view.render_list(rows, ctx.now(), scope))
-        return ExitCode.OK
+        return _report(
+            ctx, rows, args.output, lambda: rollout_view.render_list(rows, ctx.now(), scope)
+        )
     if args.watch:
         return live.watch(ctx.cluster, args.name, ctx.out, ctx.now)
     summary = rollout_view.summarize(ctx.cluster.snapshot(args.name))
-    if args.output:
-        _dump(ctx, summary, args.output)
-    else:
-        ctx.show(rollout_view.render(summary, ctx.now()))
-    return ExitCode.OK
+    return _report(ctx, summary, args.output, lambda: rollout_view.render(summary, ctx.now()))
 
 
 def history(ctx: Context, args: argparse.Namespace) -> int:
     rows = reports.history_rows(_md(ctx, args.name), _kept(ctx, args.name))
-    if args.output:
-        _dump(ctx, rows, args.output)
-    else:
-        ctx.show(reports.render_history(rows, ctx.now()))
-    return ExitCode.OK
+    return _report(ctx, rows, args.output, lambda: reports.render_history(rows, ctx.now()))
 
 
 def drift(ctx: Context, args: argparse.Namespace) -> int:
@@ -146,15 +147,11 @@ def drift(ctx: Context, args: argparse.Namespace) -> int:
         else:
             ctx.show(reports.render_monitors(summaries, ctx.now(), args.all_namespaces))
         return ExitCode.OK
-    found = actions.resolve_monitor(args.name, monitors)
+    found = actions.resolve(args.name, monitors, "DriftMonitor", "DriftMonitors")
     if isinstance(found, actions.Refusal):
         raise CommandError(found.code, found.message)
     report = reports.monitor_summary(found)
-    if args.output:
-        _dump(ctx, report, args.output)
-    else:
-        ctx.show(reports.render_drift(report, ctx.now()))
-    return ExitCode.OK
+    return _report(ctx, report, args.output, lambda: reports.render_drift(report, ctx.now()))
 
 
 # --- steering a rollout ---------------------------------------------------------------------
@@ -216,7 +213,8 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _policy(ctx: Context, name: str) -> Mapping[str, Any]:
-    found = actions.resolve_policies(name, ctx.cluster.objects("retrainpolicies"))
+    policies = ctx.cluster.objects("retrainpolicies")
+    found = actions.resolve(name, policies, "RetrainPolicy", "RetrainPolicies")
     if isinstance(found, actions.Refusal):
         raise CommandError(found.code, found.message)
     return found
@@ -240,8 +238,8 @@ def _await(
         left = deadline - time.monotonic()
         if left <= 0:
             ctx.say(
-                f"error: the operator has not answered within {timeout} (is it running? "
-                f"kubectl modelship retrain only asks; see kubectl describe rp {name})",
+                f"error: the operator has not answered within {timeout}: is it running? "
+                f"(the request stays: kubectl describe retrainpolicy {name})",
                 error=True,
             )
             return ExitCode.TIMEOUT

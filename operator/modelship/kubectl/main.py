@@ -111,6 +111,17 @@ def _all_namespaces(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _answer_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once asked, without waiting for the operator's answer",
+    )
+    parser.add_argument(
+        "--timeout", default="30s", help="how long to wait for the operator's answer (default 30s)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -176,14 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     retrain = command("retrain", "start a retraining run now")
     _name(retrain, "retrainpolicies", "a RetrainPolicy, or a ModelDeployment with one policy")
-    retrain.add_argument(
-        "--no-wait",
-        action="store_true",
-        help="return once asked, without waiting for the operator's answer",
-    )
-    retrain.add_argument(
-        "--timeout", default="30s", help="how long to wait for the operator's answer (default 30s)"
-    )
+    _answer_flags(retrain)
 
     reset = command("reset-breaker", "close a RetrainPolicy's open circuit breaker")
     _name(reset, "retrainpolicies", "a RetrainPolicy, or a ModelDeployment with one policy")
@@ -195,12 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         decide = command(verb, help_)
         action = decide.add_argument("run", metavar="RUN", help="the run, as `retrain` names it")
         action.completer = _run_names  # type: ignore[attr-defined]
-        decide.add_argument(
-            "--no-wait",
-            action="store_true",
-            help="return once asked, without waiting for the operator",
-        )
-        decide.add_argument("--timeout", default="30s", help="how long to wait (default 30s)")
+        _answer_flags(decide)
 
     drift = command(
         "drift",

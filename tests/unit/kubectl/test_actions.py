@@ -229,7 +229,7 @@ POLICIES = [
     ],
 )
 def test_resolve_policies(name: str, expected: Any) -> None:
-    found = actions.resolve_policies(name, POLICIES)
+    found = actions.resolve(name, POLICIES, "RetrainPolicy", "RetrainPolicies")
     if isinstance(expected, Refusal):
         assert found == expected
     else:

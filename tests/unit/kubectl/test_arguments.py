@@ -118,17 +118,25 @@ def test_an_unreadable_kubeconfig_is_an_api_error(
     assert capsys.readouterr().err.startswith("error: kubeconfig: ")
 
 
-def test_an_unreachable_api_server_is_an_api_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # A port nothing listens on: the client's connection error becomes exit 6, with a message.
-    kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(
+def write_kubeconfig(path: Path, namespace: str | None) -> Path:
+    """One context, `c`, on a port nothing listens on."""
+    context = (
+        f"{{cluster: k, user: u, namespace: {namespace}}}" if namespace else "{cluster: k, user: u}"
+    )
+    path.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
         "clusters: [{name: k, cluster: {server: 'http://127.0.0.1:9'}}]\n"
         "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: c, context: {cluster: k, user: u, namespace: ml}}]\n"
+        f"contexts: [{{name: c, context: {context}}}]\n"
     )
+    return path
+
+
+def test_an_unreachable_api_server_is_an_api_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The client's connection error becomes exit 6, with a message.
+    kubeconfig = write_kubeconfig(tmp_path / "config", namespace="ml")
     assert main(["--kubeconfig", str(kubeconfig), "promote", "fraud"]) == 6
     err = capsys.readouterr().err
     assert err.startswith("error: modeldeployment 'fraud' in namespace ml: cannot reach the API")
@@ -137,13 +145,7 @@ def test_an_unreachable_api_server_is_an_api_error(
 def test_an_unknown_context_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters: [{name: k, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
-    )
+    kubeconfig = write_kubeconfig(tmp_path / "config", namespace=None)
     code = main(["--kubeconfig", str(kubeconfig), "--context", "nope", "get", "fraud"])
     assert code in (ExitCode.USAGE, ExitCode.API_ERROR)
     assert "nope" in capsys.readouterr().err
