@@ -22,6 +22,7 @@ from typing import Protocol
 import pytest
 from kubernetes import client, config
 
+from modelship_testing.chart import operator_identity
 from modelship_testing.cluster import (
     REPO,
     LocalCluster,
@@ -37,6 +38,14 @@ from modelship_testing.serving import TrainedModel, train_fraud_model
 from modelship_testing.waiters import diagnostic, wait_for
 
 EXTERNAL = os.environ.get("MODELSHIP_EXTERNAL_CLUSTER") == "1"
+# Who the operator acts as: "chart" (the Helm chart's ServiceAccount, with exactly the
+# chart's RBAC) or "admin" (the test kubeconfig's own credentials).
+OPERATOR_IDENTITIES = ("chart", "admin")
+OPERATOR_IDENTITY = os.environ.get("MODELSHIP_TEST_OPERATOR_IDENTITY", "chart")
+if OPERATOR_IDENTITY not in OPERATOR_IDENTITIES:
+    raise ValueError(
+        f"MODELSHIP_TEST_OPERATOR_IDENTITY={OPERATOR_IDENTITY!r}: use one of {OPERATOR_IDENTITIES}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -192,7 +201,8 @@ class OperatorFactory(Protocol):
 def operator(
     kubeconfig: str, tmp_path: Path, local_cluster: LocalCluster
 ) -> Iterator[OperatorFactory]:
-    """Factory: start `modelship operator` for the given namespaces; stopped after the test."""
+    """Factory: start `modelship operator` for the given namespaces; stopped after the test.
+    It acts as the Helm chart's ServiceAccount unless MODELSHIP_TEST_OPERATOR_IDENTITY=admin."""
     started: list[OperatorProcess] = []
     with ExitStack() as stack:
 
@@ -205,7 +215,14 @@ def operator(
             for ns in namespaces or []:
                 argv += ["--namespace", ns]
             argv += extra_args or []
-            full_env = {**os.environ, "KUBECONFIG": kubeconfig, "PYTHONUNBUFFERED": "1"}
+            credentials = kubeconfig
+            if OPERATOR_IDENTITY == "chart":
+                peering = any(
+                    arg == "--peering" or arg.startswith("--peering=") for arg in extra_args or []
+                )
+                _, path = operator_identity(kubeconfig, namespaces or [], peering, tmp_path)
+                credentials = str(path)
+            full_env = {**os.environ, "KUBECONFIG": credentials, "PYTHONUNBUFFERED": "1"}
             if "prometheus" in local_cluster.state.ports:
                 full_env.setdefault("MODELSHIP_PROMETHEUS_URL", local_cluster.prometheus_url)
             full_env.update(env or {})
