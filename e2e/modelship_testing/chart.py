@@ -88,6 +88,15 @@ def apply_rbac(
     )
 
 
+def remove_cluster_rbac(kubeconfig: str, release: str) -> None:
+    """Delete a release's ClusterRoles and ClusterRoleBindings (its namespaced objects go
+    with their namespace)."""
+    kubectl(
+        kubeconfig, "delete", "clusterrole,clusterrolebinding",
+        "-l", f"app.kubernetes.io/instance={release}", "--ignore-not-found",
+    )  # fmt: skip
+
+
 def identity_kubeconfig(admin_kubeconfig: str, identity: ChartIdentity, path: Path) -> Path:
     """A kubeconfig for the same API server, authenticated as `identity` by a token from the
     TokenRequest API."""
@@ -120,18 +129,24 @@ def identity_kubeconfig(admin_kubeconfig: str, identity: ChartIdentity, path: Pa
     return path
 
 
+def operator_release(namespaces: Iterable[str], peering: bool) -> ChartIdentity:
+    """The release whose ServiceAccount an operator of this shape acts as: one per shape
+    (namespaced or not, peering or not), so a ClusterRole never widens what another shape may
+    do. MODELSHIP_TEST_OPERATOR_RELEASE_PREFIX keeps one run's accounts apart from others'."""
+    release = ("it-ns" if list(namespaces) else "it-all") + ("-peering" if peering else "")
+    return ChartIdentity(os.environ.get("MODELSHIP_TEST_OPERATOR_RELEASE_PREFIX", "") + release)
+
+
 def operator_identity(
     admin_kubeconfig: str, namespaces: Iterable[str], peering: bool, folder: Path
-) -> tuple[ChartIdentity, Path]:
+) -> Path:
     """Install the chart's RBAC for an operator watching `namespaces` (none: all of them),
     with kopf peering or without (the chart grants the peering rules only with more than one
-    replica), and return its identity and a kubeconfig acting as it. Each of these shapes
-    gets a release of its own, so a ClusterRole never widens what another shape may do."""
+    replica), and return a kubeconfig acting as its ServiceAccount."""
     watched = list(namespaces)
-    release = ("it-ns" if watched else "it-all") + ("-peering" if peering else "")
-    identity = ChartIdentity(os.environ.get("MODELSHIP_TEST_OPERATOR_RELEASE_PREFIX", "") + release)
+    identity = operator_release(watched, peering)
     replicas = ["--set", "replicaCount=2"] if peering else []
     apply_rbac(admin_kubeconfig, identity, watched, replicas)
-    return identity, identity_kubeconfig(
+    return identity_kubeconfig(
         admin_kubeconfig, identity, folder / f"kubeconfig-{identity.release}"
     )

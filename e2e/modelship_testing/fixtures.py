@@ -16,6 +16,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -45,6 +46,28 @@ OPERATOR_IDENTITY = os.environ.get("MODELSHIP_TEST_OPERATOR_IDENTITY", "chart")
 if OPERATOR_IDENTITY not in OPERATOR_IDENTITIES:
     raise ValueError(
         f"MODELSHIP_TEST_OPERATOR_IDENTITY={OPERATOR_IDENTITY!r}: use one of {OPERATOR_IDENTITIES}"
+    )
+
+
+SESSION_STARTED = datetime.now(UTC)
+# Test id -> True when every phase of it (setup, call, teardown) passed in this session.
+OUTCOMES: dict[str, bool] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    OUTCOMES[report.nodeid] = OUTCOMES.get(report.nodeid, True) and report.passed
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `after_operator_suites` read what the operator suites did: run them last."""
+    items.sort(key=lambda item: item.get_closest_marker("after_operator_suites") is not None)
+
+
+def passed_in_session(session: pytest.Session, files: tuple[str, ...]) -> bool:
+    """True when this session ran tests of every file in `files` and each of them passed."""
+    ran = [item for item in session.items if item.path.name in files]
+    return {item.path.name for item in ran} == set(files) and all(
+        OUTCOMES.get(item.nodeid) for item in ran
     )
 
 
@@ -220,8 +243,9 @@ def operator(
                 peering = any(
                     arg == "--peering" or arg.startswith("--peering=") for arg in extra_args or []
                 )
-                _, path = operator_identity(kubeconfig, namespaces or [], peering, tmp_path)
-                credentials = str(path)
+                credentials = str(
+                    operator_identity(kubeconfig, namespaces or [], peering, tmp_path)
+                )
             full_env = {**os.environ, "KUBECONFIG": credentials, "PYTHONUNBUFFERED": "1"}
             if "prometheus" in local_cluster.state.ports:
                 full_env.setdefault("MODELSHIP_PROMETHEUS_URL", local_cluster.prometheus_url)
