@@ -48,6 +48,15 @@ COMPONENTS = (
 )
 
 
+# The API server writes an audit record (metadata only: who, verb, resource, response code) of
+# every request a ServiceAccount of this namespace makes, to logs/audit.log. Tests run the
+# operator as the Helm chart's ServiceAccount here and read back which permissions it used.
+AUDITED_NAMESPACE = "modelship-system"
+# Owner references that block deletion need `update` on the owner's finalizers, as on
+# OpenShift and other hardened clusters, so the chart's finalizers rules are exercised.
+ADMISSION_PLUGINS = "OwnerReferencesPermissionEnforcement"
+
+
 class ClusterError(RuntimeError):
     """The local cluster could not be started or reached."""
 
@@ -395,6 +404,31 @@ class LocalCluster:
     def log_path(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 
+    @property
+    def audit_log(self) -> Path:
+        return self.logs / "audit.log"
+
+    def apiserver_audits(self) -> bool:
+        """True when the running API server writes the audit log and enforces owner
+        references (one started by an older harness does neither)."""
+        pid = self.state.pids.get("kube-apiserver")
+        if pid is None or not self.running("kube-apiserver"):
+            return False
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            return False
+        return f"--audit-log-path={self.audit_log}" in argv and (
+            f"--enable-admission-plugins={ADMISSION_PLUGINS}" in argv
+        )
+
+    def audit_outdated_message(self) -> str:
+        return (
+            "the kube-apiserver was started without the audit log and owner-reference "
+            "enforcement this harness sets today; restart it (objects keep their state): "
+            "PYTHONPATH=e2e .venv/bin/python -m modelship_testing.cluster restart kube-apiserver"
+        )
+
     def running(self, name: str) -> bool:
         pid = self.state.pids.get(name)
         return pid is not None and process_alive(pid, binary(name).name)
@@ -539,6 +573,12 @@ class LocalCluster:
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--authorization-mode=RBAC",
+                f"--enable-admission-plugins={ADMISSION_PLUGINS}",
+                f"--audit-policy-file={self._audit_policy()}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-maxsize=200",
+                "--audit-log-maxbackup=2",
                 "--allow-privileged=true",
                 "--max-requests-inflight=2000",
                 "--max-mutating-requests-inflight=1000",
@@ -602,6 +642,29 @@ class LocalCluster:
                 "--log.level=warn",
             ]
         raise ClusterError(f"unknown component {name}")
+
+    def _audit_policy(self) -> Path:
+        """Metadata of requests by AUDITED_NAMESPACE's ServiceAccounts (a watch is recorded
+        as it starts and as it ends); nothing of anyone else."""
+        path = self.dir / "audit-policy.yaml"
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "audit.k8s.io/v1",
+                    "kind": "Policy",
+                    "omitStages": ["RequestReceived"],
+                    "rules": [
+                        {
+                            "level": "Metadata",
+                            "userGroups": [f"system:serviceaccounts:{AUDITED_NAMESPACE}"],
+                        },
+                        {"level": "None"},
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return path
 
     def _prometheus_config(self) -> Path:
         """Scrape every second whatever target files tests drop into targets/ (file SD)."""

@@ -16,12 +16,14 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 import pytest
 from kubernetes import client, config
 
+from modelship_testing.chart import operator_identity
 from modelship_testing.cluster import (
     REPO,
     LocalCluster,
@@ -41,6 +43,36 @@ from modelship_testing.stands import DriftStand, RetrainLoop, stand_for
 from modelship_testing.waiters import diagnostic, wait_for
 
 EXTERNAL = os.environ.get("MODELSHIP_EXTERNAL_CLUSTER") == "1"
+# Who the operator acts as: "chart" (the Helm chart's ServiceAccount, with exactly the
+# chart's RBAC) or "admin" (the test kubeconfig's own credentials).
+OPERATOR_IDENTITIES = ("chart", "admin")
+OPERATOR_IDENTITY = os.environ.get("MODELSHIP_TEST_OPERATOR_IDENTITY", "chart")
+if OPERATOR_IDENTITY not in OPERATOR_IDENTITIES:
+    raise ValueError(
+        f"MODELSHIP_TEST_OPERATOR_IDENTITY={OPERATOR_IDENTITY!r}: use one of {OPERATOR_IDENTITIES}"
+    )
+
+
+SESSION_STARTED = datetime.now(UTC)
+# Test id -> True when every phase of it (setup, call, teardown) passed in this session.
+OUTCOMES: dict[str, bool] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    OUTCOMES[report.nodeid] = OUTCOMES.get(report.nodeid, True) and report.passed
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `after_operator_suites` read what the operator suites did: run them last."""
+    items.sort(key=lambda item: item.get_closest_marker("after_operator_suites") is not None)
+
+
+def passed_in_session(session: pytest.Session, files: tuple[str, ...]) -> bool:
+    """True when this session ran tests of every file in `files` and each of them passed."""
+    ran = [item for item in session.items if item.path.name in files]
+    return {item.path.name for item in ran} == set(files) and all(
+        OUTCOMES.get(item.nodeid) for item in ran
+    )
 
 
 @pytest.fixture(scope="session")
@@ -203,7 +235,8 @@ class OperatorFactory(Protocol):
 def operator(
     kubeconfig: str, tmp_path: Path, local_cluster: LocalCluster
 ) -> Iterator[OperatorFactory]:
-    """Factory: start `modelship operator` for the given namespaces; stopped after the test."""
+    """Factory: start `modelship operator` for the given namespaces; stopped after the test.
+    It acts as the Helm chart's ServiceAccount unless MODELSHIP_TEST_OPERATOR_IDENTITY=admin."""
     started: list[OperatorProcess] = []
     with ExitStack() as stack:
 
@@ -216,7 +249,15 @@ def operator(
             for ns in namespaces or []:
                 argv += ["--namespace", ns]
             argv += extra_args or []
-            full_env = {**os.environ, "KUBECONFIG": kubeconfig, "PYTHONUNBUFFERED": "1"}
+            credentials = kubeconfig
+            if OPERATOR_IDENTITY == "chart":
+                peering = any(
+                    arg == "--peering" or arg.startswith("--peering=") for arg in extra_args or []
+                )
+                credentials = str(
+                    operator_identity(kubeconfig, namespaces or [], peering, tmp_path)
+                )
+            full_env = {**os.environ, "KUBECONFIG": credentials, "PYTHONUNBUFFERED": "1"}
             if "prometheus" in local_cluster.state.ports:
                 full_env.setdefault("MODELSHIP_PROMETHEUS_URL", local_cluster.prometheus_url)
             full_env.update(env or {})

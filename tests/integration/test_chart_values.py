@@ -1,0 +1,163 @@
+"""The chart's values: values.schema.json refuses a bad value by name, README documents them
+all, and the optional templates (monitors, test hook, NOTES) render as documented."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+from modelship_testing.chart import CHART, render, run_helm
+
+SCHEMA_REFUSALS = [
+    (["--set", "replicaCount=two"], "at '/replicaCount': got string, want integer"),
+    (["--set", "metrics.port=abc"], "at '/metrics/port': got string, want integer"),
+    (["--set", "healthPort=70000"], "at '/healthPort': maximum: got 70,000, want 65,535"),
+    (["--set", "log.level=loud"], "at '/log/level': value must be one of 'debug', 'info'"),
+    (["--set", "log.format=xml"], "at '/log/format': value must be one of 'json', 'console'"),
+    (["--set", "watchNamespaces=ml"], "at '/watchNamespaces': got string, want array"),
+    (["--set", "watchNamespaces={ML}"], "at '/watchNamespaces/0'"),
+    (["--set", "replicacount=2"], "additional properties 'replicacount' not allowed"),
+    (["--set", "prometheus.url=prometheus:9090"], "at '/prometheus/url'"),
+    (["--set", "prometheus.bearerTokenFile=token"], "at '/prometheus/bearerTokenFile'"),
+    (["--set", "prometheus.caSecret=ca"], "at '/prometheus/caSecret': got string, want object"),
+    (["--set", "prometheus.caSecret.key="], "at '/prometheus/caSecret/key'"),
+    (["--set", "image.pullPolicy=Sometimes"], "at '/image/pullPolicy'"),
+    (["--set", "podMonitor.enabled=yes please"], "at '/podMonitor/enabled'"),
+    (["--set", "podMonitor.interval=15"], "at '/podMonitor/interval'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"), SCHEMA_REFUSALS, ids=[v[1] for v, _ in SCHEMA_REFUSALS]
+)
+def test_a_bad_value_fails_helm_template_naming_it(values: list[str], message: str) -> None:
+    refused = run_helm("template", "ms", str(CHART), *values)
+    assert refused.returncode != 0, f"{values} rendered"
+    assert "values don't meet the specifications of the schema" in refused.stderr
+    assert message in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["--set", "replicaCount=3", "--set", "log.level=DEBUG", "--set", "log.format=console"],
+        ["--set", "watchNamespaces={ml,team-b}", "--set", "metrics.port=9090"],
+        ["--set", "prometheus.url=", "--set", "prometheus.caSecret.name=prom-ca"],
+        ["--set", "prometheus.bearerTokenFile=/var/run/secrets/kubernetes.io/serviceaccount/token"],
+        ["--set", "podMonitor.enabled=true", "--set", "podMonitor.interval=1m30s"],
+        ["--set", "resources.requests.cpu=1", "--set", "imagePullSecrets[0].name=regcred"],
+    ],
+)
+def test_good_values_render(values: list[str]) -> None:
+    assert render("ms", "modelship", *values)
+
+
+def _leaves(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted paths of values.yaml's settings; a map that is itself a setting (resources,
+    labels, a security context) is one leaf."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if (
+            isinstance(value, dict)
+            and value
+            and key not in {"resources"}
+            and not key.endswith(("Context", "Selector"))
+        ):
+            out.update(_leaves(value, f"{path}."))
+        else:
+            out[path] = value
+    return out
+
+
+def test_readme_documents_every_value_with_its_default() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    rows = re.findall(r"^\| `([^`]+)` \| ([^|]*) \|", (CHART / "README.md").read_text(), re.M)
+    documented = dict(rows)
+    assert set(documented) == set(_leaves(values)), (
+        "README.md's values table and values.yaml differ"
+    )
+    for path, default in _leaves(values).items():
+        if isinstance(default, (str, int, bool)) or default in ([], {}):
+            shown = yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("\n...")
+            shown = {"''": '""'}.get(shown, shown)
+            assert documented[path].strip() == f"`{shown}`", (path, documented[path], shown)
+
+
+def _only(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [doc for doc in docs if doc["kind"] == kind]
+    assert len(found) == 1, [doc["kind"] for doc in docs]
+    return found[0]
+
+
+def test_monitors_render_only_when_enabled() -> None:
+    kinds = {doc["kind"] for doc in render("ms", "modelship")}
+    assert not kinds & {"PodMonitor", "ServiceMonitor"}
+    enabled = render(
+        "ms",
+        "modelship",
+        "--set",
+        "podMonitor.enabled=true",
+        "--set",
+        "serviceMonitor.enabled=true",
+    )
+    assert {"PodMonitor", "ServiceMonitor"} <= {doc["kind"] for doc in enabled}
+
+
+def test_service_monitor_scrapes_the_operators_metrics_service() -> None:
+    docs = render(
+        "ms",
+        "modelship",
+        "--set",
+        "serviceMonitor.enabled=true",
+        "--set",
+        "serviceMonitor.labels.release=kps",
+    )
+    monitor, service = _only(docs, "ServiceMonitor"), _only(docs, "Service")
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["modelship"]}
+    ports = {port["name"]: port["port"] for port in service["spec"]["ports"]}
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in ports
+    assert ports[endpoint["port"]] == 8080
+    assert endpoint["path"] == "/metrics"
+
+
+@pytest.mark.parametrize(
+    ("values", "selector"),
+    [
+        ([], {"any": True}),
+        (["--set", "watchNamespaces={ml,team-b}"], {"matchNames": ["ml", "team-b"]}),
+        (
+            ["--set", "watchNamespaces={ml}", "--set", "podMonitor.namespaces={serving}"],
+            {"matchNames": ["serving"]},
+        ),
+    ],
+)
+def test_pod_monitor_watches_the_operators_namespaces(
+    values: list[str], selector: dict[str, Any]
+) -> None:
+    docs = render("ms", "modelship", "--set", "podMonitor.enabled=true", *values)
+    assert _only(docs, "PodMonitor")["spec"]["namespaceSelector"] == selector
+
+
+def test_test_hook_is_a_pod_helm_runs_on_helm_test() -> None:
+    docs = render("ms", "modelship", "--set", "healthPort=9001", "--set", "metrics.port=9000")
+    hooks = [doc for doc in docs if (doc["metadata"].get("annotations") or {}).get("helm.sh/hook")]
+    assert [(h["kind"], h["metadata"]["annotations"]["helm.sh/hook"]) for h in hooks] == [
+        ("Pod", "test")
+    ]
+    pod, service = hooks[0], _only(docs, "Service")
+    assert pod["spec"]["restartPolicy"] == "Never"
+    script = pod["spec"]["containers"][0]["args"][0]
+    base = f"http://{service['metadata']['name']}.modelship.svc"
+    assert f"{base}:9001/healthz" in script
+    assert f"{base}:9000/metrics" in script
+    assert {p["port"] for p in service["spec"]["ports"]} == {9000, 9001}
+    # The Service must not route to the test Pod itself.
+    assert not service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert pod["spec"]["containers"][0]["image"] == "ghcr.io/modelship/modelship:0.1.0"
