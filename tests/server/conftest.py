@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from modelship_testing.waiters import diagnostic, wait_for
 
 if TYPE_CHECKING:
     from credit_model import TrainedModel
@@ -30,26 +29,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
 @pytest.fixture(scope="module")
 def server(trained: TrainedModel) -> Iterator[ServerProcess]:
     """The credit model served by a real `modelship serve` process, ready."""
-    from served_process import start_server
+    from served_process import serving
 
-    handle = start_server(
-        trained.directory,
-        [],
-        env={
-            "MODELSHIP_MODEL_NAME": "credit",
-            "MODELSHIP_MODEL_VERSION": "3",
-            "MODELSHIP_MODEL_URI": f"file://{trained.directory}",  # a directory: model.joblib
-            "MODELSHIP_REVISION": "r1",
-            "MODELSHIP_PROFILE_PATH": str(trained.profile_path),
-        },
-    )
-    try:
-        with diagnostic(f"modelship serve log (pid {handle.proc.pid})", handle.log_tail):
-            wait_for(
-                lambda: handle.proc.poll() is None and handle.status("/v2/health/ready") == 200,
-                timeout=60,
-                describe="modelship serve to become ready",
-            )
-            yield handle
-    finally:
-        handle.stop()
+    with serving(trained, []) as handle:
+        yield handle

@@ -8,11 +8,17 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelship_testing.cluster import free_port
 from modelship_testing.serving import Server
+from modelship_testing.waiters import diagnostic, wait_for
+
+if TYPE_CHECKING:
+    from credit_model import TrainedModel
 
 # The same process handle as the analysis tests and the demo use.
 ServerProcess = Server
@@ -36,6 +42,32 @@ def start_server(
     return ServerProcess(
         revision=env.get("MODELSHIP_REVISION", "") if env else "", port=port, proc=proc, log=log
     )
+
+
+@contextmanager
+def serving(trained: TrainedModel, argv: list[str]) -> Iterator[ServerProcess]:
+    """The credit model served by a real `modelship serve` process with `argv`, ready."""
+    handle = start_server(
+        trained.directory,
+        argv,
+        env={
+            "MODELSHIP_MODEL_NAME": "credit",
+            "MODELSHIP_MODEL_VERSION": "3",
+            "MODELSHIP_MODEL_URI": f"file://{trained.directory}",  # a directory: model.joblib
+            "MODELSHIP_REVISION": "r1",
+            "MODELSHIP_PROFILE_PATH": str(trained.profile_path),
+        },
+    )
+    try:
+        with diagnostic(f"modelship serve log (pid {handle.proc.pid})", handle.log_tail):
+            wait_for(
+                lambda: handle.proc.poll() is None and handle.status("/v2/health/ready") == 200,
+                timeout=60,
+                describe="modelship serve to become ready",
+            )
+            yield handle
+    finally:
+        handle.stop()
 
 
 def call(

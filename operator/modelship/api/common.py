@@ -243,6 +243,8 @@ class RejectReason(StrEnum):
     """A category the profile does not list, for a feature that does not allow unknown ones."""
     UNKNOWN_OUTPUT = "unknownOutput"
     """An output the model cannot produce."""
+    TOO_MANY_ROWS = "tooManyRows"
+    """More rows than the server takes per request (--max-batch-rows)."""
 
 
 __all__ = [

@@ -20,14 +20,26 @@ from modelship.api.cron import validate_cron
 DURATION_PATTERN = r"^([0-9]+([.][0-9]+)?(ms|s|m|h))+$"
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+# The longest duration Go (and so CEL's duration()) represents, about 292 years; longer ones
+# fit the pattern but overflow there, and here once added to a date.
+MAX_DURATION_HOURS = 2_562_047
 
 
 def parse_duration(text: str) -> timedelta:
-    """`"1h30m"` -> 90 minutes. Raises ValueError on anything `DURATION_PATTERN` rejects."""
+    """`"1h30m"` -> 90 minutes. Raises ValueError on anything `DURATION_PATTERN` rejects, and
+    on a duration longer than MAX_DURATION_HOURS."""
     if not re.fullmatch(DURATION_PATTERN, text):
         raise ValueError(f"invalid duration {text!r}: use a number and a unit, e.g. 30s, 5m, 1h")
     seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+    if seconds > MAX_DURATION_HOURS * 3600:
+        raise ValueError(f"duration {text!r} is longer than {MAX_DURATION_HOURS}h (292 years), "
+                         "the longest Kubernetes represents")  # fmt: skip
     return timedelta(seconds=seconds)
+
+
+def _check_duration(text: str) -> str:
+    parse_duration(text)
+    return text
 
 
 def cel_matches(expr: str, pattern: str) -> str:
@@ -48,6 +60,7 @@ def cel_duration_at_least(expr: str, minimum: str) -> str:
 Duration = Annotated[
     str,
     StringConstraints(pattern=DURATION_PATTERN, max_length=32),
+    AfterValidator(_check_duration),
 ]
 """A duration such as `30s`, `5m`, `1h` or `1h30m` (units ms, s, m, h)."""
 

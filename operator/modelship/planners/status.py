@@ -15,6 +15,22 @@ from typing import Any, Literal
 
 from modelship.api.common import ConditionStatus
 
+# The CRDs' limits: status.message (1024) and a condition's message (metav1.Condition's 32768).
+# The API server refuses a whole status write with a longer one, so the object would report
+# nothing at all; a message built from what others said (the API server quoting a refused
+# child) is cut to fit instead.
+MAX_MESSAGE = 1024
+MAX_CONDITION_MESSAGE = 32768
+CUT = " [...]"
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes (the API server's measure is no stricter)."""
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    return encoded[: limit - len(CUT)].decode(errors="ignore") + CUT
+
 
 class ConditionType(StrEnum):
     READY = "Ready"
@@ -85,7 +101,7 @@ def _condition(
         "type": str(desired.type),
         "status": desired.status.value,
         "reason": str(desired.reason),
-        "message": desired.message,
+        "message": clip(desired.message, MAX_CONDITION_MESSAGE),
         "lastTransitionTime": since or now,
         "observedGeneration": generation,
     }
@@ -142,7 +158,7 @@ def plan_status(
     desired: dict[str, Any] = {
         "phase": phase,
         "observedGeneration": generation,
-        "message": assessment.message,
+        "message": clip(assessment.message),
         "conditions": conditions,
         **assessment.extra,
     }

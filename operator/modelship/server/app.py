@@ -24,9 +24,11 @@ from numpy.typing import NDArray
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelship import __version__
 from modelship.api.common import RejectReason
@@ -43,6 +45,7 @@ from modelship.server.protocol import (
     InferenceRequest,
     datatype_of,
     describe_validation_error,
+    wrong_number_types,
 )
 from modelship.server.runtimes import PREDICT, PREDICT_PROBA, ModelRuntime, load_runtime
 from modelship.server.schema import (
@@ -67,7 +70,12 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(content, status_code=status, media_type=JSON)
 
 
+MAX_MESSAGE = 1000  # a message quotes the client's value; a megabyte value is cut, not echoed
+
+
 def error(message: str, status: int = 400) -> Response:
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 40] + f"... ({len(message)} characters)"
     return json_response({"error": message}, status)
 
 
@@ -376,7 +384,7 @@ class ModelServer:
             reason = RejectReason.INVALID_JSON if invalid_json else RejectReason.INVALID_REQUEST
             return self._rejected(error(describe_validation_error(err)), reason)
         try:
-            batch = served_decode(served, payload)
+            batch = served_decode(served, payload, self.settings.max_batch_rows)
         except InvalidInputError as err:
             # Only now read what is missing: a served request has nothing missing.
             rows, missing = missing_values(payload.inputs, served.schema) or (0, None)
@@ -476,7 +484,17 @@ class ModelServer:
         return Response(text, media_type=CONTENT_TYPE)
 
 
-def served_decode(served: Served, payload: InferenceRequest) -> Batch:
+def served_decode(served: Served, payload: InferenceRequest, max_rows: int) -> Batch:
+    declared = max((item.shape[0] for item in payload.inputs if item.shape), default=0)
+    if declared > max_rows:  # before decoding: converting the data is what costs
+        raise InvalidInputError(f"the batch has {declared} rows; this server takes at most "
+                                f"{max_rows} per request (--max-batch-rows): split it",
+                                RejectReason.TOO_MANY_ROWS)  # fmt: skip
+    for item in payload.inputs:
+        wrong = wrong_number_types(item)
+        if wrong is not None:
+            what = "feature" if item.name in served.schema.names else "input"
+            raise InvalidInputError(f"{what} {item.name!r}: {wrong}", RejectReason.NOT_A_NUMBER)
     batch = decode(payload.inputs, served.schema)
     if batch.rows == 0:
         raise InvalidInputError("the batch has no rows", RejectReason.WRONG_SHAPE)
@@ -486,6 +504,56 @@ def served_decode(served: Served, payload: InferenceRequest) -> Batch:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return error(str(exc.detail), exc.status_code)
+
+
+class RequestLimits:
+    """Refuse a request body past `max_bytes` (413) or still arriving after `read_timeout`
+    seconds (408), before any handler holds it whole.
+
+    A declared Content-Length over the limit is refused before a byte of the body is read; a
+    chunked body is counted as it arrives. Starlette's HTTPException handler writes the
+    protocol's error body. After the answer uvicorn discards the rest of the body and closes
+    the connection within its keep-alive timeout, so a client cannot hold it open by trickling.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, read_timeout: float) -> None:
+        self.app, self.max_bytes, self.read_timeout = app, max_bytes, read_timeout
+
+    def too_large(self) -> HTTPException:
+        return HTTPException(413, f"the request body is larger than {self.max_bytes} bytes "
+                                  "(--max-request-bytes): send smaller batches")  # fmt: skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            exc = self.too_large()
+            await error(str(exc.detail), exc.status_code)(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.read_timeout
+        received, complete = 0, False
+
+        async def limited() -> Message:
+            nonlocal received, complete
+            if complete:  # the body is in: later reads only wait for a disconnect
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                late = f"the request body did not arrive within {self.read_timeout:g} s"
+                raise HTTPException(408, f"{late} (--read-timeout)") from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
+                if received > self.max_bytes:
+                    raise self.too_large()
+            return message
+
+        await self.app(scope, limited, send)
 
 
 def _open(handler: Handler) -> Handler:
@@ -530,7 +598,9 @@ def create_app(
             )
         ],
     ]
-    app = Starlette(routes=list(routes), lifespan=lifespan,
+    limits = Middleware(RequestLimits, max_bytes=settings.max_request_bytes,
+                        read_timeout=settings.read_timeout)  # fmt: skip
+    app = Starlette(routes=list(routes), lifespan=lifespan, middleware=[limits],
                     exception_handlers={HTTPException: http_error})  # fmt: skip
     app.state.server = server
     return app

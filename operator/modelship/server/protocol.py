@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -33,13 +34,41 @@ class RequestInput(_Lenient):
     data: list[Any]
 
 
+def wrong_number_types(item: RequestInput) -> str | None:
+    """Why a numeric input's data is not numbers, or None. numpy would read "1.5" as 1.5 and
+    true as 1.0: a wrong type is refused, not guessed at. null is left to decoding, which
+    names it together with NaN and infinity."""
+    if item.datatype not in NUMERIC_DATATYPES:
+        return None
+    wrong = leaf_types(item.data) & ({str} if item.datatype == "BOOL" else {str, bool})
+    if not wrong:
+        return None
+    return f"data must be numbers, not {'strings' if str in wrong else 'booleans'}"
+
+
+def leaf_types(data: list[Any]) -> set[type]:
+    """The types of the values in a nested list, level by level at C speed."""
+    types = set(map(type, data))
+    level: list[Any] = data
+    while list in types:
+        types.discard(list)
+        nested = level if not types else [v for v in level if type(v) is list]
+        level = list(chain.from_iterable(nested))
+        types |= set(map(type, level))
+    return types
+
+
 class RequestOutput(_Lenient):
     name: StrictStr
     parameters: dict[str, Any] | None = None
 
 
+# Ids are remembered for feedback (--feedback-capacity of them): bounded, so the cache is.
+MAX_ID_LENGTH = 256
+
+
 class InferenceRequest(_Lenient):
-    id: StrictStr | None = None
+    id: Annotated[StrictStr, Field(max_length=MAX_ID_LENGTH)] | None = None
     parameters: dict[str, Any] | None = None
     inputs: list[RequestInput] = Field(min_length=1)
     outputs: list[RequestOutput] | None = None
@@ -48,7 +77,7 @@ class InferenceRequest(_Lenient):
 class FeedbackRequest(_Lenient):
     """Ground truth for an earlier inference: one value per row, in the request's row order."""
 
-    id: StrictStr = Field(min_length=1)
+    id: StrictStr = Field(min_length=1, max_length=MAX_ID_LENGTH)
     ground_truth: list[StrictStr | StrictInt | float | bool] = Field(min_length=1)
 
 

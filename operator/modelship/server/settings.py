@@ -6,6 +6,7 @@ import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 FORMATS = ("sklearn", "xgboost", "lightgbm", "onnx", "custom")
 
@@ -27,6 +28,9 @@ ENVIRONMENT = {
     "MODELSHIP_AUTH_TOKEN_FILE": "auth_token_file",
     "MODELSHIP_AUTH_METRICS": "auth_metrics",
     "MODELSHIP_SCORE_HISTOGRAM": "score_histogram",
+    "MODELSHIP_MAX_REQUEST_BYTES": "max_request_bytes",
+    "MODELSHIP_MAX_BATCH_ROWS": "max_batch_rows",
+    "MODELSHIP_READ_TIMEOUT": "read_timeout",
 }
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
@@ -53,6 +57,11 @@ class Settings:
     # A binary classifier with predict_proba exports its score histogram (estimated
     # performance); the price is a predict_proba call per batch.
     score_histogram: bool = True
+    # Hostile input (docs/server.md#limits): a request body is refused past this size (413)
+    # before it is read whole, and past this time to arrive (408); a batch past this many rows.
+    max_request_bytes: int = 8 * 1024 * 1024
+    max_batch_rows: int = 100_000
+    read_timeout: float = 30.0
 
     @property
     def auth_enabled(self) -> bool:
@@ -90,6 +99,9 @@ def _build(values: Mapping[str, str]) -> Settings:
         capacity = int(values.get("feedback_capacity", "10000"))
     except ValueError as err:
         raise SettingsError(f"invalid number: {err}") from err
+    max_bytes = _positive(values, "max_request_bytes", Settings.max_request_bytes, int)
+    max_rows = _positive(values, "max_batch_rows", Settings.max_batch_rows, int)
+    read_timeout = _positive(values, "read_timeout", Settings.read_timeout, float)
     token, token_file = values.get("auth_token", ""), values.get("auth_token_file", "")
     if token and token_file:
         raise SettingsError(
@@ -126,7 +138,27 @@ def _build(values: Mapping[str, str]) -> Settings:
         auth_token_file=token_file,
         auth_metrics=auth_metrics,
         score_histogram=_boolean(values.get("score_histogram", "true"), "--score-histogram"),
+        max_request_bytes=max_bytes,
+        max_batch_rows=max_rows,
+        read_timeout=read_timeout,
     )
+
+
+Number = TypeVar("Number", int, float)
+
+
+def _positive(values: Mapping[str, str], name: str, default: Number, kind: type[Number]) -> Number:
+    flag = "--" + name.replace("_", "-")
+    text = values.get(name)
+    if text is None:
+        return default
+    try:
+        number = kind(text)
+    except ValueError:
+        raise SettingsError(f"{flag}: expected a number, not {text!r}") from None
+    if not 0 < number < float("inf"):
+        raise SettingsError(f"{flag}: must be a positive number, not {text!r}")
+    return number
 
 
 def _boolean(value: str, flag: str) -> bool:
@@ -172,6 +204,19 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="export the positive-class score histogram of a binary classifier with "
         "predict_proba (default: on; costs a predict_proba call per batch)",
+    )
+    p.add_argument(
+        "--max-request-bytes",
+        help="refuse request bodies larger than this with 413, before reading them whole "
+        "(default 8388608, 8 MiB)",
+    )
+    p.add_argument(
+        "--max-batch-rows",
+        help="refuse inference requests of more rows than this with 400 (default 100000)",
+    )
+    p.add_argument(
+        "--read-timeout",
+        help="seconds a client may take to send a request body before 408 (default 30)",
     )
     return p
 

@@ -38,6 +38,18 @@ def test_parse_duration_rejects(text: str) -> None:
         TypeAdapter(Duration).validate_python(text)
 
 
+@pytest.mark.parametrize("text", ["100000000000000s", "2562048h", "2562047h60m"])
+def test_a_duration_longer_than_kubernetes_represents_is_rejected_not_an_overflow(
+    text: str,
+) -> None:
+    # The pattern admits them (the API server too, where no CEL rule reads the field).
+    with pytest.raises(ValueError, match="longer than 2562047h"):
+        parse_duration(text)
+    with pytest.raises(ValidationError, match="longer than 2562047h"):
+        TypeAdapter(Duration).validate_python(text)
+    assert parse_duration("2562047h") == timedelta(hours=2_562_047)
+
+
 @given(
     st.lists(
         st.tuples(st.integers(0, 10_000), st.sampled_from(["ms", "s", "m", "h"])),

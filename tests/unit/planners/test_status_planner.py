@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from modelship.api.common import ConditionStatus
 from modelship.planners.status import (
+    MAX_CONDITION_MESSAGE,
+    MAX_MESSAGE,
     Assessment,
     DesiredCondition,
     plan_conditions,
@@ -141,3 +143,17 @@ def test_unknown_status_is_written() -> None:
     )
     plan = plan_status(None, unknown, 1, T0)
     assert by_type(plan.patch)["Ready"]["status"] == "Unknown"
+
+
+def test_a_message_past_the_crd_limit_is_cut_to_fit_not_refused_whole() -> None:
+    # e.g. the API server's refusal of a child, quoting every invalid field
+    long = "Deployment is invalid: " + "requests[µÁ]: must be a standard resource, " * 100
+    plan = plan_status(None, Assessment("Failed", "Refused", long, stalled("Refused", long)), 1, T0)
+    assert len(plan.patch["message"].encode()) <= MAX_MESSAGE
+    assert plan.patch["message"].startswith("Deployment is invalid: requests[µÁ]")
+    assert plan.patch["message"].endswith(" [...]")
+    assert by_type(plan.patch)["Stalled"]["message"] == long  # under a condition's 32768
+    huge = "x" * 40_000
+    cut = plan_status(None, Assessment("Failed", "R", "m", stalled("R", huge)), 1, T0)
+    assert len(by_type(cut.patch)["Stalled"]["message"]) <= MAX_CONDITION_MESSAGE
+    assert plan_status(None, READY, 1, T0).patch["message"] == "fine"

@@ -26,14 +26,32 @@ def test_flags_override_the_environment() -> None:
     assert from_environment(settings.to_environment()) == settings
 
 
+def test_request_limits_default_and_come_from_flags_or_the_environment() -> None:
+    env = {"MODELSHIP_MODEL_NAME": "a", "MODELSHIP_MODEL_URI": "file:///m"}
+    defaults = from_environment(env)
+    assert (defaults.max_request_bytes, defaults.max_batch_rows, defaults.read_timeout) == (
+        8 * 1024 * 1024, 100_000, 30.0)  # fmt: skip
+    env["MODELSHIP_MAX_REQUEST_BYTES"] = "1000"
+    settings = from_arguments(["--max-batch-rows", "10", "--read-timeout", "2.5"], env)
+    assert (settings.max_request_bytes, settings.max_batch_rows, settings.read_timeout) == (
+        1000, 10, 2.5)  # fmt: skip
+    assert from_environment(settings.to_environment()) == settings
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         ([], "missing --model-name, --model-uri"),
         (["--model-name", "m", "--model-uri", "u", "--format", "custom"], "--model-class"),
         (["--model-name", "m", "--model-uri", "u", "--port", "x"], "invalid number"),
+        (["--model-name", "m", "--model-uri", "u", "--max-request-bytes", "0"],
+         "--max-request-bytes: must be a positive number, not '0'"),
+        (["--model-name", "m", "--model-uri", "u", "--max-batch-rows", "1.5"],
+         "--max-batch-rows: expected a number, not '1.5'"),
+        (["--model-name", "m", "--model-uri", "u", "--read-timeout", "inf"],
+         "--read-timeout: must be a positive number"),
     ],
-)
+)  # fmt: skip
 def test_settings_errors(argv: list[str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         from_arguments(argv, {})
