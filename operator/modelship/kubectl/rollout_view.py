@@ -241,7 +241,8 @@ def _header(s: Obj) -> Table:
         if s["stage"] == "Shadow":
             grid.add_row("  Weight:", f"mirrored {weight}%, stable 100%")
         else:
-            grid.add_row("  Weight:", f"canary {weight}%, stable {100 - weight}%")
+            new = "preview" if s["stage"] == "Preview" else "canary"
+            grid.add_row("  Weight:", f"{new} {weight}%, stable {100 - weight}%")
     model = s["model"]
     versions = f"stable version {model['stableVersion'] or '-'}"
     if model["desiredVersion"] and model["desiredVersion"] != model["stableVersion"]:

@@ -397,3 +397,19 @@ def test_policy_screen_says_when_the_breaker_is_open() -> None:
         "ago",
     ]
     assert "2m5s" in line_with(shown, "fraud-retrain-3")
+
+
+@pytest.mark.parametrize(
+    ("stage", "role", "weight"),
+    [
+        ("Canary", "canary", ["canary", "25%,", "stable", "75%"]),
+        ("Preview", "preview", ["preview", "25%,", "stable", "75%"]),
+        ("Shadow", "shadow", ["mirrored", "25%,", "stable", "100%"]),
+    ],
+)
+def test_the_new_revision_is_named_by_its_stage(stage: str, role: str, weight: list[str]) -> None:
+    md = paused_canary(rollout={"stableVersion": "7", "stage": stage})
+    snapshot = Snapshot(md, deployments=[deployment("bbbb222222", "8", 1, 1)])
+    summary = rollout_view.summarize(snapshot)
+    assert summary["revisions"][0]["role"] == role
+    assert line_with(lines(rollout_view.render(summary, NOW)), "Weight:").split()[1:] == weight
