@@ -159,11 +159,15 @@ def start_server(
             command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
         )
     server = Server(revision, port, proc, log)
-    wait_for(
-        lambda: server.proc.poll() is None and server.ready(),
-        timeout=ready_timeout,
-        describe=f"modelship serve for revision {revision}",
-    )
+    try:
+        wait_for(
+            lambda: server.proc.poll() is None and server.ready(),
+            timeout=ready_timeout,
+            describe=f"modelship serve for revision {revision}",
+        )
+    except BaseException:
+        server.stop()  # nobody else holds it yet
+        raise
     return server
 
 
