@@ -1,5 +1,5 @@
 """The chart's values: values.schema.json refuses a bad value by name, README documents them
-all, and the optional templates (monitors, test hook, NOTES) render as documented."""
+all, and the `helm test` hook renders as documented."""
 
 from __future__ import annotations
 
@@ -90,59 +90,6 @@ def _only(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     found = [doc for doc in docs if doc["kind"] == kind]
     assert len(found) == 1, [doc["kind"] for doc in docs]
     return found[0]
-
-
-def test_monitors_render_only_when_enabled() -> None:
-    kinds = {doc["kind"] for doc in render("ms", "modelship")}
-    assert not kinds & {"PodMonitor", "ServiceMonitor"}
-    enabled = render(
-        "ms",
-        "modelship",
-        "--set",
-        "podMonitor.enabled=true",
-        "--set",
-        "serviceMonitor.enabled=true",
-    )
-    assert {"PodMonitor", "ServiceMonitor"} <= {doc["kind"] for doc in enabled}
-
-
-def test_service_monitor_scrapes_the_operators_metrics_service() -> None:
-    docs = render(
-        "ms",
-        "modelship",
-        "--set",
-        "serviceMonitor.enabled=true",
-        "--set",
-        "serviceMonitor.labels.release=kps",
-    )
-    monitor, service = _only(docs, "ServiceMonitor"), _only(docs, "Service")
-    assert monitor["metadata"]["labels"]["release"] == "kps"
-    selector = monitor["spec"]["selector"]["matchLabels"]
-    assert selector.items() <= service["metadata"]["labels"].items()
-    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["modelship"]}
-    ports = {port["name"]: port["port"] for port in service["spec"]["ports"]}
-    [endpoint] = monitor["spec"]["endpoints"]
-    assert endpoint["port"] in ports
-    assert ports[endpoint["port"]] == 8080
-    assert endpoint["path"] == "/metrics"
-
-
-@pytest.mark.parametrize(
-    ("values", "selector"),
-    [
-        ([], {"any": True}),
-        (["--set", "watchNamespaces={ml,team-b}"], {"matchNames": ["ml", "team-b"]}),
-        (
-            ["--set", "watchNamespaces={ml}", "--set", "podMonitor.namespaces={serving}"],
-            {"matchNames": ["serving"]},
-        ),
-    ],
-)
-def test_pod_monitor_watches_the_operators_namespaces(
-    values: list[str], selector: dict[str, Any]
-) -> None:
-    docs = render("ms", "modelship", "--set", "podMonitor.enabled=true", *values)
-    assert _only(docs, "PodMonitor")["spec"]["namespaceSelector"] == selector
 
 
 def test_test_hook_is_a_pod_helm_runs_on_helm_test() -> None:
