@@ -94,7 +94,7 @@ class DriftStand:
 
     def condition(self, kind: str, name: str | None = None) -> dict[str, Any]:
         conditions = {c["type"]: c for c in self.status(name).get("conditions") or []}
-        return conditions.get(kind, {})
+        return dict(conditions.get(kind, {}))
 
     def drifted(self) -> tuple[str, str] | None:
         status = self.status()

@@ -20,7 +20,6 @@ from modelship_testing.serving import fraud_data
 pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("crds")]
 
 
-
 def lineage(kubeconfig: str, namespace: str, output: str) -> str:
     """`modelship lineage md/fraud` as a user runs it."""
     done = subprocess.run(
@@ -128,7 +127,6 @@ def test_gitops_safe_promotion_serves_the_new_model_and_never_writes_the_spec(
     ended = loop.wait(lambda s: (s.get("promoted") or {}).get("ended"),
                       "the policy to end its promotion")["promoted"]  # fmt: skip
     assert "spec.model changed to version 2" in ended["ended"]
-
 
 
 @pytest.mark.parametrize(

@@ -308,6 +308,7 @@ class TriggerScore(KubeModel):
     severity: Annotated[str, StringConstraints(max_length=16)] = ""
     """none, warning or critical."""
 
+
 class RunEvaluation(KubeModel):
     """A run's independent evaluation (validation.job)."""
 
