@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,19 @@ REJECTIONS: dict[str, tuple[str, int]] = {
 BASE = 'model="credit",version="3",revision="r1"'
 
 
+def _moved(
+    before: str, after: str, family: str, label: str, values: Iterable[str]
+) -> dict[str, float]:
+    """The series of `family` (one per `label` value) that moved between two scrapes."""
+    moved = {}
+    for value in values:
+        series = f'{family}{{{BASE},{label}="{value}"}}'
+        delta = metric_value(after, series) - metric_value(before, series)
+        if delta:
+            moved[value] = delta
+    return moved
+
+
 def test_every_validation_case_has_its_rejection_reason() -> None:
     assert set(REJECTIONS) == {case for case, _, _ in VALIDATION_CASES}
 
@@ -256,12 +270,9 @@ def test_a_rejected_request_is_counted_under_its_reason_with_its_rows(
     before = client.get("/metrics").text
     assert _post(client, request_body) == 400
     after = client.get("/metrics").text
-    counted = {
-        r: metric_value(after, f'modelship_requests_rejected_total{{{BASE},reason="{r}"}}')
-        - metric_value(before, f'modelship_requests_rejected_total{{{BASE},reason="{r}"}}')
-        for r in {r for r, _ in REJECTIONS.values()} | {"unknownModel"}
-    }
-    assert {r: n for r, n in counted.items() if n} == {reason: 1}
+    reasons = {r for r, _ in REJECTIONS.values()} | {"unknownModel"}
+    counted = _moved(before, after, "modelship_requests_rejected_total", "reason", reasons)
+    assert counted == {reason: 1}
     rejected_rows = f"modelship_rejected_rows_total{{{BASE}}}"
     assert metric_value(after, rejected_rows) - metric_value(before, rejected_rows) == rows
     client_errors = f'modelship_requests_total{{{BASE},outcome="client_error"}}'
@@ -292,12 +303,7 @@ def test_missing_values_of_rejected_requests_are_counted_per_feature(
     before = client.get("/metrics").text
     assert _post(client, request_body) == 400
     after = client.get("/metrics").text
-    counted = {
-        f: metric_value(after, f'modelship_feature_missing_total{{{BASE},feature="{f}"}}')
-        - metric_value(before, f'modelship_feature_missing_total{{{BASE},feature="{f}"}}')
-        for f in FEATURES
-    }
-    assert {f: n for f, n in counted.items() if n} == missing
+    assert _moved(before, after, "modelship_feature_missing_total", "feature", FEATURES) == missing
 
 
 def test_a_request_for_another_model_is_rejected_as_unknown_model(client: TestClient) -> None:
