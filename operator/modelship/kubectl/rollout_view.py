@@ -201,10 +201,37 @@ def summarize(snap: Snapshot) -> dict[str, Any]:
         "revisions": _revisions(snap, status),
         "analysis": status.get("analysis"),
         "measurements": list(status.get("measurements") or []),
+        "why": why(status),
         "inferenceURL": status.get("inferenceURL"),
         "driftMonitors": [monitor_summary(m, TOP_FEATURES) for m in snap.monitors],
         "retrainPolicies": [policy_summary(p, SHOWN_RUNS) for p in snap.policies],
     }
+
+
+def why(status: Obj) -> list[Obj]:
+    """Why the rollout stopped, first thing a person reads: the failed measurements of a
+    rollback (kept in its history entry), or those a pause or a Degraded phase is waiting on,
+    each with the PromQL to look at it."""
+    phase = status.get("phase")
+    history = status.get("history") or []
+    if phase == "RolledBack" and history and history[0].get("outcome") == "RolledBack":
+        measured = history[0].get("measurements") or []
+        wanted = "Failed"
+    elif phase in ("Paused", "Degraded"):
+        measured = status.get("measurements") or []
+        wanted = "Failed" if phase == "Degraded" else "Inconclusive"
+    else:
+        return []
+    return [
+        {
+            "metric": m.get("metric", ""),
+            "message": m.get("message", ""),
+            "samples": m.get("samples"),
+            "query": m.get("query", ""),
+        }
+        for m in measured
+        if m.get("result") == wanted
+    ]
 
 
 # --- the screen -----------------------------------------------------------------------------
@@ -228,6 +255,11 @@ def _header(s: Obj) -> Table:
     grid.add_row("Status:", status)
     if s["message"]:
         grid.add_row("Message:", Text(s["message"]))
+    for reason in s.get("why") or []:
+        samples = f" ({reason['samples']} requests)" if reason.get("samples") else ""
+        grid.add_row("Why:", Text(f"{reason['metric']}: {reason['message']}{samples}"))
+        if reason.get("query"):
+            grid.add_row("  Look at:", Text(reason["query"], style="dim"))
     if s["pausedByAnnotation"]:
         grid.add_row("Paused:", Text("by annotation (kubectl modelship resume)", style="yellow"))
     strategy = s["strategy"] + (f" (router {s['router']})" if s["router"] else "")

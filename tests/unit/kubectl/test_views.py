@@ -413,3 +413,29 @@ def test_the_new_revision_is_named_by_its_stage(stage: str, role: str, weight: l
     summary = rollout_view.summarize(snapshot)
     assert summary["revisions"][0]["role"] == role
     assert line_with(lines(rollout_view.render(summary, NOW)), "Weight:").split()[1:] == weight
+
+
+def test_a_rolled_back_rollout_says_why_first_with_the_query_to_look_at() -> None:
+    failed = {
+        "metric": "error-rate",
+        "result": "Failed",
+        "value": 0.48,
+        "samples": 46,
+        "measuredAt": "2026-01-01T12:00:10Z",
+        "message": "0.48 > max 0.02",
+        "query": 'sum(rate(modelship_requests_total{revision="bbbb222222"}[2s]))',
+    }
+    passed = {**failed, "metric": "p99", "result": "Successful", "message": "0.1 within"}
+    entry = {**history_entry("bbbb222222", "8", "RolledBack", "2026-01-01T11:00:00Z"),
+             "measurements": [failed, passed]}  # fmt: skip
+    md = paused_canary(phase="RolledBack", history=[entry], measurements=[])
+    summary = rollout_view.summarize(Snapshot(md))
+    assert [w["metric"] for w in summary["why"]] == ["error-rate"]
+    shown = lines(rollout_view.render(summary, NOW))
+    why = shown.index(line_with(shown, "Why:"))
+    assert why < shown.index(line_with(shown, "Strategy:"))  # before the rest of the screen
+    assert line_with(shown, "Why:").split()[1:] == ["error-rate:", "0.48", ">", "max", "0.02",
+                                                   "(46", "requests)"]  # fmt: skip
+    assert failed["query"] in line_with(shown, "Look at:")
+    healthy = rollout_view.summarize(Snapshot(paused_canary(phase="Healthy")))
+    assert healthy["why"] == []
