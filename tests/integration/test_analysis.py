@@ -29,7 +29,8 @@ INTERVAL = "2s"
 def analysis(*metrics: dict[str, Any], **fields: Any) -> dict[str, Any]:
     defaults = [
         {"name": "error-rate", "builtin": "errorRate", "max": 0.05},
-        {"name": "p99", "builtin": "latencyP99", "max": 0.2},
+        # Well above a healthy server's p99 on a busy 2-core machine (up to ~0.25 s seen).
+        {"name": "p99", "builtin": "latencyP99", "max": 0.5},
     ]
     body = {
         "interval": INTERVAL,
@@ -217,9 +218,13 @@ def test_canary_whose_error_rate_rises_is_rolled_back(
 
 def test_slow_canary_is_rolled_back(stand: Stand, operator: OperatorFactory) -> None:
     # A slow server answers fewer requests: measure over a longer window, with fewer samples.
-    start_rollout(
-        stand, operator, base_spec(analysis=analysis(interval="4s", minSamples=5)), fault="Slow"
-    )
+    # Its 0.3 s answers against a 0.2 s limit (the default 0.5 s leaves room for a busy machine).
+    metrics = [
+        {"name": "error-rate", "builtin": "errorRate", "max": 0.05},
+        {"name": "p99", "builtin": "latencyP99", "max": 0.2},
+    ]
+    spec = base_spec(analysis=analysis(*metrics, interval="4s", minSamples=5))
+    start_rollout(stand, operator, spec, fault="Slow")
     status = stand.mds.wait_phase("fraud", "RolledBack", timeout=90)
     failing = {m["metric"]: m for m in status["measurements"] if m["result"] == "Failed"}
     assert "p99" in failing
