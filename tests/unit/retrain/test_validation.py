@@ -440,7 +440,7 @@ def parse_policy(validation_spec: dict[str, Any]) -> Any:
         "metadata": {"name": "p"},
         "spec": {
             "modelDeploymentRef": "m",
-            "job": {"template": {"spec": {}}},
+            "job": {"template": {"spec": {"template": {"spec": {"containers": [{"name": "t"}]}}}}},
             "output": {"uri": "s3://b/{version}/"},
             "validation": validation_spec,
         },
