@@ -1,11 +1,13 @@
 """The chart's PodMonitor and ServiceMonitor: rendered only when enabled, aimed at the right
 objects, and relabelling serving pods as the analysis and DriftMonitor queries select them.
 
-There is no Prometheus Operator here. The PodMonitor's selector, port and relabelings are
-turned into the scrape configuration the Prometheus Operator generates from them (keep by
-label presence and port name, then the relabelings, field by field), and a real Prometheus
-discovers the operator's real serving pods through the local API server with it; the
-targets' labels must then satisfy the selectors the operator's queries use.
+There is no Prometheus Operator here, and Debian's Prometheus is built without Kubernetes
+service discovery. So the PodMonitor's selector, port and relabelings are turned into the
+scrape configuration the Prometheus Operator generates from them (keep by label presence and
+port name, then the relabelings, field by field), the operator's real serving pods (and a
+bystander) into the `__meta_kubernetes_pod_*` labels Kubernetes discovery gives each
+container port, and a real Prometheus relabels them: the targets it keeps must be exactly the
+serving pods, labelled so that the operator's own query selectors match them.
 """
 
 from __future__ import annotations
@@ -100,9 +102,10 @@ def _sanitize(label: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_]", "_", label)
 
 
-def scrape_config(monitor: dict[str, Any], kubeconfig: str) -> dict[str, Any]:
+def scrape_config(monitor: dict[str, Any], targets: Path) -> dict[str, Any]:
     """The scrape job the Prometheus Operator generates from a PodMonitor (the parts that
-    choose targets and label them). Fails on any selector or field it does not translate."""
+    choose targets and label them), reading targets from `targets` instead of the API server.
+    Fails on any selector or field it does not translate."""
     spec = monitor["spec"]
     [endpoint] = spec["podMetricsEndpoints"]
     keep = []
@@ -115,6 +118,10 @@ def scrape_config(monitor: dict[str, Any], kubeconfig: str) -> dict[str, Any]:
     for key, value in selector.get("matchLabels", {}).items():
         label = f"__meta_kubernetes_pod_label_{_sanitize(key)}"
         keep.append({"source_labels": [label], "regex": value, "action": "keep"})
+    namespaces = "|".join(spec["namespaceSelector"]["matchNames"])
+    keep.append(
+        {"source_labels": ["__meta_kubernetes_namespace"], "regex": namespaces, "action": "keep"}
+    )
     port = "__meta_kubernetes_pod_container_port_name"
     keep.append({"source_labels": [port], "regex": endpoint["port"], "action": "keep"})
     relabel = [{RELABEL_FIELDS[k]: v for k, v in r.items()} for r in endpoint["relabelings"]]
@@ -123,15 +130,41 @@ def scrape_config(monitor: dict[str, Any], kubeconfig: str) -> dict[str, Any]:
         "honor_labels": endpoint["honorLabels"],
         "metrics_path": endpoint["path"],
         "scrape_interval": endpoint["interval"],
-        "kubernetes_sd_configs": [
-            {
-                "role": "pod",
-                "kubeconfig_file": kubeconfig,
-                "namespaces": {"names": spec["namespaceSelector"]["matchNames"]},
-            }
-        ],
+        "file_sd_configs": [{"files": [str(targets)], "refresh_interval": "1s"}],
         "relabel_configs": keep + relabel,
     }
+
+
+def discovered(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What Prometheus' Kubernetes discovery (role pod) finds: one target per container
+    port, with its `__meta_kubernetes_*` labels."""
+    groups = []
+    for pod in pods:
+        meta = pod["metadata"]
+        labels = {
+            "__meta_kubernetes_namespace": meta["namespace"],
+            "__meta_kubernetes_pod_name": meta["name"],
+            "__meta_kubernetes_pod_ip": pod["status"].get("podIP", ""),
+        }
+        for key, value in (meta.get("labels") or {}).items():
+            labels[f"__meta_kubernetes_pod_label_{_sanitize(key)}"] = value
+            labels[f"__meta_kubernetes_pod_labelpresent_{_sanitize(key)}"] = "true"
+        for container in pod["spec"]["containers"]:
+            for port in container.get("ports") or []:
+                groups.append(
+                    {
+                        "targets": [f"{pod['status'].get('podIP')}:{port['containerPort']}"],
+                        "labels": {
+                            **labels,
+                            "__meta_kubernetes_pod_container_name": container["name"],
+                            "__meta_kubernetes_pod_container_port_name": port.get("name", ""),
+                            "__meta_kubernetes_pod_container_port_number": str(
+                                port["containerPort"]
+                            ),
+                        },
+                    }
+                )
+    return groups
 
 
 @contextmanager
@@ -188,15 +221,24 @@ def test_pod_monitor_labels_serving_pods_as_the_queries_select_them(
     revision = wait_for(stable_revision, timeout=120, describe="iris to be Healthy")
     docs = render("ms", "modelship", "--set", "podMonitor.enabled=true",
                   "--set", f"watchNamespaces={{{namespace}}}")  # fmt: skip
-    job = scrape_config(_only(docs, "PodMonitor"), kubeconfig)
+    # Every pod in the cluster, as Prometheus would discover them all: the PodMonitor keeps
+    # those of its namespaces only.
+    pods = json.loads(kubectl(kubeconfig, "get", "pods", "-A", "-o", "json"))["items"]
+    serving = {
+        p["metadata"]["name"]
+        for p in pods
+        if p["metadata"]["namespace"] == namespace and p["metadata"]["name"] != "bystander"
+    }
+    assert len(serving) == 2
+    targets_file = tmp_path / "targets.json"
+    targets_file.write_text(json.dumps(discovered(pods)))
+    job = scrape_config(_only(docs, "PodMonitor"), targets_file)
     with prometheus_with(job, tmp_path / "prometheus") as url:
         targets = wait_for(
-            lambda: (found := active_targets(url)) and len(found) >= 2 and found,
+            lambda: (found := active_targets(url)) and len(found) >= len(serving) and found,
             timeout=60,
             describe="Prometheus to discover the serving pods",
         )
-    pods = json.loads(kubectl(kubeconfig, "get", "pods", "-n", namespace, "-o", "json"))["items"]
-    serving = {p["metadata"]["name"] for p in pods if p["metadata"]["name"] != "bystander"}
     found = {t["discoveredLabels"]["__meta_kubernetes_pod_name"] for t in targets}
     assert found == serving, targets
     rolling = Subject(namespace, "iris", revision, None, "1m").selector(CANARY)
