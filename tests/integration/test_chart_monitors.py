@@ -1,5 +1,6 @@
-"""The chart's PodMonitor, ServiceMonitor and Grafana dashboard: rendered only when enabled, aimed at the right
-objects, and relabelling serving pods as the analysis and DriftMonitor queries select them.
+"""The chart's PodMonitor, ServiceMonitor and Grafana dashboard: rendered only when enabled,
+aimed at the right objects, and relabelling serving pods as the analysis and DriftMonitor
+queries select them.
 
 There is no Prometheus Operator here. The PodMonitor's selector, port and relabelings are
 turned into the scrape configuration the Prometheus Operator generates from them (keep by

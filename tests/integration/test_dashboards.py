@@ -98,9 +98,12 @@ def test_every_dashboard_query_is_accepted_and_the_scraped_ones_return_data(
     metrics_port = free_port()
     operator_job = f"{namespace}-modelship-metrics"
     stand.traffic.feedback = "truth"  # realised and estimated performance
-    stand.start(operator, operator_args=["--metrics-port", str(metrics_port)],
-                dataQuality={"minSamples": 100},
-                performance={"metric": "accuracy", "min": 0.5, "minSamples": 50, "window": "30s"})
+    stand.start(
+        operator,
+        operator_args=["--metrics-port", str(metrics_port)],
+        dataQuality={"minSamples": 100},
+        performance={"metric": "accuracy", "min": 0.5, "minSamples": 50, "window": "30s"},
+    )
     # No `namespace` target label: the drift gauges carry the DriftMonitor's own.
     stand.prometheus.add_target(operator_job, f"127.0.0.1:{metrics_port}")
     try:
@@ -126,7 +129,8 @@ def test_every_dashboard_query_is_accepted_and_the_scraped_ones_return_data(
 
             wait_for(lists_the_stand, timeout=60, describe=f"variable ${name} to list the stand")
 
-        queries = [(title, substitute(expr, chosen)) for title, expr in dashboard_queries(dashboard)]
+        queries = [(title, substitute(expr, chosen))
+                   for title, expr in dashboard_queries(dashboard)]  # fmt: skip
         assert len(queries) >= 30
         for title, promql in queries:
             status, body = query(url, promql)

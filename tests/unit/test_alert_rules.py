@@ -55,5 +55,6 @@ def test_every_alert_has_a_unit_test() -> None:
 def test_prometheus_rule_holds_the_rule_files_groups() -> None:
     plain = yaml.safe_load((RULES / "modelship-rules.yaml").read_text())
     wrapped = yaml.safe_load((RULES / "modelship-prometheusrule.yaml").read_text())
-    assert (wrapped["apiVersion"], wrapped["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
+    assert wrapped["apiVersion"] == "monitoring.coreos.com/v1"
+    assert wrapped["kind"] == "PrometheusRule"
     assert wrapped["spec"]["groups"] == plain["groups"]
