@@ -2,7 +2,8 @@
 # Install the Debian packages the local test substrate needs, only when missing.
 set -euo pipefail
 need=()
-command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+# The prometheus package ships promtool too (tests/unit/test_alert_rules.py runs it).
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need+=(prometheus)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 if ((${#need[@]})); then

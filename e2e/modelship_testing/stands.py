@@ -63,9 +63,11 @@ class DriftStand:
         self.seen: dict[str, dict[str, Any]] = {}
         """lastEvaluationTime -> the status written by that evaluation."""
 
-    def start(self, operator: OperatorFactory, **monitor: Any) -> None:
+    def start(self, operator: OperatorFactory, operator_args: list[str] | None = None,
+              **monitor: Any) -> None:  # fmt: skip
         create_profile(self.core, self.namespace, self.model)
-        operator(namespaces=[self.namespace], env={"MODELSHIP_PROMETHEUS_URL": self.prometheus.url})
+        operator(namespaces=[self.namespace], extra_args=operator_args,
+                 env={"MODELSHIP_PROMETHEUS_URL": self.prometheus.url})  # fmt: skip
         model = {"name": "fraud", "version": "1", "uri": "s3://models/fraud/1/",
                  "profileRef": {"configMap": "fraud-profile"}}  # fmt: skip
         self.mds.create("fraud", {"model": model, "serving": {"replicas": 1}})

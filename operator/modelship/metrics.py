@@ -35,6 +35,11 @@ ROLLOUT_EVENTS = Counter(
     "Rollout transitions, by reason (RolloutStarted, Promoted, RolledBack, Aborted, ...).",
     ["reason"],
 )
+RETRAIN_EVENTS = Counter(
+    "modelship_retrain_events_total",
+    "RetrainPolicy Events, by reason (RunStarted, RunPromoted, RunFailed, RunRejected, ...).",
+    ["reason"],
+)
 API_WRITES = Counter(
     "modelship_api_writes_total",
     "Writes the operator sent to the Kubernetes API for ModelDeployments and their children.",

@@ -1,5 +1,6 @@
-"""The chart's PodMonitor and ServiceMonitor: rendered only when enabled, aimed at the right
-objects, and relabelling serving pods as the analysis and DriftMonitor queries select them.
+"""The chart's PodMonitor, ServiceMonitor and Grafana dashboard: rendered only when enabled,
+aimed at the right objects, and relabelling serving pods as the analysis and DriftMonitor
+queries select them.
 
 There is no Prometheus Operator here, and Debian's Prometheus is built without Kubernetes
 service discovery. So the PodMonitor's selector, port and relabelings are turned into the
@@ -78,6 +79,26 @@ def test_service_monitor_scrapes_the_operators_metrics_service() -> None:
     [endpoint] = monitor["spec"]["endpoints"]
     assert ports.get(endpoint["port"]) == 8080
     assert endpoint["path"] == "/metrics"
+    # Else the drift gauges' `namespace` becomes exported_namespace and no dashboard or alert
+    # selecting a DriftMonitor's namespace finds them.
+    assert endpoint["honorLabels"] is True
+
+
+def test_grafana_dashboard_config_map_only_when_enabled_and_holds_the_dashboard() -> None:
+    assert "ms-modelship-dashboard" not in {
+        doc["metadata"]["name"] for doc in render("ms", "modelship") if doc["kind"] == "ConfigMap"
+    }
+    docs = render(
+        "ms", "modelship", "--set", "grafanaDashboard.enabled=true",
+        "--set", "grafanaDashboard.namespace=monitoring",
+        "--set", "grafanaDashboard.annotations.grafana_folder=ml",
+    )  # fmt: skip
+    [config_map] = [doc for doc in docs if doc["kind"] == "ConfigMap"]
+    assert config_map["metadata"]["namespace"] == "monitoring"
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert config_map["metadata"]["annotations"] == {"grafana_folder": "ml"}
+    dashboard = json.loads((REPO / "deploy" / "grafana" / "modelship.json").read_text())
+    assert json.loads(config_map["data"]["modelship.json"]) == dashboard
 
 
 @pytest.mark.parametrize(

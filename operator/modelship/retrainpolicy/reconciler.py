@@ -175,6 +175,7 @@ class RetrainPolicyReconciler(ValidatedReconciler):
         log = object_logger(body, RETRAIN_POLICY.kind)
         for kind, reason, message in plan.events:
             log.info("retrain event", type=kind, reason=reason, message=message)
+            metrics.RETRAIN_EVENTS.labels(reason).inc()
         written = {**current, **status_plan.patch}
         return {k: v for k, v in written.items() if v is not None}
 

@@ -18,6 +18,7 @@ from modelship.planners.status import Transition
 from modelship.retrain.jobs import JobObserved
 from modelship.retrain.serving import serving_model
 from modelship.retrainpolicy.reconciler import RetrainPolicyReconciler
+from prometheus_client import REGISTRY
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 MD = {
@@ -153,11 +154,19 @@ def test_the_run_is_in_status_before_its_job_and_a_promotion_brings_its_profile(
     assert fake.status["phase"] == "Promoting"
 
 
+def retrain_events(reason: str) -> float:
+    found = REGISTRY.get_sample_value("modelship_retrain_events_total", {"reason": reason})
+    return found or 0.0
+
+
 def test_a_refused_job_fails_its_run_visibly(tmp_path: Path) -> None:
     fake = FakeK8s()
     fake.refuse = True
     body = policy(fake, f"file://{tmp_path}/{{version}}/", **{"modelship.io/retrain": "1"})
+    failed_before = retrain_events("RunFailed")
     reconciler(fake).reconcile(body, now=T0)
+    # The Event is counted too, for dashboards and the ModelshipRetrainFailed alert.
+    assert retrain_events("RunFailed") == failed_before + 1
     assert fake.status["runs"][0]["outcome"] == "Failed"
     assert "spec.template: invalid" in fake.status["runs"][0]["message"]
     assert fake.status.get("activeRun") is None
