@@ -291,7 +291,9 @@ class WithPolicy(FakeAdapter):
                          "creationTimestamp": "2026-12-01T00:00:00Z"},
             "spec": {"modelDeploymentRef": "fraud", "promotion": "auto",
                      "promotionTarget": "policyStatus",
-                     "job": {"template": {"spec": {}}}, "output": {"uri": "s3://m/{version}/"}},
+                     "job": {"template": {"spec": {"template": {"spec": {
+                         "containers": [{"name": "t"}]}}}}},
+                     "output": {"uri": "s3://m/{version}/"}},
             "status": {"promoted": {"run": "rp-1", "version": "1-r1", "uri": "s3://m/1-r1/",
                                     "profileConfigMap": "fraud-1-r1-profile", "basedOn": MODEL,
                                     "promotedAt": "2026-12-01T11:00:00Z"}},

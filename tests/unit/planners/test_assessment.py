@@ -18,7 +18,8 @@ from modelship.planners.assessment import (
 from modelship.planners.status import Assessment
 
 MD = {"model": {"name": "fraud", "version": "7", "uri": "s3://m/7/"}}
-JOB: dict[str, Any] = {"template": {"spec": {}}}
+POD: dict[str, Any] = {"spec": {"containers": [{"name": "t"}]}}
+JOB: dict[str, Any] = {"template": {"spec": {"template": POD}}}
 RP = {
     "modelDeploymentRef": "fraud",
     "job": JOB,
