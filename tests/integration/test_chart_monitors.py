@@ -205,7 +205,7 @@ def prometheus_with(job: dict[str, Any], folder: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: urllib.request.urlopen(f"{url}/-/ready", timeout=2).status == 200,
-                 timeout=60, describe="Prometheus to be ready")  # fmt: skip
+                 timeout=120, describe="Prometheus to be ready")  # fmt: skip
         yield url
     finally:
         proc.terminate()
