@@ -10,12 +10,12 @@ from pydantic import Field, StringConstraints
 
 from modelship.api.base import KubeModel, Rule
 from modelship.api.common import Conditions
+from modelship.api.templates import JobTemplate
 from modelship.api.types import (
     MODEL_URI_PATTERN,
     Cron,
     Duration,
     ObjectName,
-    PreservedObject,
     cel_matches,
 )
 
@@ -65,7 +65,7 @@ class JobSpec(KubeModel):
     metrics, artifact and profile as JSON in its termination message or in result.json at
     the output URI (docs/trainer.md)."""
 
-    template: PreservedObject
+    template: JobTemplate
     """A batch/v1 JobTemplateSpec ({metadata, spec})."""
 
 
