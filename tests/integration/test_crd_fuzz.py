@@ -23,7 +23,7 @@ from modelship_testing.waiters import wait_for
 
 from tests.integration.test_operator import Objects, load
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.usefixtures("crds")]
 
 CASES_PER_KIND = 20
 MAX_REPLICAS = 3
@@ -80,14 +80,10 @@ def settled(body: dict[str, Any]) -> str | None:
     return None
 
 
-@pytest.fixture
-def objects(k8s_api: client.ApiClient, crds: list[str], namespace: str) -> Objects:
-    return Objects(k8s_api, namespace)
-
-
 def test_whatever_the_api_server_accepts_the_operator_reconciles(
-    objects: Objects, operator: OperatorFactory
+    k8s_api: client.ApiClient, namespace: str, operator: OperatorFactory
 ) -> None:
+    objects = Objects(k8s_api, namespace)
     objects.create_example("modeldeployment-canary.yaml")  # fraud, with its profile ConfigMap
     objects.create(load("driftmonitor.yaml"))  # fraud-drift
     handle = operator(namespaces=[objects.namespace])

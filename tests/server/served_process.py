@@ -45,8 +45,9 @@ def start_server(
 
 
 @contextmanager
-def serving(trained: TrainedModel, argv: list[str]) -> Iterator[ServerProcess]:
-    """The credit model served by a real `modelship serve` process with `argv`, ready."""
+def serving(trained: TrainedModel, argv: list[str], **env: str) -> Iterator[ServerProcess]:
+    """The credit model served by a real `modelship serve` process with `argv` and `env`
+    (MODELSHIP_* variables over the defaults below), ready."""
     handle = start_server(
         trained.directory,
         argv,
@@ -56,11 +57,12 @@ def serving(trained: TrainedModel, argv: list[str]) -> Iterator[ServerProcess]:
             "MODELSHIP_MODEL_URI": f"file://{trained.directory}",  # a directory: model.joblib
             "MODELSHIP_REVISION": "r1",
             "MODELSHIP_PROFILE_PATH": str(trained.profile_path),
+            **env,
         },
     )
     try:
         with diagnostic(f"modelship serve log (pid {handle.proc.pid})", handle.log_tail):
-            wait_for(
+            wait_for(  # the readiness probe needs no token
                 lambda: handle.proc.poll() is None and handle.status("/v2/health/ready") == 200,
                 timeout=60,
                 describe="modelship serve to become ready",

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from credit_model import TrainedModel, columnar
-from modelship_testing.waiters import diagnostic, wait_for
+from modelship_testing.waiters import wait_for
 from secret_volume import SecretVolume
-from served_process import ServerProcess, call, scrape, start_server
+from served_process import ServerProcess, call, scrape, serving
 
 FIRST = "first-token-4f1c9e"
 SECOND = "second-token-77ab01"
@@ -31,28 +31,14 @@ def volume(tmp_path_factory: pytest.TempPathFactory) -> SecretVolume:
 @pytest.fixture(scope="module")
 def guarded(trained: TrainedModel, volume: SecretVolume) -> Iterator[ServerProcess]:
     """The credit model behind a token file, as the operator configures the pod."""
-    handle = start_server(
-        trained.directory,
+    with serving(
+        trained,
         [],
-        env={
-            "MODELSHIP_MODEL_NAME": "credit",
-            "MODELSHIP_MODEL_VERSION": "3",
-            "MODELSHIP_MODEL_URI": f"file://{trained.model_path}",
-            "MODELSHIP_REVISION": "auth",
-            "MODELSHIP_PROFILE_PATH": str(trained.profile_path),
-            "MODELSHIP_AUTH_TOKEN_FILE": str(volume.path),
-        },
-    )
-    try:
-        with diagnostic(f"modelship serve log (pid {handle.proc.pid})", handle.log_tail):
-            wait_for(  # the readiness probe needs no token
-                lambda: handle.proc.poll() is None and handle.status("/v2/health/ready") == 200,
-                timeout=60,
-                describe="modelship serve to become ready",
-            )
-            yield handle
-    finally:
-        handle.stop()
+        MODELSHIP_MODEL_URI=f"file://{trained.model_path}",
+        MODELSHIP_REVISION="auth",
+        MODELSHIP_AUTH_TOKEN_FILE=str(volume.path),
+    ) as handle:
+        yield handle
 
 
 def infer(server: ServerProcess, token: str | None) -> int:

@@ -13,12 +13,12 @@ from modelship.api.base import KubeModel, Rule, ordered
 from modelship.api.common import Conditions, NetworkPeer, SecretKeyRef
 from modelship.api.rolloutstate import RolloutState
 from modelship.api.strategy import CanaryStrategy, RollingStrategy, Strategy
+from modelship.api.templates import PodTemplate
 from modelship.api.types import (
     DNS1123_LABEL,
     LabelValue,
     ModelURI,
     ObjectName,
-    PreservedObject,
     Quantity,
     cel_matches,
 )
@@ -121,7 +121,7 @@ class Serving(KubeModel):
     """The port the server listens on (HTTP, Open Inference Protocol v2)."""
     resources: ResourceRequirements | None = None
     """Requests and limits of the server container."""
-    template: PreservedObject | None = None
+    template: PodTemplate | None = None
     """Pod template overrides (a partial PodTemplateSpec merged over the generated one): GPUs,
     tolerations, node selectors, extra env."""
     autoscaling: Autoscaling | None = None

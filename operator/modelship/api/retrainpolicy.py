@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
 from modelship.api.base import KubeModel, Rule
 from modelship.api.common import Conditions
 from modelship.api.modeldeployment import Model
+from modelship.api.templates import JobTemplate
 from modelship.api.types import (
     MODEL_URI_PATTERN,
     Cron,
     Duration,
     ModelURI,
     ObjectName,
-    PreservedObject,
     cel_matches,
 )
 
@@ -59,32 +59,6 @@ class Triggers(KubeModel):
     """On a cron schedule, in UTC, e.g. "0 3 * * 0" (Sundays at 03:00)."""
 
 
-def _job_template_problem(template: Any) -> str | None:
-    """What keeps `template` from being a JobTemplateSpec the operator can run, or None.
-    The schema preserves the template as written; these are the parts the operator reads."""
-    if not isinstance(template, dict):
-        return "must be an object {metadata, spec}"
-    if not isinstance(template.get("metadata", {}), dict):
-        return "metadata must be an object"
-    spec = template.get("spec")
-    if not isinstance(spec, dict):
-        return "spec must be an object (a batch/v1 JobSpec)"
-    pod = spec.get("template")
-    if not isinstance(pod, dict) or not isinstance(pod.get("spec"), dict):
-        return "spec.template.spec must be an object (a PodSpec)"
-    if not isinstance(pod.get("metadata", {}), dict):
-        return "spec.template.metadata must be an object"
-    containers = pod["spec"].get("containers")
-    if not isinstance(containers, list) or not containers:
-        return "spec.template.spec.containers must list at least one container"
-    if not all(isinstance(c, dict) for c in containers):
-        return "every container must be an object"
-    for c in containers:
-        if not isinstance(c.get("env", []), list):
-            return f"container {c.get('name', '?')!r}: env must be a list"
-    return None
-
-
 class JobSpec(KubeModel):
     """The training Job. The operator injects MODELSHIP_MODEL_NAME, MODELSHIP_BASE_VERSION,
     MODELSHIP_BASE_URI, MODELSHIP_BASE_PROFILE_URI, MODELSHIP_NEW_VERSION,
@@ -93,16 +67,7 @@ class JobSpec(KubeModel):
     metrics, artifact and profile as JSON in its termination message or in result.json at
     the output URI (docs/trainer.md)."""
 
-    rules = (
-        Rule(
-            cel=None,
-            message="template must be a batch/v1 JobTemplateSpec: {metadata, spec} objects, "
-            "spec.template.spec.containers a non-empty list of objects, each env a list",
-            check=lambda j: _job_template_problem(j.template) is None,
-        ),
-    )
-
-    template: PreservedObject
+    template: JobTemplate
     """A batch/v1 JobTemplateSpec ({metadata, spec})."""
 
 
@@ -182,16 +147,7 @@ class EvaluationJob(KubeModel):
     Job reports metrics and baselineMetrics as JSON in its termination message or in
     result.json at its output URI (docs/trainer.md)."""
 
-    rules = (
-        Rule(
-            cel=None,
-            message="template must be a batch/v1 JobTemplateSpec: {metadata, spec} objects, "
-            "spec.template.spec.containers a non-empty list of objects, each env a list",
-            check=lambda j: _job_template_problem(j.template) is None,
-        ),
-    )
-
-    template: PreservedObject
+    template: JobTemplate
     """A batch/v1 JobTemplateSpec ({metadata, spec})."""
     held_out_uri: ModelURI | None = Field(default=None, alias="heldOutURI")
     """The data to evaluate on (a file or folder). Default: the data.heldOutURI the trainer

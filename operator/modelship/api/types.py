@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 
@@ -124,12 +124,6 @@ Cron = Annotated[
     AfterValidator(validate_cron),
 ]
 """A cron schedule with five fields (minute hour day-of-month month day-of-week) or a macro."""
-
-PreservedObject = Annotated[
-    dict[str, Any],
-    WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
-]
-"""A free-form object kept as written (a pod or Job template); checked by Kubernetes later."""
 
 INT_OR_PERCENT_PATTERN = r"^[0-9]+%?$"
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from itertools import chain
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 
 Datatype = Literal[
     "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
@@ -80,6 +89,14 @@ class FeedbackRequest(_Lenient):
     id: StrictStr = Field(min_length=1, max_length=MAX_ID_LENGTH)
     ground_truth: list[StrictStr | StrictInt | float | bool] = Field(min_length=1)
 
+    @field_validator("ground_truth")
+    @classmethod
+    def _finite(cls, values: list[str | int | float | bool]) -> list[str | int | float | bool]:
+        # JSON's NaN and Infinity tokens are no label and no value: refused, not counted.
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            raise ValueError("values must be finite numbers (no NaN or infinity)")
+        return values
+
 
 def describe_validation_error(err: ValidationError, limit: int = 3) -> str:
     """A short field-level message: `inputs.0.datatype: Input should be 'BOOL', ...`."""
@@ -89,7 +106,7 @@ def describe_validation_error(err: ValidationError, limit: int = 3) -> str:
         if detail["type"] == "json_invalid":
             parts.append(f"invalid JSON: {detail['msg']}")
         else:
-            parts.append(f"{location}: {detail['msg']}")
+            parts.append(f"{location}: {detail['msg'].removeprefix('Value error, ')}")
     more = err.error_count() - limit
     if more > 0:
         parts.append(f"and {more} more")

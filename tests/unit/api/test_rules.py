@@ -144,10 +144,6 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
     ("ModelDeployment", {"strategy": {"blueGreen": {}}, "analysis": {"metrics": [
         {"name": "errors", "builtin": "errorRate", "judge": {}}]}},
      "spec", "a judge compares live traffic of both revisions"),
-    ("RetrainPolicy", {"job": {"template": {"spec": ["not", "a", "JobSpec"]}}}, "spec.job",
-     "template must be a batch/v1 JobTemplateSpec"),
-    ("RetrainPolicy", {"job": {"template": {"spec": {"template": {"spec": {"containers": []}}}}}},
-     "spec.job", "template must be a batch/v1 JobTemplateSpec"),
     ("ModelDeployment", {"model": {"modelClass": "pkg.mod:Model"}}, "spec.model",
      "model.modelClass applies only to format custom"),
     ("ModelDeployment", {"model": {"format": "custom", "modelClass": "not a class"},
