@@ -63,6 +63,7 @@ UNEXERCISED: dict[Permission, str] = {
     ("networking.k8s.io", "networkpolicies", "patch"): "ensure: security.networkPolicy changed",
     ("networking.k8s.io", "networkpolicies", "delete"): "remove_stale: networkPolicy removed",
     ("gateway.networking.k8s.io", "httproutes", "delete"): "remove_stale: gatewayAPI dropped",
+    ("networking.istio.io", "virtualservices", "delete"): "remove_stale: istio router dropped",
     ("policy", "poddisruptionbudgets", "patch"): "ensure: a PDB rendered otherwise",
     ("", "configmaps", "patch"): "adapter apply_config_map: the run's profile exists",
     ("batch", "jobs", "delete"): "retrain/runs.py: concurrency Replace, historyLimit",
