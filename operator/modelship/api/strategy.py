@@ -220,6 +220,14 @@ class Strategy(KubeModel):
     """Mirror traffic to the new revision first."""
 
     @property
+    def traffic(self) -> TrafficRouting | None:
+        """The router the strategy splits (and mirrors) traffic with: a canary's, or a shadow's
+        (which its canary phase uses too); None for rolling and blueGreen."""
+        if self.shadow is not None:
+            return self.shadow.traffic
+        return self.canary.traffic if self.canary is not None else None
+
+    @property
     def kind(self) -> str:
         """The chosen strategy's field name: rolling, canary, blueGreen or shadow."""
         for name in ("rolling", "canary", "blue_green", "shadow"):

@@ -67,12 +67,7 @@ class Draft:
 
     @property
     def router(self) -> Router:
-        strategy = self.spec.strategy
-        routing = None
-        if strategy.canary is not None:
-            routing = strategy.canary.traffic
-        elif strategy.shadow is not None:
-            routing = strategy.shadow.traffic
+        routing = self.spec.strategy.traffic
         return routing.router if routing is not None else Router.REPLICAS
 
     @property

@@ -14,7 +14,7 @@ from typing import Any
 
 from modelship.api.modeldeployment import ModelDeploymentSpec, NetworkPolicySpec
 from modelship.api.resources import GROUP
-from modelship.api.strategy import IstioRouting, Router, TrafficRouting
+from modelship.api.strategy import IstioRouting, Router
 from modelship.rollout.types import RolloutPlan, Traffic
 
 LABEL_MD = f"{GROUP}/model-deployment"
@@ -278,15 +278,8 @@ class ChildBuilder:
             out.append(self._service(self.preview_service, preview or stable, "preview"))
         return out
 
-    def _routing(self) -> TrafficRouting | None:
-        """The traffic router the strategy splits (and mirrors) with."""
-        strategy = self.spec.strategy
-        if strategy.shadow is not None:
-            return strategy.shadow.traffic
-        return strategy.canary.traffic if strategy.canary else None
-
     def http_route(self, traffic: Traffic) -> Manifest | None:
-        routing = self._routing()
+        routing = self.spec.strategy.traffic
         if routing is None or routing.router is not Router.GATEWAY_API or not routing.gateway_api:
             return None
         gw = routing.gateway_api
@@ -328,7 +321,7 @@ class ChildBuilder:
     def virtual_service(self, traffic: Traffic) -> Manifest | None:
         """Istio: the mesh (or the listed gateways) sends calls for the model's host to the
         stable and canary Services by weight, and mirrors a share to the canary."""
-        routing = self._routing()
+        routing = self.spec.strategy.traffic
         if routing is None or routing.router is not Router.ISTIO:
             return None
         istio = routing.istio or IstioRouting()
