@@ -348,3 +348,29 @@ def test_watch_redraws_the_view_in_place_in_a_terminal(
             assert any(line.startswith("►  4") for line in terminal.lines())  # the last view stays
     finally:
         terminal.close()
+
+
+def test_watch_fits_a_short_terminal_and_scrolls(
+    plugin: Plugin, mds: ModelDeployments, operator: OperatorFactory
+) -> None:
+    paused_canary(mds, operator)
+    rows = 12
+    assert len(plugin("get", "fraud").splitlines()) > rows  # taller than this terminal
+    terminal = PseudoTerminal(plugin.argv("get", "fraud", "--watch"), os.environ, rows=rows)
+    try:
+        with diagnostic("the terminal's screen", terminal.text):
+            first = terminal.wait_for_screen(
+                lambda s: any("lines below" in line for line in s), "the view cut with a footer"
+            )
+            assert first[0].startswith("Name:")
+            footer = next(i for i, line in enumerate(first) if "lines below" in line)
+            assert footer == rows - 2  # one row short of the screen, so redraws stay in place
+            terminal.type(b"jj")
+            screen = terminal.wait_for_screen(
+                lambda s: any("2 lines above" in line for line in s), "the view scrolled by two"
+            )
+            assert screen[0] == first[2]
+            terminal.type(b"q")
+            assert terminal.wait() == 0
+    finally:
+        terminal.close()
