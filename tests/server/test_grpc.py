@@ -4,6 +4,7 @@ REST (called through the server's own stubs; real clients are in test_real_clien
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import grpc
@@ -14,7 +15,7 @@ from modelship.server.binary import decode_tensor, encode_tensor
 from modelship.server.oip import open_inference_pb2 as pb
 from modelship.server.oip import open_inference_pb2_grpc as pb_grpc
 from modelship_testing.cluster import free_port
-from served_process import ServerProcess, call, scrape, serving
+from served_process import ServerProcess, call, moved, scrape, serving
 
 BASE = 'model="credit",version="3",revision="r1"'
 DATATYPES = {"age": "INT64", "income": "FP64", "country": "BYTES"}
@@ -143,20 +144,17 @@ def test_grpc_requests_are_in_the_metrics_contract(
     service.ModelInfer(infer_request(rows[:4]), timeout=10)
     error_of(service.ModelInfer, infer_request([{**rows[0], "country": "XX"}]))
     after = scrape(handle)
-
-    def moved(series: str) -> float:
-        return after.get(series, 0.0) - before.get(series, 0.0)
-
-    assert moved(f'modelship_requests_total{{{BASE},outcome="success"}}') == 1
-    assert moved(f'modelship_requests_total{{{BASE},outcome="client_error"}}') == 1
-    assert moved(f'modelship_requests_rejected_total{{{BASE},reason="unknownCategory"}}') == 1
-    assert moved(f"modelship_request_duration_seconds_count{{{BASE}}}") == 2
+    grew = partial(moved, before, after)
+    assert grew(f'modelship_requests_total{{{BASE},outcome="success"}}') == 1
+    assert grew(f'modelship_requests_total{{{BASE},outcome="client_error"}}') == 1
+    assert grew(f'modelship_requests_rejected_total{{{BASE},reason="unknownCategory"}}') == 1
+    assert grew(f"modelship_request_duration_seconds_count{{{BASE}}}") == 2
     countries = [r["country"] for r in rows[:4]]
     for country in set(countries):
         series = (
             f'modelship_feature_category_total{{{BASE},feature="country",category="{country}"}}'
         )
-        assert moved(series) == countries.count(country)
+        assert grew(series) == countries.count(country)
 
 
 @pytest.fixture(scope="module")
@@ -187,13 +185,14 @@ def test_the_bearer_token_guards_grpc(
                                 metadata=[("authorization", "Bearer s3cret-token")])  # fmt: skip
     assert len(answer.raw_output_contents) == 2
     after = scrape(handle, token="s3cret-token")
+    grew = partial(moved, before, after)
     success = f'modelship_requests_total{{{BASE},outcome="success"}}'
     errors = f'modelship_requests_total{{{BASE},outcome="client_error"}}'
-    assert after[success] - before.get(success, 0) == 1  # refusals are not inference requests
-    assert after.get(errors, 0) == before.get(errors, 0)
+    assert grew(success) == 1  # refusals are not inference requests
+    assert grew(errors) == 0
     for reason, count in (("missing", 2), ("invalid", 1)):
         series = f'modelship_unauthorized_requests_total{{{BASE},reason="{reason}"}}'
-        assert after[series] - before.get(series, 0) == count
+        assert grew(series) == count
 
 
 def test_a_message_over_the_size_limit_is_refused(

@@ -57,32 +57,30 @@ def expected(trained: TrainedModel, sample: pd.DataFrame) -> tuple[list[str], li
     return labels, trained.model.predict_proba(sample).tolist()
 
 
-def test_kserve_rest_and_grpc_clients(
-    served_grpc: tuple[ServerProcess, int], sample: pd.DataFrame, trained: TrainedModel
+@pytest.mark.parametrize(
+    ("script", "version", "protocols", "metadata"),
+    [("kserve_calls.py", KSERVE, ("rest", "grpc"), False),  # kserve's clients have no metadata call
+     ("triton_calls.py", TRITONCLIENT, ("http", "grpc"), True)],  # binary tensors, their default
+)  # fmt: skip
+def test_kserve_and_tritonclient(
+    served_grpc: tuple[ServerProcess, int],
+    sample: pd.DataFrame,
+    trained: TrainedModel,
+    script: str,
+    version: str,
+    protocols: tuple[str, str],
+    metadata: bool,
 ) -> None:
-    found = run_client(sys.executable, "kserve_calls.py", spec(served_grpc, sample))
-    assert found["version"] == KSERVE
+    found = run_client(sys.executable, script, spec(served_grpc, sample))
+    assert found["version"] == version
     labels, probabilities = expected(trained, sample)
-    for protocol in ("rest", "grpc"):
+    for protocol in protocols:
         answer = found[protocol]
         assert (answer["live"], answer["ready"], answer["model_ready"]) == (True, True, True)
+        if metadata:
+            assert answer["metadata_inputs"] == ["age", "income", "country", "gender"], protocol
         assert answer["predict"] == labels, protocol
-        # kserve hands back the flat data; the values are the model's, bit for bit.
-        assert answer["predict_proba"] == np.ravel(probabilities).tolist(), protocol
-
-
-def test_tritonclient_http_and_grpc_with_binary_tensors(
-    served_grpc: tuple[ServerProcess, int], sample: pd.DataFrame, trained: TrainedModel
-) -> None:
-    found = run_client(sys.executable, "triton_calls.py", spec(served_grpc, sample))
-    assert found["version"] == TRITONCLIENT
-    labels, probabilities = expected(trained, sample)
-    for protocol in ("http", "grpc"):
-        answer = found[protocol]
-        assert (answer["live"], answer["ready"], answer["model_ready"]) == (True, True, True)
-        assert answer["metadata_inputs"] == ["age", "income", "country", "gender"]
-        assert answer["predict"] == labels, protocol
-        assert answer["predict_proba"] == probabilities, protocol
+        assert answer["predict_proba"] == probabilities, protocol  # the model's, bit for bit
 
 
 def mlserver_python() -> Path:

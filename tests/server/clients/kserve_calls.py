@@ -36,7 +36,7 @@ def request(model: str, columns: dict[str, list[Any]], outputs: list[str] | None
 def answers(response: Any) -> dict[str, list[Any]]:
     found = {}
     for output in response.outputs:
-        values = output.as_numpy().ravel().tolist()
+        values = output.as_numpy().tolist()  # nested as the output's shape
         found[output.name] = [v.decode() if isinstance(v, bytes) else v for v in values]
     return found
 
