@@ -3,8 +3,10 @@ REST (called through the server's own stubs; real clients are in test_real_clien
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -15,7 +17,7 @@ from modelship.server.binary import decode_tensor, encode_tensor
 from modelship.server.oip import open_inference_pb2 as pb
 from modelship.server.oip import open_inference_pb2_grpc as pb_grpc
 from modelship_testing.cluster import free_port
-from served_process import ServerProcess, call, moved, scrape, serving
+from served_process import ServerProcess, call, moved, scrape, serving, start_server
 
 BASE = 'model="credit",version="3",revision="r1"'
 DATATYPES = {"age": "INT64", "income": "FP64", "country": "BYTES"}
@@ -204,3 +206,17 @@ def test_a_message_over_the_size_limit_is_refused(
     refused = error_of(stub(port).ModelInfer, big,
                        metadata=[("authorization", "Bearer s3cret-token")])  # fmt: skip
     assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_a_grpc_port_in_use_stops_the_server_with_the_reason(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        handle = start_server(tmp_path, ["--model-name", "m", "--model-uri", f"file://{tmp_path}",
+                                         "--grpc-port", str(port)])  # fmt: skip
+        try:
+            assert handle.proc.wait(timeout=60) != 0
+        finally:
+            handle.stop()
+    assert f"cannot listen for gRPC on 127.0.0.1:{port} (--grpc-port)" in handle.log.read_text()

@@ -186,7 +186,8 @@ async def start_grpc(server: ModelServer, settings: Settings) -> aio.Server:
     grpc_server = aio.server(
         options=[
             ("grpc.max_receive_message_length", settings.max_request_bytes),
-            # Fail on a port in use instead of silently sharing it with another process.
+            # Fail on a port in use instead of silently sharing it with another process (worker
+            # processes of one server that share a port would need it on).
             ("grpc.so_reuseport", 0),
         ]
     )
@@ -195,7 +196,9 @@ async def start_grpc(server: ModelServer, settings: Settings) -> aio.Server:
     try:
         grpc_server.add_insecure_port(where)
     except RuntimeError as err:
-        raise RuntimeError(f"cannot listen for gRPC on {where} (--grpc-port): {err}") from None
+        message = f"cannot listen for gRPC on {where} (--grpc-port): {err}"
+        log.error(message)
+        raise RuntimeError(message) from None  # uvicorn stops: startup failed
     await grpc_server.start()
     log.info("serving gRPC", address=where)
     return grpc_server
