@@ -197,3 +197,22 @@ def test_grpc_port_settings() -> None:
     for value, message in (("80801", "expected a port number"), ("8080", "the REST port too")):
         with pytest.raises(SettingsError, match=message):
             from_arguments([*base, "--grpc-port", value], {})
+
+
+def test_health_and_readiness_answer_the_protocols_json(client: TestClient, credit: Any) -> None:
+    from credit_model import settings_for
+    from modelship.server.app import create_app
+
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").json() == {"ready": True}
+    assert client.get("/v2/models/credit/ready").json() == {"name": "credit", "ready": True}
+    assert client.get("/v2").json()["extensions"] == ["binary_tensor_data"]
+    broken = create_app(settings_for(credit, model_uri="file:///nonexistent/model.joblib"),
+                        load_in_background=False)  # fmt: skip
+    with TestClient(broken, raise_server_exceptions=False) as failed:
+        assert failed.get("/v2/health/live").json() == {"live": True}
+        ready = failed.get("/v2/health/ready")
+        assert ready.status_code == 400  # the protocol's "false"; the readiness probe fails
+        assert ready.json()["ready"] is False
+        assert "model 'credit' is not ready: " in ready.json()["error"]
+        assert failed.get("/v2/models/credit/ready").json()["ready"] is False
