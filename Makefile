@@ -68,6 +68,13 @@ demo-down: ## stop everything the demo started, the local cluster included
 crds: $(VENV)/.installed ## regenerate crds/ and the chart's CRDs from the API models
 	$(PY) -m modelship.cli crds --out crds --chart charts/modelship/crds --docs docs/resources.md
 
+# Generated code is committed (the package installs without a build step; the image and
+# `pip install -e` run no protoc); a unit test fails when it differs from this target's output.
+.PHONY: grpc-stubs
+grpc-stubs: $(VENV)/.installed ## regenerate the gRPC stubs in operator/modelship/server/oip/ from its .proto
+	cd operator && ../$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. \
+	  modelship/server/oip/open_inference.proto
+
 .PHONY: lint
 lint: $(VENV)/.installed ## ruff, mypy, the layering contract (import-linter) and the image definitions (hadolint)
 	$(VENV)/bin/ruff check operator tests e2e bench examples

@@ -33,3 +33,14 @@ def server(trained: TrainedModel) -> Iterator[ServerProcess]:
 
     with serving(trained, []) as handle:
         yield handle
+
+
+@pytest.fixture(scope="module")
+def served_grpc(trained: TrainedModel) -> Iterator[tuple[ServerProcess, int]]:
+    """The credit model served over REST and, on the second value's port, gRPC."""
+    from modelship_testing.cluster import free_port
+    from served_process import serving
+
+    grpc_port = free_port()
+    with serving(trained, ["--grpc-port", str(grpc_port)]) as handle:
+        yield handle, grpc_port

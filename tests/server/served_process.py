@@ -101,3 +101,8 @@ def scrape(server: ServerProcess, token: str | None = None) -> dict[str, float]:
             series, value = line.rsplit(" ", 1)
             samples[series] = float(value)
     return samples
+
+
+def moved(before: dict[str, float], after: dict[str, float], series: str) -> float:
+    """How much a scraped series grew between two scrapes (an absent series counts as 0)."""
+    return after.get(series, 0.0) - before.get(series, 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from credit_model import FEATURES, TrainedModel, columnar
 from modelship.profile.schema import NumericFeature
 from modelship_testing.waiters import wait_for
-from served_process import ServerProcess, call, scrape, start_server
+from served_process import ServerProcess, call, moved, scrape, start_server
 
 BASE = 'model="credit",version="3",revision="r1"'
 
@@ -85,14 +86,11 @@ def test_feedback_accounting(server: ServerProcess, trained: TrainedModel) -> No
                         {"id": "never-seen", "ground_truth": ["deny"]})  # fmt: skip
     assert (status, body["matched"]) == (200, False)
     after = scrape(server)
-
-    def delta(series: str) -> float:
-        return after.get(series, 0.0) - before.get(series, 0.0)
-
-    assert delta(f'modelship_feedback_rows_total{{{BASE},result="matched"}}') == 2
-    assert delta(f'modelship_feedback_rows_total{{{BASE},result="unmatched"}}') == 1
-    assert delta(f"modelship_feedback_correct_rows_total{{{BASE}}}") == 2
-    assert delta(f'modelship_feedback_requests_total{{{BASE},outcome="success"}}') == 2
+    grew = partial(moved, before, after)
+    assert grew(f'modelship_feedback_rows_total{{{BASE},result="matched"}}') == 2
+    assert grew(f'modelship_feedback_rows_total{{{BASE},result="unmatched"}}') == 1
+    assert grew(f"modelship_feedback_correct_rows_total{{{BASE}}}") == 2
+    assert grew(f'modelship_feedback_requests_total{{{BASE},outcome="success"}}') == 2
 
 
 def expected_bins(edges: list[float], values: list[float]) -> list[int]:

@@ -113,12 +113,27 @@ class Autoscaling(KubeModel):
 class Serving(KubeModel):
     """How the model is served: image, pods, resources and scaling."""
 
+    rules = (
+        Rule(
+            cel="!has(self.grpcPort) || self.grpcPort != (has(self.port) ? self.port : 8080)",
+            message="serving.grpcPort must differ from serving.port",
+            field_path=".grpcPort",
+            check=lambda s: s.grpc_port is None or s.grpc_port != s.port,
+        ),
+    )
+
     image: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
     """The model server image. Defaults to modelship's reference server."""
     replicas: int = Field(default=1, ge=0, le=1000)
     """Pods of the stable revision (ignored when autoscaling is set)."""
     port: int = Field(default=8080, ge=1, le=65535)
     """The port the server listens on (HTTP, Open Inference Protocol v2)."""
+    grpc_port: int | None = Field(default=None, ge=1, le=65535)
+    """Also serve the protocol's gRPC service (`inference.GRPCInferenceService`) on this port
+    (8081 by convention): the server gets `MODELSHIP_GRPC_PORT`, the pods and Services a `grpc`
+    port. Unset: REST only. The replicas router splits gRPC by pod count like HTTP; the
+    gatewayAPI and istio routers' weights and mirrors route HTTP only, so with them gRPC through
+    the main Service reaches the stable revision."""
     resources: ResourceRequirements | None = None
     """Requests and limits of the server container."""
     template: PodTemplate | None = None

@@ -174,6 +174,10 @@ class ChildBuilder:
             {"name": "MODELSHIP_HOST", "value": "0.0.0.0"},
             {"name": "MODELSHIP_CACHE_DIR", "value": "/var/cache/modelship"},
         ]
+        ports: list[Manifest] = [{"name": "http", "containerPort": serving.port, "protocol": "TCP"}]
+        if serving.grpc_port is not None:
+            env.append({"name": "MODELSHIP_GRPC_PORT", "value": str(serving.grpc_port)})
+            ports.append({"name": "grpc", "containerPort": serving.grpc_port, "protocol": "TCP"})
         if model.model_class is not None:
             env.append({"name": "MODELSHIP_MODEL_CLASS", "value": model.model_class})
         if model.profile_ref is not None:
@@ -208,7 +212,7 @@ class ChildBuilder:
             "image": self.image,
             "args": ["serve"],
             "env": env,
-            "ports": [{"name": "http", "containerPort": serving.port, "protocol": "TCP"}],
+            "ports": ports,
             "readinessProbe": probe,
             "startupProbe": {**probe, "failureThreshold": 60},
             "livenessProbe": {
@@ -250,17 +254,20 @@ class ChildBuilder:
                 "metadata": self._meta(name, {LABEL_ROLE: role}),
                 "spec": {
                     "selector": selector,
-                    "ports": [
-                        {
-                            "name": "http",
-                            "port": SERVICE_PORT,
-                            "targetPort": "http",
-                            "protocol": "TCP",
-                        }
-                    ],
+                    "ports": self._service_ports(),
                 },
             }
         )
+
+    def _service_ports(self) -> list[Manifest]:
+        ports: list[Manifest] = [
+            {"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}
+        ]
+        grpc_port = self.spec.serving.grpc_port
+        if grpc_port is not None:  # h2c: meshes and gateways then treat it as gRPC
+            ports.append({"name": "grpc", "port": grpc_port, "targetPort": "grpc",
+                          "protocol": "TCP", "appProtocol": "kubernetes.io/h2c"})  # fmt: skip
+        return ports
 
     def services(self, traffic: Traffic) -> list[Manifest]:
         """The main Service, plus stable/canary Services for routed or shadowed traffic and
@@ -401,6 +408,7 @@ class ChildBuilder:
         if security is None or security.network_policy is None:
             return None
         policy: NetworkPolicySpec = security.network_policy
+        serving = self.spec.serving
         peers: list[Manifest] = [
             peer.to_kube() for peer in [*policy.allow_from, *policy.metrics_from]
         ]
@@ -416,7 +424,11 @@ class ChildBuilder:
                     "ingress": [
                         {
                             "from": peers,
-                            "ports": [{"port": self.spec.serving.port, "protocol": "TCP"}],
+                            "ports": [
+                                {"port": port, "protocol": "TCP"}
+                                for port in (serving.port, serving.grpc_port)
+                                if port is not None
+                            ],
                         }
                     ],
                 },

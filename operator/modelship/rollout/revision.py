@@ -19,7 +19,7 @@ REVISION_LENGTH = 10
 def pod_shaping_fields(spec: ModelDeploymentSpec, default_image: str) -> dict[str, Any]:
     serving = spec.serving
     security = spec.security
-    return {
+    fields = {
         "model": spec.model.to_kube(),
         "image": serving.image or default_image,
         "port": serving.port,
@@ -29,6 +29,9 @@ def pod_shaping_fields(spec: ModelDeploymentSpec, default_image: str) -> dict[st
         if security and security.auth_secret_ref
         else None,
     }
+    if serving.grpc_port is not None:  # only when set: revisions made before it keep their hash
+        fields["grpcPort"] = serving.grpc_port
+    return fields
 
 
 def revision_of(spec: ModelDeploymentSpec, default_image: str, name: str = "") -> str:

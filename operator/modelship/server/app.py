@@ -36,6 +36,14 @@ from modelship.profile.schema import CategoricalDistribution, NumericDistributio
 from modelship.profile.schema import load_profile as read_profile
 from modelship.server.auth import BearerAuth, Handler
 from modelship.server.batching import MicroBatcher
+from modelship.server.binary import (
+    HEADER_LENGTH,
+    OCTET_STREAM,
+    BinaryDataError,
+    binary_outputs,
+    render_response,
+    split_request,
+)
 from modelship.server.contract import CONTENT_TYPE, ContractMetrics, MetricsLayout
 from modelship.server.feedback import FeedbackCache, Remembered
 from modelship.server.loader import ModelLoadError, artifact_file, fetch
@@ -63,6 +71,8 @@ from modelship.server.settings import Settings
 
 log = structlog.get_logger("modelship.server")
 JSON = "application/json"
+# Protocol extensions served, as the server metadata names them (Triton's names).
+EXTENSIONS = ("binary_tensor_data",)
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -195,11 +205,49 @@ def input_datatype(spec: NumericSpec | CategoricalSpec) -> str:
     return "INT64" if spec.integer else "FP64"
 
 
+def output_array(array: NDArray[Any]) -> NDArray[Any]:
+    """Labels as str objects (BYTES), numbers as they are."""
+    if array.dtype.kind in "OUS":
+        return np.array([str(v) for v in array.ravel().tolist()], dtype=object).reshape(array.shape)
+    return array
+
+
 def output_tensor(name: str, array: NDArray[Any]) -> dict[str, Any]:
     data: Any = array.ravel()
-    if array.dtype.kind in "OUS":
-        data = [str(v) for v in data.tolist()]
+    if array.dtype.kind == "O":
+        data = data.tolist()
     return {"name": name, "shape": list(array.shape), "datatype": datatype_of(array), "data": data}
+
+
+class Refused(Exception):  # noqa: N818 - a refusal is an answer, not a fault of the server
+    """An inference request answered with an error: 4xx for the client's, 5xx for ours."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+    @property
+    def outcome(self) -> str:
+        return "client_error" if self.status < 500 else "server_error"
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """A served inference: the outputs asked for, in order."""
+
+    model_name: str
+    model_version: str
+    id: str
+    arrays: dict[str, NDArray[Any]]
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"model_name": self.model_name}
+        if self.model_version:  # optional in the protocol: omitted, never null
+            body["model_version"] = self.model_version
+        body["id"] = self.id
+        body["parameters"] = {}
+        body["outputs"] = [output_tensor(name, array) for name, array in self.arrays.items()]
+        return body
 
 
 class ModelServer:
@@ -288,32 +336,44 @@ class ModelServer:
 
     # -- routing helpers ---------------------------------------------------------------------
 
-    def _unknown_model(self, request: Request) -> Response | None:
-        name = request.path_params["name"]
+    def unknown_model(self, name: str, version: str | None) -> str | None:
+        """Why `name` (and `version`) is not served here, or None when it is."""
         if name != self.settings.model_name:
-            return error(f"model {name!r} not found; this server serves "
-                         f"{self.settings.model_name!r}", 404)  # fmt: skip
-        version = request.path_params.get("version")
-        if version is not None and version != self.settings.model_version:
-            return error(f"model {name!r} has no version {version!r}", 404)
+            return f"model {name!r} not found; this server serves {self.settings.model_name!r}"
+        if version and version != self.settings.model_version:
+            return f"model {name!r} has no version {version!r}"
         return None
+
+    def _unknown_model(self, request: Request) -> Response | None:
+        params = request.path_params
+        unknown = self.unknown_model(params["name"], params.get("version"))
+        return error(unknown, 404) if unknown is not None else None
 
     # -- handlers ----------------------------------------------------------------------------
 
     async def live(self, request: Request) -> Response:
-        return Response(status_code=200)
+        return json_response({"live": True})
+
+    def readiness(self, body: dict[str, Any]) -> Response:
+        """200 with `"ready": true`, or 400 (the protocol's "false") saying why not."""
+        if self.ready:
+            return json_response({**body, "ready": True})
+        reason = self.load_error or "still loading"
+        why = f"model {self.settings.model_name!r} is not ready: {reason}"
+        return json_response({**body, "ready": False, "error": why}, 400)
 
     async def server_ready(self, request: Request) -> Response:
-        return Response(status_code=200 if self.ready else 400)
+        return self.readiness({})
 
     async def server_metadata(self, request: Request) -> Response:
-        return json_response({"name": "modelship", "version": __version__, "extensions": []})
+        return json_response({"name": "modelship", "version": __version__,
+                              "extensions": list(EXTENSIONS)})  # fmt: skip
 
     async def model_ready(self, request: Request) -> Response:
         unknown = self._unknown_model(request)
         if unknown is not None:
             return unknown
-        return Response(status_code=200 if self.ready else 400)
+        return self.readiness({"name": self.settings.model_name})
 
     async def model_metadata(self, request: Request) -> Response:
         unknown = self._unknown_model(request)
@@ -359,44 +419,73 @@ class ModelServer:
         self.metrics.observe_request(outcome, time.perf_counter() - started)
         return response
 
-    def _rejected(
-        self, response: Response, reason: RejectReason, rows: int = 0,
+    def refuse(
+        self, message: str, reason: RejectReason, rows: int = 0,
         missing: dict[str, int] | None = None,
-    ) -> tuple[Response, str]:  # fmt: skip
+    ) -> Refused:  # fmt: skip
+        """A client error, counted in the rejections, to raise."""
         self.metrics.observe_rejected(reason, rows, missing)
-        return response, "client_error"
+        return Refused(message, 400 if reason != RejectReason.UNKNOWN_MODEL else 404)
 
-    async def _infer(self, request: Request) -> tuple[Response, str]:
-        unknown = self._unknown_model(request)
+    def check_model(self, name: str, version: str | None) -> Served:
+        """The served model when `name` and `version` are this server's and it is loaded."""
+        unknown = self.unknown_model(name, version)
         if unknown is not None:
-            return self._rejected(unknown, RejectReason.UNKNOWN_MODEL)
-        served = self.served
-        if served is None:
+            raise self.refuse(unknown, RejectReason.UNKNOWN_MODEL)
+        if self.served is None:
             reason = self.load_error or "still loading"
-            return error(f"model {self.settings.model_name!r} is not ready: {reason}", 503), (
-                "server_error"
-            )
-        body = await request.body()
+            raise Refused(f"model {self.settings.model_name!r} is not ready: {reason}", 503)
+        return self.served
+
+    def parse(self, read: Callable[[], InferenceRequest]) -> InferenceRequest:
+        """The request `read` validates (JSON, binary data or gRPC), or Refused naming the field."""
         try:
-            payload = InferenceRequest.model_validate_json(body)
+            return read()
+        except BinaryDataError as err:
+            reason = RejectReason.INVALID_JSON if err.invalid_json else RejectReason.INVALID_REQUEST
+            raise self.refuse(str(err), reason) from None
         except ValidationError as err:
             invalid_json = any(d["type"] == "json_invalid" for d in err.errors(include_url=False))
             reason = RejectReason.INVALID_JSON if invalid_json else RejectReason.INVALID_REQUEST
-            return self._rejected(error(describe_validation_error(err)), reason)
+            raise self.refuse(describe_validation_error(err), reason) from None
+
+    async def _infer(self, request: Request) -> tuple[Response, str]:
+        try:
+            params = request.path_params
+            self.check_model(params["name"], params.get("version"))
+            body, header_length = await request.body(), request.headers.get(HEADER_LENGTH)
+            payload = self.parse(lambda: read_request(body, header_length))
+            requested = [(o.name, o.parameters) for o in payload.outputs or ()]
+            try:
+                binary = binary_outputs(payload.parameters, requested or [(PREDICT, None)])
+            except BinaryDataError as err:
+                raise self.refuse(str(err), RejectReason.INVALID_REQUEST) from None
+            inferred = await self.run(payload)
+        except Refused as refused:
+            return error(refused.message, refused.status), refused.outcome
+        content, json_length = render_response(inferred.body(), inferred.arrays, binary)
+        if json_length is None:
+            return Response(content, media_type=JSON), "success"
+        headers = {"Inference-Header-Content-Length": str(json_length)}
+        return Response(content, media_type=OCTET_STREAM, headers=headers), "success"
+
+    async def run(self, payload: InferenceRequest) -> Inferred:
+        """Validate, predict (micro-batched) and observe one inference request, for REST and
+        gRPC alike; raises Refused."""
+        served = self.served
+        assert served is not None  # check_model came first
         try:
             batch = served_decode(served, payload, self.settings.max_batch_rows)
         except InvalidInputError as err:
             # Only now read what is missing: a served request has nothing missing.
             rows, missing = missing_values(payload.inputs, served.schema) or (0, None)
-            return self._rejected(error(str(err)), err.reason, rows, missing)
+            raise self.refuse(str(err), err.reason, rows, missing) from None
         requested = [o.name for o in payload.outputs] if payload.outputs else [PREDICT]
         unknown_outputs = [n for n in requested if n not in served.runtime.outputs]
         if unknown_outputs:
             available = ", ".join(served.runtime.outputs)
-            return self._rejected(
-                error(f"unknown output {unknown_outputs[0]!r}; available: {available}"),
-                RejectReason.UNKNOWN_OUTPUT, batch.rows,
-            )  # fmt: skip
+            raise self.refuse(f"unknown output {unknown_outputs[0]!r}; available: {available}",
+                              RejectReason.UNKNOWN_OUTPUT, batch.rows)  # fmt: skip
         wanted = [PREDICT, *requested]
         if served.score_class is not None and PREDICT_PROBA not in wanted:
             wanted.append(PREDICT_PROBA)
@@ -405,7 +494,7 @@ class ModelServer:
             predictions = results[PREDICT]
         except Exception as err:  # noqa: BLE001 - a model failure is a 500 with its reason
             log.error("prediction failed", model=self.settings.model_name, error=repr(err))
-            return error(f"prediction failed: {type(err).__name__}: {err}", 500), "server_error"
+            raise Refused(f"prediction failed: {type(err).__name__}: {err}", 500) from None
         request_id = payload.id or f"{self._id_prefix}-{next(self._ids)}"
         groups = fairness_groups(served, batch)
         if served.classifier:
@@ -420,13 +509,8 @@ class ModelServer:
             values = predictions.astype(np.float64).reshape(batch.rows, -1)[:, 0]
             self.metrics.observe_batch(batch, None, values, groups)
             self.feedback.remember(request_id, Remembered(values, groups))
-        body_out: dict[str, Any] = {"model_name": self.settings.model_name}
-        if self.settings.model_version:  # optional in the protocol: omitted, never null
-            body_out["model_version"] = self.settings.model_version
-        body_out["id"] = request_id
-        body_out["parameters"] = {}
-        body_out["outputs"] = [output_tensor(name, results[name]) for name in requested]
-        return json_response(body_out), "success"
+        arrays = {name: output_array(results[name]) for name in requested}
+        return Inferred(self.settings.model_name, self.settings.model_version, request_id, arrays)
 
     async def feedback_handler(self, request: Request) -> Response:
         response, outcome = await self._feedback(request)
@@ -482,6 +566,13 @@ class ModelServer:
         if self.auth is not None:
             text += self.auth.render(self.metrics.base)
         return Response(text, media_type=CONTENT_TYPE)
+
+
+def read_request(body: bytes, header_length: str | None) -> InferenceRequest:
+    """A REST request body: JSON, or the binary data extension's header and tensors."""
+    if header_length is None:
+        return InferenceRequest.model_validate_json(body)
+    return InferenceRequest.model_validate(split_request(body, header_length))
 
 
 def served_decode(served: Served, payload: InferenceRequest, max_rows: int) -> Batch:
@@ -573,7 +664,17 @@ def create_app(
         loading = asyncio.get_running_loop().run_in_executor(None, server.load)
         if not load_in_background:
             await loading
-        yield
+        if settings.grpc_port is None:
+            yield
+            return
+        from modelship.server.grpc_service import start_grpc
+
+        # The same loop, so gRPC requests join REST ones in the micro-batches.
+        grpc_server = await start_grpc(server, settings)
+        try:
+            yield
+        finally:
+            await grpc_server.stop(grace=5)
 
     # Health stays open for probes; the rest needs the token when one is configured (no
     # wrapper at all, so no cost, when none is). /metrics only with --auth-metrics.

@@ -70,6 +70,12 @@ UNAVAILABLE = (
     "(see the server log); every request is refused"
 )
 INVALID_CHALLENGE = f'{REALM}, error="invalid_token"'
+# reason -> (message, WWW-Authenticate challenge)
+REFUSALS = {
+    "missing": (MISSING, REALM),
+    "invalid": (INVALID, INVALID_CHALLENGE),
+    "unavailable": (UNAVAILABLE, REALM),
+}
 
 
 class BearerAuth:
@@ -167,28 +173,38 @@ class BearerAuth:
 
     # -- the request path --------------------------------------------------------------------
 
-    def check(self, scope: Scope) -> Response | None:
-        """None when the request carries the token, else the 401 to answer."""
+    def refusal(self, header: bytes) -> str | None:
+        """None when the `Authorization` value `header` carries the token, else the reason to
+        refuse (a REFUSALS key, counted). Shared by the REST routes and gRPC's metadata."""
         now = self.clock()
         if now >= self._next_check:
             self._refresh(now)
         expected = self._token
+        reason: str | None = None
         if expected is None:
-            self.refusals["unavailable"] += 1
-            return _denied(UNAVAILABLE, REALM)
+            reason = "unavailable"
+        else:
+            scheme, _, credentials = header.partition(b" ")
+            if scheme.lower() != SCHEME:
+                reason = "missing"
+            elif not hmac.compare_digest(credentials.strip(b" "), expected):
+                reason = "invalid"
+        if reason is not None:
+            self.refusals[reason] += 1
+        return reason
+
+    def check(self, scope: Scope) -> Response | None:
+        """None when the request carries the token, else the 401 to answer."""
         header = b""
         for name, value in scope["headers"]:
             if name == b"authorization":
                 header = value
                 break
-        scheme, _, credentials = header.partition(b" ")
-        if scheme.lower() != SCHEME:
-            self.refusals["missing"] += 1
-            return _denied(MISSING, REALM)
-        if not hmac.compare_digest(credentials.strip(b" "), expected):
-            self.refusals["invalid"] += 1
-            return _denied(INVALID, INVALID_CHALLENGE)
-        return None
+        reason = self.refusal(header)
+        if reason is None:
+            return None
+        message, challenge = REFUSALS[reason]
+        return _denied(message, challenge)
 
     def guard(self, handler: Handler) -> Handler:
         """`handler` behind the token check."""

@@ -214,7 +214,7 @@ def decode(inputs: Sequence[RequestInput], schema: InputSchema) -> Batch:
     if schema.features is None:
         return _decode_untyped(inputs)
     names = set(schema.names)
-    if len(inputs) == 1 and inputs[0].name not in names:
+    if len(inputs) == 1 and (inputs[0].name not in names or _whole_table(inputs[0], schema)):
         if inputs[0].name in schema.extra_attributes:
             raise InvalidInputError(
                 "missing features: " + ", ".join(repr(n) for n in schema.names),
@@ -222,6 +222,14 @@ def decode(inputs: Sequence[RequestInput], schema: InputSchema) -> Batch:
             )
         return _decode_tensor(inputs[0], schema)
     return _decode_columns(inputs, schema)
+
+
+def _whole_table(item: RequestInput, schema: InputSchema) -> bool:
+    """A lone [N, F] input holding every feature is a tensor, whatever its name: without a
+    profile the features are named input-0, input-1, ..., and clients name a tensor that way
+    too (MLServer's NumPy codec sends "input-1")."""
+    count = len(schema.names)
+    return count > 1 and len(item.shape) == 2 and item.shape[1] == count
 
 
 def _decode_untyped(inputs: Sequence[RequestInput]) -> Batch:

@@ -21,6 +21,7 @@ ENVIRONMENT = {
     "MODELSHIP_PROFILE_PATH": "profile_path",
     "MODELSHIP_HOST": "host",
     "MODELSHIP_PORT": "port",
+    "MODELSHIP_GRPC_PORT": "grpc_port",
     "MODELSHIP_FEEDBACK_CAPACITY": "feedback_capacity",
     "MODELSHIP_CACHE_DIR": "cache_dir",
     "MODELSHIP_LOG_LEVEL": "log_level",
@@ -47,6 +48,7 @@ class Settings:
     profile_path: str = ""
     host: str = "0.0.0.0"
     port: int = 8080
+    grpc_port: int | None = None  # the protocol's gRPC service; None: not served
     feedback_capacity: int = 10_000  # requests whose predictions are kept for /feedback
     cache_dir: str = ""  # where remote models are downloaded; default: the temp directory
     log_level: str = "info"
@@ -70,6 +72,7 @@ class Settings:
     def to_environment(self) -> dict[str, str]:
         """The settings as environment variables (how uvicorn's app factory receives them)."""
         values = {env: getattr(self, name) for env, name in ENVIRONMENT.items()}
+        values["MODELSHIP_GRPC_PORT"] = self.grpc_port if self.grpc_port is not None else "off"
         return {env: str(v).lower() if isinstance(v, bool) else str(v) for env, v in values.items()}
 
 
@@ -99,6 +102,7 @@ def _build(values: Mapping[str, str]) -> Settings:
         capacity = int(values.get("feedback_capacity", "10000"))
     except ValueError as err:
         raise SettingsError(f"invalid number: {err}") from err
+    grpc_port = _grpc_port(values.get("grpc_port", "off"), port)
     max_bytes = _positive(values, "max_request_bytes", Settings.max_request_bytes, int)
     max_rows = _positive(values, "max_batch_rows", Settings.max_batch_rows, int)
     read_timeout = _positive(values, "read_timeout", Settings.read_timeout, float)
@@ -131,6 +135,7 @@ def _build(values: Mapping[str, str]) -> Settings:
         profile_path=values.get("profile_path", ""),
         host=values.get("host", "0.0.0.0"),
         port=port,
+        grpc_port=grpc_port,
         feedback_capacity=capacity,
         cache_dir=values.get("cache_dir", ""),
         log_level=values.get("log_level", "info"),
@@ -142,6 +147,16 @@ def _build(values: Mapping[str, str]) -> Settings:
         max_batch_rows=max_rows,
         read_timeout=read_timeout,
     )
+
+
+def _grpc_port(text: str, http_port: int) -> int | None:
+    if text.lower() in ("off", ""):
+        return None
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+        raise SettingsError(f"--grpc-port: expected a port number (1-65535) or off, not {text!r}")
+    if int(text) == http_port:
+        raise SettingsError(f"--grpc-port {text} is the REST port too; choose another")
+    return int(text)
 
 
 Number = TypeVar("Number", int, float)
@@ -172,7 +187,7 @@ def _boolean(value: str, flag: str) -> bool:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="modelship serve",
-        description="Serve a model over the Open Inference Protocol v2 (REST).",
+        description="Serve a model over the Open Inference Protocol v2 (REST and gRPC).",
         epilog="Every flag defaults to its MODELSHIP_* environment variable (docs/server.md).",
     )
     p.add_argument("--model-uri", help="file://, http(s)://, s3://, gs:// or a local path")
@@ -184,6 +199,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", dest="profile_path", help="reference profile JSON")
     p.add_argument("--host")
     p.add_argument("--port")
+    p.add_argument(
+        "--grpc-port",
+        help="serve the protocol's gRPC service (inference.GRPCInferenceService) on this port; "
+        "'off' (the default) serves REST only",
+    )
     p.add_argument("--feedback-capacity", help="requests remembered for /feedback")
     p.add_argument("--cache-dir", help="download directory for remote models")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"))

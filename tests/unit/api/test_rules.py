@@ -50,6 +50,10 @@ def canary(*steps: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 # (kind, spec fragment, field the error names, message)
 BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
+    ("ModelDeployment", {"serving": {"grpcPort": 8080}}, "spec.serving",
+     "serving.grpcPort must differ from serving.port"),
+    ("ModelDeployment", {"serving": {"port": 9000, "grpcPort": 9000}}, "spec.serving",
+     "serving.grpcPort must differ from serving.port"),
     ("ModelDeployment", {"strategy": {"rolling": {}, "blueGreen": {}}}, "spec.strategy",
      "set exactly one of rolling, canary, blueGreen or shadow"),
     ("ModelDeployment", {"strategy": {}}, "spec.strategy", "set exactly one of"),
@@ -248,6 +252,8 @@ ACCEPTED: list[tuple[str, dict[str, Any]]] = [
     ("ModelDeployment", {"model": {"format": "custom", "modelClass": "pkg.models:Fraud"},
                          "serving": {"image": "me/server:1"}}),
     ("ModelDeployment", {"model": {"uri": "pvc://models/fraud/7"}}),
+    ("ModelDeployment", {"serving": {"grpcPort": 8081}}),
+    ("ModelDeployment", {"serving": {"port": 8081, "grpcPort": 8080}}),
     ("ModelDeployment", {"serving": {"resources": {"requests": {"cpu": 2, "memory": "1.5Gi"}},
                                      "autoscaling": {"maxReplicas": 1}}}),
     ("ModelDeployment", {"analysis": {**ANALYSIS, "interval": "1h30m"}}),

@@ -284,3 +284,42 @@ def test_istio_router_splits_and_mirrors_with_a_virtual_service() -> None:
     assert route["mirror"] == {"host": "fraud-canary", "port": {"number": 80}}
     assert route["mirrorPercentage"] == {"value": 30.0}
     assert builder().virtual_service(traffic) is None
+
+
+def test_a_grpc_port_reaches_the_server_the_pods_the_services_and_the_policy() -> None:
+    md = builder(
+        serving={"grpcPort": 8081},
+        security={"networkPolicy": {"allowFrom": [{"namespaceSelector": {}}]}},
+    )
+    (server,) = md.deployment("abc", 1)["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in server["env"]}
+    assert env["MODELSHIP_GRPC_PORT"] == "8081"
+    assert {"name": "grpc", "containerPort": 8081, "protocol": "TCP"} in server["ports"]
+    for service in md.services(Traffic(service_revision="abc", stable_revision="abc")):
+        grpc = [p for p in service["spec"]["ports"] if p["name"] == "grpc"]
+        assert grpc == [{"name": "grpc", "port": 8081, "targetPort": "grpc", "protocol": "TCP",
+                         "appProtocol": "kubernetes.io/h2c"}]  # fmt: skip
+    policy = md.network_policy()
+    assert policy is not None
+    assert policy["spec"]["ingress"][0]["ports"] == [
+        {"port": 8080, "protocol": "TCP"}, {"port": 8081, "protocol": "TCP"}
+    ]  # fmt: skip
+    (plain,) = builder().deployment("abc", 1)["spec"]["template"]["spec"]["containers"]
+    assert "MODELSHIP_GRPC_PORT" not in {e["name"] for e in plain["env"]}
+    assert [p["name"] for p in plain["ports"]] == ["http"]
+
+
+def test_the_grpc_port_must_differ_from_the_http_port() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"serving\.grpcPort must differ from serving\.port"):
+        spec(serving={"grpcPort": 8080})
+
+
+def test_the_grpc_port_is_part_of_the_revision() -> None:
+    from modelship.rollout.revision import revision_of
+
+    plain = revision_of(spec(), "img", "fraud")
+    assert revision_of(spec(serving={"replicas": 4, "grpcPort": 8081}), "img", "fraud") != plain
+    assert revision_of(spec(serving={"replicas": 4}), "img", "fraud") == plain
