@@ -19,6 +19,7 @@ from modelship_testing.waiters import diagnostic, wait_for
 
 if TYPE_CHECKING:
     from credit_model import TrainedModel
+    from tiny_models import Artifact
 
 # The same process handle as the analysis tests and the demo use.
 ServerProcess = Server
@@ -45,7 +46,9 @@ def start_server(
 
 
 @contextmanager
-def serving(trained: TrainedModel, argv: list[str], **env: str) -> Iterator[ServerProcess]:
+def serving(
+    trained: TrainedModel | Artifact, argv: list[str], **env: str
+) -> Iterator[ServerProcess]:
     """The credit model served by a real `modelship serve` process with `argv` and `env`
     (MODELSHIP_* variables over the defaults below), ready."""
     handle = start_server(
@@ -73,7 +76,8 @@ def serving(trained: TrainedModel, argv: list[str], **env: str) -> Iterator[Serv
 
 
 def call(
-    server: ServerProcess, path: str, body: Any | None = None, token: str | None = None
+    server: ServerProcess, path: str, body: Any | None = None, token: str | None = None,
+    timeout: float = 10,
 ) -> tuple[int, Any]:
     """Status and JSON body of a GET (or a POST of `body`), with `token` as a bearer token."""
     data = None if body is None else json.dumps(body).encode()
@@ -82,7 +86,7 @@ def call(
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(server.url + path, data=data, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()
             return response.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as err:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,16 @@ from modelship.profile.schema import load_profile as read_profile
 from modelship.server.auth import BearerAuth, Handler
 from modelship.server.batching import MicroBatcher
 from modelship.server.contract import CONTENT_TYPE, ContractMetrics, MetricsLayout
+from modelship.server.explain import (
+    Attributions,
+    Explainer,
+    ExplainUnavailableError,
+    LazyExplainer,
+    check_rows,
+    explain_body,
+    explain_parameters,
+    top_reasons,
+)
 from modelship.server.feedback import FeedbackCache, Remembered
 from modelship.server.loader import ModelLoadError, artifact_file, fetch
 from modelship.server.metrics import category_labels
@@ -219,6 +230,7 @@ class ModelServer:
         self.feedback = FeedbackCache(settings.feedback_capacity)
         self.metrics = self._metrics(None)
         self.batcher = MicroBatcher(self._predict)
+        self.explainer: LazyExplainer | None = None  # set with the served model
         # Generated request ids: a random per-process prefix and a counter (uuid4 is slower).
         self._id_prefix = uuid.uuid4().hex[:12]
         self._ids = itertools.count(1)
@@ -270,6 +282,9 @@ class ModelServer:
         # passes (tens of ms each, a p99 spike under load) from rescanning them forever.
         gc.collect()
         gc.freeze()
+        self.explainer = LazyExplainer(lambda: Explainer(
+            runtime, served.schema, self.profile, partial(model_input, served), served.classifier
+        ))  # fmt: skip
         self.served, self.status = served, "ready"
         self.metrics.ready = True
         log.info(
@@ -366,7 +381,10 @@ class ModelServer:
         self.metrics.observe_rejected(reason, rows, missing)
         return response, "client_error"
 
-    async def _infer(self, request: Request) -> tuple[Response, str]:
+    async def _decoded(
+        self, request: Request, max_rows: int
+    ) -> tuple[Served, InferenceRequest, Batch] | tuple[Response, str]:
+        """The served model, the parsed request and its decoded batch, or the refusal."""
         unknown = self._unknown_model(request)
         if unknown is not None:
             return self._rejected(unknown, RejectReason.UNKNOWN_MODEL)
@@ -384,11 +402,22 @@ class ModelServer:
             reason = RejectReason.INVALID_JSON if invalid_json else RejectReason.INVALID_REQUEST
             return self._rejected(error(describe_validation_error(err)), reason)
         try:
-            batch = served_decode(served, payload, self.settings.max_batch_rows)
+            batch = served_decode(served, payload, max_rows)
         except InvalidInputError as err:
             # Only now read what is missing: a served request has nothing missing.
             rows, missing = missing_values(payload.inputs, served.schema) or (0, None)
             return self._rejected(error(str(err)), err.reason, rows, missing)
+        return served, payload, batch
+
+    async def _infer(self, request: Request) -> tuple[Response, str]:
+        decoded = await self._decoded(request, self.settings.max_batch_rows)
+        if len(decoded) == 2:
+            return decoded
+        served, payload, batch = decoded
+        try:
+            top = explain_parameters(payload.parameters, len(served.schema.names))
+        except InvalidInputError as err:
+            return self._rejected(error(str(err)), err.reason, batch.rows)
         requested = [o.name for o in payload.outputs] if payload.outputs else [PREDICT]
         unknown_outputs = [n for n in requested if n not in served.runtime.outputs]
         if unknown_outputs:
@@ -425,8 +454,43 @@ class ModelServer:
             body_out["model_version"] = self.settings.model_version
         body_out["id"] = request_id
         body_out["parameters"] = {}
+        if top is not None:
+            explained = await self._explained(batch)
+            if isinstance(explained, Response):
+                return explained, "server_error"
+            body_out["parameters"]["explanations"] = top_reasons(
+                explained, served.schema.names, top
+            )
         body_out["outputs"] = [output_tensor(name, results[name]) for name in requested]
         return json_response(body_out), "success"
+
+    async def _explained(self, batch: Batch) -> Attributions | Response:
+        assert self.explainer is not None  # set before the model is served
+        try:
+            return await self.explainer.explain(batch)
+        except ExplainUnavailableError as err:
+            return error(str(err), 501)
+        except Exception as err:  # noqa: BLE001 - a failed explanation is a 500 with its reason
+            log.error("explanation failed", model=self.settings.model_name, error=repr(err))
+            return error(f"explanation failed: {type(err).__name__}: {err}", 500)
+
+    async def explain(self, request: Request) -> Response:
+        decoded = await self._decoded(request, self.settings.max_batch_rows)
+        if len(decoded) == 2:
+            return decoded[0]
+        served, payload, batch = decoded
+        try:
+            check_rows(batch)
+        except InvalidInputError as err:
+            return self._rejected(error(str(err)), err.reason, batch.rows)[0]
+        explained = await self._explained(batch)
+        if isinstance(explained, Response):
+            return explained
+        body = {"model_name": self.settings.model_name}
+        if self.settings.model_version:
+            body["model_version"] = self.settings.model_version
+        body["id"] = payload.id or f"{self._id_prefix}-{next(self._ids)}"
+        return json_response({**body, **explain_body(explained, served.schema.names)})
 
     async def feedback_handler(self, request: Request) -> Response:
         response, outcome = await self._feedback(request)
@@ -594,6 +658,7 @@ def create_app(
                 Route(prefix, protect(server.model_metadata), methods=["GET"]),
                 Route(f"{prefix}/ready", server.model_ready, methods=["GET"]),
                 Route(f"{prefix}/infer", protect(server.infer), methods=["POST"]),
+                Route(f"{prefix}/explain", protect(server.explain), methods=["POST"]),
                 Route(f"{prefix}/feedback", protect(server.feedback_handler), methods=["POST"]),
             )
         ],
