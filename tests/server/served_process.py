@@ -76,7 +76,10 @@ def serving(
 
 
 def call(
-    server: ServerProcess, path: str, body: Any | None = None, token: str | None = None,
+    server: ServerProcess,
+    path: str,
+    body: Any | None = None,
+    token: str | None = None,
     timeout: float = 10,
 ) -> tuple[int, Any]:
     """Status and JSON body of a GET (or a POST of `body`), with `token` as a bearer token."""

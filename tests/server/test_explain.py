@@ -93,8 +93,9 @@ def test_explain_is_validated_like_inference(classifier: tuple[Artifact, ServerP
     rows = MAX_EXPLAIN_ROWS + 1
     status, answer = call(server, EXPLAIN, tensor(np.zeros((rows, 3))))
     assert status == 400
-    assert f"the batch has {rows} rows; explanations take at most {MAX_EXPLAIN_ROWS}" in (
-        answer["error"]
+    assert (
+        f"the batch has {rows} rows; explanations take at most {MAX_EXPLAIN_ROWS}"
+        in (answer["error"])
     )
 
 
@@ -143,8 +144,10 @@ def test_inference_with_explain_returns_the_top_reasons(
         top = np.argsort(-np.abs(values))[:2]
         assert [r["feature"] for r in reasons["reasons"]] == [FEATURES[i] for i in top]
         np.testing.assert_allclose([r["attribution"] for r in reasons["reasons"]], values[top])
-    for wrong, words in [({"explain": "yes"}, "parameters.explain: must be true or false"),
-                         ({"explain": True, "explain_top": 0}, "parameters.explain_top")]:
+    for wrong, words in [
+        ({"explain": "yes"}, "parameters.explain: must be true or false"),
+        ({"explain": True, "explain_top": 0}, "parameters.explain_top"),
+    ]:
         status, answer = call(credit_versioned, "/v2/models/credit/infer",
                               {**columnar(rows), "parameters": wrong})  # fmt: skip
         assert status == 400
@@ -160,7 +163,7 @@ def test_without_shap_explain_is_501_with_the_extra_to_install(
 ) -> None:
     hidden = tmp_path / "no-shap" / "shap"
     hidden.mkdir(parents=True)
-    (hidden / "__init__.py").write_text('raise ImportError("No module named \'shap\'")\n')
+    (hidden / "__init__.py").write_text("raise ImportError(\"No module named 'shap'\")\n")
     with serving(trained, [], PYTHONPATH=str(hidden.parent)) as server:
         status, body = call(server, "/v2/models/credit/explain", columnar(
             [{"age": 40, "income": 50.0, "country": "FR"}]))  # fmt: skip

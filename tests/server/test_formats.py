@@ -98,7 +98,10 @@ def raw_lightgbm(artifact: Artifact, rows: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("fmt", "train", "raw"),
-    [("xgboost", xgboost_regressor, margin_xgboost), ("lightgbm", lightgbm_regressor, raw_lightgbm)],
+    [
+        ("xgboost", xgboost_regressor, margin_xgboost),
+        ("lightgbm", lightgbm_regressor, raw_lightgbm),
+    ],
 )
 def test_boosters_are_explained_by_the_exact_tree_explainer(
     tmp_path: Path, fmt: str, train: Callable[[Path], Artifact],

@@ -124,8 +124,10 @@ def custom_model(directory: Path) -> Artifact:
     (directory / "tiny_custom_model.py").write_text(CUSTOM_MODULE)
     path = directory / "coefficients.txt"
     np.savetxt(path, [0.25, 2.0, -1.0, 0.5])
-    spec = importlib.util.spec_from_file_location("tiny_custom_model", directory / "tiny_custom_model.py")
-    assert spec is not None and spec.loader is not None
+    source = directory / "tiny_custom_model.py"
+    spec = importlib.util.spec_from_file_location("tiny_custom_model", source)
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     model = module.LinearFromText()
