@@ -19,7 +19,6 @@ from modelship_testing.waiters import diagnostic, wait_for
 
 if TYPE_CHECKING:
     from credit_model import TrainedModel
-    from tiny_models import Artifact
 
 # The same process handle as the analysis tests and the demo use.
 ServerProcess = Server
@@ -46,9 +45,7 @@ def start_server(
 
 
 @contextmanager
-def serving(
-    trained: TrainedModel | Artifact, argv: list[str], **env: str
-) -> Iterator[ServerProcess]:
+def serving(trained: TrainedModel, argv: list[str], **env: str) -> Iterator[ServerProcess]:
     """The credit model served by a real `modelship serve` process with `argv` and `env`
     (MODELSHIP_* variables over the defaults below), ready."""
     handle = start_server(

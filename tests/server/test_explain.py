@@ -14,7 +14,7 @@ from credit_model import FEATURES, TrainedModel, columnar
 from modelship.profile.schema import load_profile
 from modelship.server.explain import MAX_EXPLAIN_ROWS, background_sample
 from modelship.server.schema import schema_from_profile
-from served_process import ServerProcess, call, serving
+from served_process import ServerProcess, call, scrape, serving
 from tiny_models import NUMERIC, Artifact, sklearn_classifier, tensor
 
 EXPLAIN = "/v2/models/tiny/explain"
@@ -73,6 +73,11 @@ def test_tree_and_linear_attributions_are_shaps_and_add_up_to_the_model_output(
     np.testing.assert_allclose(out["explained_value"][:, 0], decision, rtol=1e-6, atol=1e-6)
 
 
+def rejected(server: ServerProcess) -> float:
+    return sum(v for k, v in scrape(server).items()
+               if k.startswith("modelship_requests_rejected_total"))  # fmt: skip
+
+
 def test_explain_is_validated_like_inference(classifier: tuple[Artifact, ServerProcess]) -> None:
     _, server = classifier
     good = tensor(np.zeros((1, 3)))
@@ -84,6 +89,7 @@ def test_explain_is_validated_like_inference(classifier: tuple[Artifact, ServerP
         ({"inputs": [{"name": "x1", "shape": [1], "datatype": "FP64", "data": [1.0]}]},
          "missing features: 'x2', 'x3'"),
     ]  # fmt: skip
+    before = rejected(server)
     for body, words in cases:
         status, answer = call(server, EXPLAIN, body)
         assert status == 400, (body, answer)
@@ -93,10 +99,13 @@ def test_explain_is_validated_like_inference(classifier: tuple[Artifact, ServerP
     rows = MAX_EXPLAIN_ROWS + 1
     status, answer = call(server, EXPLAIN, tensor(np.zeros((rows, 3))))
     assert status == 400
-    assert (
-        f"the batch has {rows} rows; explanations take at most {MAX_EXPLAIN_ROWS}"
-        in (answer["error"])
-    )
+    expected = f"the batch has {rows} rows; explanations take at most {MAX_EXPLAIN_ROWS}"
+    assert expected in answer["error"]
+    assert rejected(server) == before  # explanations are not in the metrics contract
+    with_reasons = {**tensor(np.zeros((rows, 3))), "parameters": {"explain": True}}
+    status, answer = call(server, "/v2/models/tiny/infer", with_reasons)
+    assert status == 400
+    assert expected in answer["error"]
 
 
 @pytest.fixture(scope="module")

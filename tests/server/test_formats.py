@@ -31,6 +31,8 @@ def same(served: list[float], expected: np.ndarray) -> None:
 
 
 def served_predictions(artifact: Artifact, fmt: str, rows: np.ndarray, **env: str) -> list[float]:
+    """The served predictions; the model-agnostic explanation of the first rows is checked
+    on the way: its attributions add up to those very predictions."""
     env = {"MODELSHIP_MODEL_URI": f"file://{artifact.directory}", **env}
     with serving(artifact, [], MODELSHIP_MODEL_NAME="tiny", MODELSHIP_MODEL_FORMAT=fmt,
                  **env) as server:  # fmt: skip
@@ -38,7 +40,21 @@ def served_predictions(artifact: Artifact, fmt: str, rows: np.ndarray, **env: st
         assert status == 200, body
         output = body["outputs"][0]
         assert output["shape"][0] == len(rows)  # an ONNX regressor answers [N, 1]
-        return [float(v) for v in output["data"]]
+        predictions = [float(v) for v in output["data"]]
+        if fmt in ("onnx", "custom"):
+            status, explained = call(server, EXPLAIN, tensor(rows[:3]), timeout=FIRST_EXPLANATION)
+            assert status == 200, explained
+            assert explained["parameters"]["explainer"] == "permutation"
+            out = {
+                o["name"]: np.asarray(o["data"]).reshape(o["shape"]) for o in explained["outputs"]
+            }
+            np.testing.assert_allclose(
+                out["attributions"].sum(axis=1) + out["base_value"],
+                np.reshape(predictions[:3], (3, 1)),
+                rtol=1e-5,
+                atol=1e-5,
+            )
+        return predictions
 
 
 def sample(artifact: Artifact) -> np.ndarray:

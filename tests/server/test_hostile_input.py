@@ -254,14 +254,18 @@ def test_fuzzed_infer_bodies_never_get_a_5xx(
 EXPLAIN_CASES = 150  # an explanation costs ~10^3 predictions a row
 
 
-def test_fuzzed_explain_bodies_never_get_a_5xx(
-    server: ServerProcess, connection: http.client.HTTPConnection
-) -> None:
+def test_fuzzed_explain_bodies_never_get_a_5xx(server: ServerProcess) -> None:
     warm = call(server, "/v2/models/credit/explain", VALID, timeout=180)  # imports shap
     assert warm[0] == 200, warm
+    # A connection of its own, opened after the warm-up: an idle keep-alive one is closed by
+    # the server after 5 s.
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     explained = explained_requests.map(lambda b: json.dumps(b).encode())
     requests = st.tuples(st.just("/v2/models/credit/explain"), fuzz_bodies) | st.tuples(
         st.just(INFER), explained
     )
-    seen = fuzz(server, connection, requests, EXPLAIN_CASES)
+    try:
+        seen = fuzz(server, connection, requests, EXPLAIN_CASES)
+    finally:
+        connection.close()
     print(f"fuzz: {seen.total()} explain and infer+explain bodies -> {dict(sorted(seen.items()))}")

@@ -3,26 +3,20 @@ each saved where `modelship serve` loads it, beside its reference profile."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from credit_model import TrainedModel
 from modelship.profile.build import ProfileOptions, build_profile
 
 NUMERIC = ["x1", "x2", "x3"]
 
 
-@dataclass(frozen=True)
-class Artifact:
-    """What `served_process.serving` needs: a directory and the profile in it."""
-
-    directory: Path
-    profile_path: Path
-    model_path: Path
-    model: Any
-    data: pd.DataFrame
+# What the server tests need of a model: the credit model's record (directory, model and
+# profile paths, the model object, its profile and training data).
+Artifact = TrainedModel
 
 
 def numeric_data(rows: int = 400, seed: int = 5) -> pd.DataFrame:
@@ -33,11 +27,12 @@ def numeric_data(rows: int = 400, seed: int = 5) -> pd.DataFrame:
     return data
 
 
-def _save_profile(directory: Path, data: pd.DataFrame, target: str) -> Path:
+def _artifact(directory: Path, path: Path, model: Any, data: pd.DataFrame, target: str) -> Artifact:
+    """The record of a saved model, with its profile written beside it."""
     profile = build_profile(data[[*NUMERIC, target]], ProfileOptions(target=target, bins=5))
-    path = directory / "profile.json"
-    path.write_text(profile.to_json())
-    return path
+    profile_path = directory / "profile.json"
+    profile_path.write_text(profile.to_json())
+    return Artifact(directory, path, profile_path, model, profile, data)
 
 
 def sklearn_classifier(directory: Path, kind: str) -> Artifact:
@@ -55,7 +50,7 @@ def sklearn_classifier(directory: Path, kind: str) -> Artifact:
     model.fit(data[NUMERIC].to_numpy(), data["label"])  # a matrix: no feature_names_in_
     path = directory / "model.joblib"
     joblib.dump(model, path)
-    return Artifact(directory, _save_profile(directory, data, "label"), path, model, data)
+    return _artifact(directory, path, model, data, "label")
 
 
 def xgboost_regressor(directory: Path) -> Artifact:
@@ -67,7 +62,7 @@ def xgboost_regressor(directory: Path) -> Artifact:
     path = directory / "model.json"
     model.get_booster().save_model(path)
     booster = xgb.Booster(model_file=str(path))
-    return Artifact(directory, _save_profile(directory, data, "y"), path, booster, data)
+    return _artifact(directory, path, booster, data, "y")
 
 
 def lightgbm_regressor(directory: Path) -> Artifact:
@@ -79,7 +74,7 @@ def lightgbm_regressor(directory: Path) -> Artifact:
     path = directory / "model.txt"
     model.booster_.save_model(path)
     booster = lgb.Booster(model_file=str(path))
-    return Artifact(directory, _save_profile(directory, data, "y"), path, booster, data)
+    return _artifact(directory, path, booster, data, "y")
 
 
 def onnx_regressor(directory: Path) -> Artifact:
@@ -97,7 +92,7 @@ def onnx_regressor(directory: Path) -> Artifact:
     path.write_bytes(to_onnx(forest, matrix[:1]).SerializeToString())
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     data.attrs["sklearn"] = forest
-    return Artifact(directory, _save_profile(directory, data, "y"), path, session, data)
+    return _artifact(directory, path, session, data, "y")
 
 
 CUSTOM_MODULE = '''
@@ -132,7 +127,7 @@ def custom_model(directory: Path) -> Artifact:
     spec.loader.exec_module(module)
     model = module.LinearFromText()
     model.load(str(path))
-    return Artifact(directory, _save_profile(directory, data, "y"), path, model, data)
+    return _artifact(directory, path, model, data, "y")
 
 
 def tensor(rows: np.ndarray[Any, Any]) -> dict[str, Any]:

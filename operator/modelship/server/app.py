@@ -382,12 +382,20 @@ class ModelServer:
         return response, "client_error"
 
     async def _decoded(
-        self, request: Request, max_rows: int
+        self, request: Request, max_rows: int, counted: bool = True
     ) -> tuple[Served, InferenceRequest, Batch] | tuple[Response, str]:
-        """The served model, the parsed request and its decoded batch, or the refusal."""
+        """The served model, the parsed request and its decoded batch, or the refusal (in
+        the rejection metrics when `counted`: inference requests are, explanations not)."""
+
+        def refuse(response: Response, reason: RejectReason, rows: int = 0,
+                   missing: dict[str, int] | None = None) -> tuple[Response, str]:  # fmt: skip
+            if counted:
+                return self._rejected(response, reason, rows, missing)
+            return response, "client_error"
+
         unknown = self._unknown_model(request)
         if unknown is not None:
-            return self._rejected(unknown, RejectReason.UNKNOWN_MODEL)
+            return refuse(unknown, RejectReason.UNKNOWN_MODEL)
         served = self.served
         if served is None:
             reason = self.load_error or "still loading"
@@ -400,13 +408,13 @@ class ModelServer:
         except ValidationError as err:
             invalid_json = any(d["type"] == "json_invalid" for d in err.errors(include_url=False))
             reason = RejectReason.INVALID_JSON if invalid_json else RejectReason.INVALID_REQUEST
-            return self._rejected(error(describe_validation_error(err)), reason)
+            return refuse(error(describe_validation_error(err)), reason)
         try:
             batch = served_decode(served, payload, max_rows)
         except InvalidInputError as err:
             # Only now read what is missing: a served request has nothing missing.
             rows, missing = missing_values(payload.inputs, served.schema) or (0, None)
-            return self._rejected(error(str(err)), err.reason, rows, missing)
+            return refuse(error(str(err)), err.reason, rows, missing)
         return served, payload, batch
 
     async def _infer(self, request: Request) -> tuple[Response, str]:
@@ -416,6 +424,8 @@ class ModelServer:
         served, payload, batch = decoded
         try:
             top = explain_parameters(payload.parameters, len(served.schema.names))
+            if top is not None:
+                check_rows(batch)
         except InvalidInputError as err:
             return self._rejected(error(str(err)), err.reason, batch.rows)
         requested = [o.name for o in payload.outputs] if payload.outputs else [PREDICT]
@@ -475,14 +485,14 @@ class ModelServer:
             return error(f"explanation failed: {type(err).__name__}: {err}", 500)
 
     async def explain(self, request: Request) -> Response:
-        decoded = await self._decoded(request, self.settings.max_batch_rows)
+        decoded = await self._decoded(request, self.settings.max_batch_rows, counted=False)
         if len(decoded) == 2:
             return decoded[0]
         served, payload, batch = decoded
         try:
             check_rows(batch)
         except InvalidInputError as err:
-            return self._rejected(error(str(err)), err.reason, batch.rows)[0]
+            return error(str(err))
         explained = await self._explained(batch)
         if isinstance(explained, Response):
             return explained
