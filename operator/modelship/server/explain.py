@@ -160,6 +160,11 @@ class Explainer:
                 )
             self.method, self._explainer = "permutation", None
         self.output = PREDICT_PROBA if classifier and PREDICT_PROBA in runtime.outputs else PREDICT
+        if self.method == "permutation" and classifier and self.output == PREDICT:
+            raise ExplainUnavailableError(
+                "this classifier has no predict_proba: its labels cannot be attributed to "
+                "features (a model-agnostic explanation needs a number per row)"
+            )
 
     def _direct_explainer(self) -> tuple[str, Any] | None:
         """The exact tree or linear explainer when the model is one and takes numbers."""

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from credit_model import TrainedModel
+from credit_model import FEATURES, TrainedModel
 from modelship.profile.schema import CategoricalFeature, NumericFeature
 from modelship.server.explain import (
     Attributions,
+    Explainer,
+    ExplainUnavailableError,
     Vocabulary,
     background_sample,
     explain_parameters,
@@ -86,3 +90,22 @@ def test_top_reasons_explain_the_highest_output_by_absolute_attribution() -> Non
                                      {"feature": "c", "attribution": -0.2}]  # fmt: skip
     assert [r["feature"] for r in reasons[1]["reasons"]] == ["c", "b"]
     assert reasons[0]["base_value"] == 0.5
+
+
+def test_a_classifier_without_probabilities_cannot_be_explained_agnostically(
+    credit: TrainedModel, tmp_path: Path
+) -> None:
+    import joblib
+    from modelship.server.app import model_input, prepare
+    from modelship.server.runtimes import SklearnRuntime
+    from sklearn.base import clone
+    from sklearn.svm import LinearSVC
+
+    model = clone(credit.model).set_params(classify=LinearSVC())
+    model.fit(credit.data[FEATURES], credit.data["label"])
+    joblib.dump(model, tmp_path / "model.joblib")
+    runtime = SklearnRuntime(tmp_path / "model.joblib")
+    served = prepare(runtime, credit.profile)
+    with pytest.raises(ExplainUnavailableError, match="has no predict_proba"):
+        Explainer(runtime, served.schema, credit.profile, partial(model_input, served),
+                  served.classifier)  # fmt: skip
