@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from credit_model import TrainedModel, columnar
-from fuzz_bodies import VALID, explained_requests, infer_bodies
+from fuzz_bodies import VALID, explained_requests, infer_bodies, valued_requests
 from hostile_client import exchange, flood, memory_kib, post, request_head, reset_peak
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -261,7 +261,17 @@ def test_fuzzed_explain_bodies_never_get_a_5xx(server: ServerProcess) -> None:
     # the server after 5 s.
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     explained = explained_requests.map(lambda b: json.dumps(b).encode())
-    requests = st.tuples(st.just("/v2/models/credit/explain"), fuzz_bodies) | st.tuples(
+    # Well-formed rows of any values too, so the explainers themselves are fuzzed, not only
+    # the validation in front of them.
+    valid_rows = st.lists(
+        st.tuples(st.integers(18, 89), st.floats(allow_nan=False, allow_infinity=False),
+                  st.sampled_from(["FR", "DE", "US"])), min_size=1, max_size=4,
+    )  # fmt: skip
+    served = valid_rows.map(
+        lambda rows: columnar([{"age": a, "income": i, "country": c} for a, i, c in rows])
+    )
+    valued = (valued_requests | served).map(lambda b: json.dumps(b).encode())
+    requests = st.tuples(st.just("/v2/models/credit/explain"), fuzz_bodies | valued) | st.tuples(
         st.just(INFER), explained
     )
     try:
