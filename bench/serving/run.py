@@ -13,8 +13,11 @@ crash with newer uvloop, "There is no current event loop"). Needs `wrk` (apt-get
 All servers run at once and are measured in interleaved rounds (every server in turn, per
 connection count), so load from other processes on a shared machine hits them alike.
 
+Then the explanation cost per row of each SHAP explainer (explain_cost.py), unless
+--skip-explain.
+
 Usage: .venv/bin/python bench/serving/run.py [--duration 5] [--rounds 3] [--connections 1 8 32]
-Results: a table on stdout and bench/results/serving-<time>.json.
+Results: tables on stdout and bench/results/serving-<time>.json.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import explain_cost
 import joblib
 import numpy as np
 import pandas as pd
@@ -281,6 +285,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per server")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--skip-mlserver", action="store_true")
+    parser.add_argument("--skip-explain", action="store_true", help="no explain cost per row")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -295,13 +300,17 @@ def main() -> int:
             targets += [stack.enter_context(mlserver_server(workdir, model, config))
                         for config in MLSERVER_CONFIGS]  # fmt: skip
         rows = measure_all(targets, body, args, workdir)
+    explained = [] if args.skip_explain else explain_cost.measure(workdir, running)
     print(f"load average after: {os.getloadavg()}")
     print(table(rows))
     print(ratios(rows))
+    if explained:
+        print(explain_cost.table(explained))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"serving-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(json.dumps({"rows": [asdict(r) for r in rows],
                                "rounds": {t.name: t.rounds for t in targets},
+                               "explain": [asdict(c) for c in explained],
                                "loadavg_after": os.getloadavg()}, indent=2))  # fmt: skip
     print(f"wrote {out}")
     return 0

@@ -73,7 +73,11 @@ def serving(trained: TrainedModel, argv: list[str], **env: str) -> Iterator[Serv
 
 
 def call(
-    server: ServerProcess, path: str, body: Any | None = None, token: str | None = None
+    server: ServerProcess,
+    path: str,
+    body: Any | None = None,
+    token: str | None = None,
+    timeout: float = 10,
 ) -> tuple[int, Any]:
     """Status and JSON body of a GET (or a POST of `body`), with `token` as a bearer token."""
     data = None if body is None else json.dumps(body).encode()
@@ -82,7 +86,7 @@ def call(
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(server.url + path, data=data, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()
             return response.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as err:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from credit_model import TrainedModel, columnar
-from fuzz_bodies import VALID, infer_bodies
+from fuzz_bodies import VALID, explained_requests, infer_bodies, valued_requests
 from hostile_client import exchange, flood, memory_kib, post, request_head, reset_peak
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -219,15 +219,18 @@ def connection(server: ServerProcess) -> Iterator[http.client.HTTPConnection]:
     handle.close()
 
 
-def test_fuzzed_infer_bodies_never_get_a_5xx(
-    server: ServerProcess, connection: http.client.HTTPConnection
-) -> None:
+def fuzz(
+    server: ServerProcess, connection: http.client.HTTPConnection,
+    requests: st.SearchStrategy[tuple[str, bytes]], cases: int,
+) -> Counter[int]:  # fmt: skip
+    """POST `cases` drawn (path, body) pairs: never a 5xx, every 4xx with an error body."""
     seen: list[int] = []
 
-    @settings(max_examples=FUZZ_CASES, deadline=None, database=None)
-    @given(body=fuzz_bodies)
-    def one(body: bytes) -> None:
-        connection.request("POST", INFER, body=body, headers={"Content-Type": "application/json"})
+    @settings(max_examples=cases, deadline=None, database=None)
+    @given(request=requests)
+    def one(request: tuple[str, bytes]) -> None:
+        path, body = request
+        connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
         response = connection.getresponse()
         raw = response.read()
         seen.append(response.status)
@@ -236,6 +239,43 @@ def test_fuzzed_infer_bodies_never_get_a_5xx(
             assert "error" in json.loads(raw)
 
     one()
-    print(f"fuzz: {len(seen)} bodies over HTTP -> statuses {dict(sorted(Counter(seen).items()))}")
-    assert len(seen) >= FUZZ_CASES
+    assert len(seen) >= cases
     assert_alive(server)
+    return Counter(seen)
+
+
+def test_fuzzed_infer_bodies_never_get_a_5xx(
+    server: ServerProcess, connection: http.client.HTTPConnection
+) -> None:
+    seen = fuzz(server, connection, st.tuples(st.just(INFER), fuzz_bodies), FUZZ_CASES)
+    print(f"fuzz: {seen.total()} bodies over HTTP -> statuses {dict(sorted(seen.items()))}")
+
+
+EXPLAIN_CASES = 150  # an explanation costs ~10^3 predictions a row
+
+
+def test_fuzzed_explain_bodies_never_get_a_5xx(server: ServerProcess) -> None:
+    warm = call(server, "/v2/models/credit/explain", VALID, timeout=180)  # imports shap
+    assert warm[0] == 200, warm
+    # A connection of its own, opened after the warm-up: an idle keep-alive one is closed by
+    # the server after 5 s.
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    explained = explained_requests.map(lambda b: json.dumps(b).encode())
+    # Well-formed rows of any values too, so the explainers themselves are fuzzed, not only
+    # the validation in front of them.
+    valid_rows = st.lists(
+        st.tuples(st.integers(18, 89), st.floats(allow_nan=False, allow_infinity=False),
+                  st.sampled_from(["FR", "DE", "US"])), min_size=1, max_size=4,
+    )  # fmt: skip
+    served = valid_rows.map(
+        lambda rows: columnar([{"age": a, "income": i, "country": c} for a, i, c in rows])
+    )
+    valued = (valued_requests | served).map(lambda b: json.dumps(b).encode())
+    requests = st.tuples(st.just("/v2/models/credit/explain"), fuzz_bodies | valued) | st.tuples(
+        st.just(INFER), explained
+    )
+    try:
+        seen = fuzz(server, connection, requests, EXPLAIN_CASES)
+    finally:
+        connection.close()
+    print(f"fuzz: {seen.total()} explain and infer+explain bodies -> {dict(sorted(seen.items()))}")

@@ -13,8 +13,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -45,6 +46,16 @@ from modelship.server.binary import (
     split_request,
 )
 from modelship.server.contract import CONTENT_TYPE, ContractMetrics, MetricsLayout
+from modelship.server.explain import (
+    Attributions,
+    Explainer,
+    ExplainUnavailableError,
+    LazyExplainer,
+    check_rows,
+    explain_body,
+    explain_parameters,
+    top_reasons,
+)
 from modelship.server.feedback import FeedbackCache, Remembered
 from modelship.server.loader import ModelLoadError, artifact_file, fetch
 from modelship.server.metrics import category_labels
@@ -219,12 +230,20 @@ def output_tensor(name: str, array: NDArray[Any]) -> dict[str, Any]:
     return {"name": name, "shape": list(array.shape), "datatype": datatype_of(array), "data": data}
 
 
+class Rejection(NamedTuple):
+    """How a client's error is counted in the rejection metrics."""
+
+    reason: RejectReason
+    rows: int
+    missing: dict[str, int] | None
+
+
 class Refused(Exception):  # noqa: N818 - a refusal is an answer, not a fault of the server
     """An inference request answered with an error: 4xx for the client's, 5xx for ours."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, rejection: Rejection | None = None) -> None:
         super().__init__(message)
-        self.message, self.status = message, status
+        self.message, self.status, self.rejection = message, status, rejection
 
     @property
     def outcome(self) -> str:
@@ -239,13 +258,14 @@ class Inferred:
     model_version: str
     id: str
     arrays: dict[str, NDArray[Any]]
+    parameters: dict[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"model_name": self.model_name}
         if self.model_version:  # optional in the protocol: omitted, never null
             body["model_version"] = self.model_version
         body["id"] = self.id
-        body["parameters"] = {}
+        body["parameters"] = self.parameters
         body["outputs"] = [output_tensor(name, array) for name, array in self.arrays.items()]
         return body
 
@@ -267,6 +287,7 @@ class ModelServer:
         self.feedback = FeedbackCache(settings.feedback_capacity)
         self.metrics = self._metrics(None)
         self.batcher = MicroBatcher(self._predict)
+        self.explainer: LazyExplainer | None = None  # set with the served model
         # Generated request ids: a random per-process prefix and a counter (uuid4 is slower).
         self._id_prefix = uuid.uuid4().hex[:12]
         self._ids = itertools.count(1)
@@ -318,6 +339,9 @@ class ModelServer:
         # passes (tens of ms each, a p99 spike under load) from rescanning them forever.
         gc.collect()
         gc.freeze()
+        self.explainer = LazyExplainer(lambda: Explainer(
+            runtime, served.schema, self.profile, partial(model_input, served), served.classifier
+        ))  # fmt: skip
         self.served, self.status = served, "ready"
         self.metrics.ready = True
         log.info(
@@ -423,9 +447,15 @@ class ModelServer:
         self, message: str, reason: RejectReason, rows: int = 0,
         missing: dict[str, int] | None = None,
     ) -> Refused:  # fmt: skip
-        """A client error, counted in the rejections, to raise."""
-        self.metrics.observe_rejected(reason, rows, missing)
-        return Refused(message, 400 if reason != RejectReason.UNKNOWN_MODEL else 404)
+        """A client error to raise, counted in the rejections by `counted`."""
+        status = 400 if reason != RejectReason.UNKNOWN_MODEL else 404
+        return Refused(message, status, Rejection(reason, rows, missing))
+
+    def counted(self, refused: Refused) -> Refused:
+        """An inference request's refusal, counted in the rejections (explanations are not)."""
+        if refused.rejection is not None:
+            self.metrics.observe_rejected(*refused.rejection)
+        return refused
 
     def check_model(self, name: str, version: str | None) -> Served:
         """The served model when `name` and `version` are this server's and it is loaded."""
@@ -449,6 +479,15 @@ class ModelServer:
             reason = RejectReason.INVALID_JSON if invalid_json else RejectReason.INVALID_REQUEST
             raise self.refuse(describe_validation_error(err), reason) from None
 
+    def decode(self, served: Served, payload: InferenceRequest) -> Batch:
+        """The request's rows, validated against the model's schema, or Refused."""
+        try:
+            return served_decode(served, payload, self.settings.max_batch_rows)
+        except InvalidInputError as err:
+            # Only now read what is missing: a served request has nothing missing.
+            rows, missing = missing_values(payload.inputs, served.schema) or (0, None)
+            raise self.refuse(str(err), err.reason, rows, missing) from None
+
     async def _infer(self, request: Request) -> tuple[Response, str]:
         try:
             params = request.path_params
@@ -462,6 +501,7 @@ class ModelServer:
                 raise self.refuse(str(err), RejectReason.INVALID_REQUEST) from None
             inferred = await self.run(payload)
         except Refused as refused:
+            self.counted(refused)
             return error(refused.message, refused.status), refused.outcome
         content, json_length = render_response(inferred.body(), inferred.arrays, binary)
         if json_length is None:
@@ -471,15 +511,16 @@ class ModelServer:
 
     async def run(self, payload: InferenceRequest) -> Inferred:
         """Validate, predict (micro-batched) and observe one inference request, for REST and
-        gRPC alike; raises Refused."""
+        gRPC alike; raises Refused (uncounted: the caller counts it)."""
         served = self.served
         assert served is not None  # check_model came first
+        batch = self.decode(served, payload)
         try:
-            batch = served_decode(served, payload, self.settings.max_batch_rows)
+            top = explain_parameters(payload.parameters, len(served.schema.names))
+            if top is not None:
+                check_rows(batch)
         except InvalidInputError as err:
-            # Only now read what is missing: a served request has nothing missing.
-            rows, missing = missing_values(payload.inputs, served.schema) or (0, None)
-            raise self.refuse(str(err), err.reason, rows, missing) from None
+            raise self.refuse(str(err), err.reason, batch.rows) from None
         requested = [o.name for o in payload.outputs] if payload.outputs else [PREDICT]
         unknown_outputs = [n for n in requested if n not in served.runtime.outputs]
         if unknown_outputs:
@@ -509,8 +550,44 @@ class ModelServer:
             values = predictions.astype(np.float64).reshape(batch.rows, -1)[:, 0]
             self.metrics.observe_batch(batch, None, values, groups)
             self.feedback.remember(request_id, Remembered(values, groups))
+        parameters: dict[str, Any] = {}
+        if top is not None:
+            explained = await self._explained(batch)
+            parameters["explanations"] = top_reasons(explained, served.schema.names, top)
         arrays = {name: output_array(results[name]) for name in requested}
-        return Inferred(self.settings.model_name, self.settings.model_version, request_id, arrays)
+        return Inferred(self.settings.model_name, self.settings.model_version, request_id,
+                        arrays, parameters)  # fmt: skip
+
+    async def _explained(self, batch: Batch) -> Attributions:
+        assert self.explainer is not None  # set before the model is served
+        try:
+            return await self.explainer.explain(batch)
+        except ExplainUnavailableError as err:
+            raise Refused(str(err), 501) from None
+        except Exception as err:  # noqa: BLE001 - a failed explanation is a 500 with its reason
+            log.error("explanation failed", model=self.settings.model_name, error=repr(err))
+            raise Refused(f"explanation failed: {type(err).__name__}: {err}", 500) from None
+
+    async def explain(self, request: Request) -> Response:
+        """Attributions for the request's rows; validated like inference, in no metric."""
+        try:
+            params = request.path_params
+            served = self.check_model(params["name"], params.get("version"))
+            body, header_length = await request.body(), request.headers.get(HEADER_LENGTH)
+            payload = self.parse(lambda: read_request(body, header_length))
+            batch = self.decode(served, payload)
+            try:
+                check_rows(batch)
+            except InvalidInputError as err:
+                raise self.refuse(str(err), err.reason, batch.rows) from None
+            explained = await self._explained(batch)
+        except Refused as refused:
+            return error(refused.message, refused.status)
+        answer: dict[str, Any] = {"model_name": self.settings.model_name}
+        if self.settings.model_version:
+            answer["model_version"] = self.settings.model_version
+        answer["id"] = payload.id or f"{self._id_prefix}-{next(self._ids)}"
+        return json_response({**answer, **explain_body(explained, served.schema.names)})
 
     async def feedback_handler(self, request: Request) -> Response:
         response, outcome = await self._feedback(request)
@@ -695,6 +772,7 @@ def create_app(
                 Route(prefix, protect(server.model_metadata), methods=["GET"]),
                 Route(f"{prefix}/ready", server.model_ready, methods=["GET"]),
                 Route(f"{prefix}/infer", protect(server.infer), methods=["POST"]),
+                Route(f"{prefix}/explain", protect(server.explain), methods=["POST"]),
                 Route(f"{prefix}/feedback", protect(server.feedback_handler), methods=["POST"]),
             )
         ],

@@ -168,6 +168,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
                 request_payload(request)))  # fmt: skip
             inferred = await server.run(payload)
         except Refused as refused:
+            server.counted(refused)
             server.metrics.observe_request(refused.outcome, time.perf_counter() - started)
             await context.abort(STATUS.get(refused.status, grpc.StatusCode.UNKNOWN),
                                 refused.message)  # fmt: skip

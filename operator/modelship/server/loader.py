@@ -45,6 +45,11 @@ def fetch(uri: str, cache_dir: str = "") -> Path:
     import fsspec
 
     scheme = urlparse(uri).scheme
+    if scheme == "pvc":
+        raise ModelLoadError(
+            f"model URI {uri!r}: pvc:// URIs are mounted by the operator, which passes the "
+            "server a file:// URI; outside Kubernetes, give the claim's local path as file://"
+        )
     try:
         fs, remote = fsspec.core.url_to_fs(uri)
     except ImportError as err:

@@ -98,3 +98,9 @@ valued_requests = st.builds(
 )
 # Everything above, for a fuzz that draws one body per case.
 infer_bodies = json_values | mutated_requests | reshaped_requests | valued_requests
+# parameters.explain / explain_top of any value on an otherwise valid request.
+explained_requests = st.builds(
+    lambda parameters: {**VALID, "parameters": parameters},
+    st.dictionaries(st.sampled_from(["explain", "explain_top"]), json_values, max_size=2)
+    | st.builds(lambda top: {"explain": True, "explain_top": top}, json_values),
+)
