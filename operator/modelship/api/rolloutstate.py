@@ -113,6 +113,10 @@ class RolloutState(KubeModel):
     """A rollback to a revision from history, while it is in force."""
     window: OpenWindow | None = None
     """The rollback window after the last promotion, while it is open."""
+    returned_from: RevisionName | None = None
+    """After a rollback in the window (router replicas): the failed revision, whose pods the
+    main Service must not reach; they are scaled down once it selects the previous revision
+    alone."""
     service_revision: RevisionName | None = None
     """The revision the main Service selects (none: every revision's pods)."""
     switch_until: datetime | None = None

@@ -28,7 +28,7 @@ from modelship.rollout.types import RolloutInput, RolloutPlan
 from modelship.rollout.window import (
     describe_window,
     end_stale_window,
-    hold_window_traffic,
+    hold_service,
     run_window,
 )
 
@@ -84,7 +84,7 @@ def plan_rollout(inp: RolloutInput) -> RolloutPlan:
 
 
 def _finish(d: Draft) -> RolloutPlan:
-    hold_window_traffic(d)
+    hold_service(d)
     describe_window(d)
     return finish_plan(d)
 

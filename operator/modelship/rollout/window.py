@@ -99,22 +99,37 @@ def rollback_after_promotion(d: Draft, window: OpenWindow, reason: str, result: 
     if d.service_selects_revision:
         retire(d, failed)  # the route or selector moves now; the pods go after a delay
     else:
-        # Only the Service's selector keeps the failed pods from traffic: select the
-        # previous revision now and drop the failed pods, the warm ones serve meanwhile.
-        d.traffic = replace(d.traffic, service_revision=previous)
-        d.replicas[failed] = 0
+        # Only the Service's selector keeps the failed pods from traffic: it selects the
+        # previous revision from now on (see hold_service), and the failed pods go once it
+        # does; scaled down in this pass they could leave the Service no endpoints.
+        d.update_state(returned_from=failed)
+        d.replicas[failed] = d.observed(failed).replicas
     message = f"revision {failed}: {reason}; all traffic back to revision {previous}"
     d.set_phase(Phase.ROLLED_BACK, message)
     d.event("RolledBackAfterPromotion", message, "Warning")
 
 
-def hold_window_traffic(d: Draft) -> None:
+def hold_service(d: Draft) -> None:
     """While a window is open, the main Service selects the stable revision alone, so the
     previous revision's warm pods get no traffic (with the replicas router it would
-    otherwise select every pod)."""
+    otherwise select every pod). After a rollback in the window it selects the previous
+    revision alone until the failed revision's pods are gone, and scales them down once
+    the Service no longer reaches them."""
     window = d.state.window
     if window is not None and d.canary is None and d.stable == window.revision:
         d.traffic = replace(d.traffic, service_revision=d.stable)
+    returned = d.state.returned_from
+    if returned is None:
+        return
+    failed = d.observed(returned)
+    if d.canary is not None or returned not in d.inp.revisions or not failed.replicas + failed.ready:
+        d.update_state(returned_from=None)
+        return
+    d.traffic = replace(d.traffic, service_revision=d.stable)
+    moved = d.state.service_revision == d.stable and d.state.switch_until is None
+    d.replicas[returned] = 0 if moved else failed.replicas
+    if not moved:
+        d.requeue.append(1.0)  # look again once the Service's move is applied
 
 
 def describe_window(d: Draft) -> None:

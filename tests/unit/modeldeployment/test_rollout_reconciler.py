@@ -383,5 +383,11 @@ def test_in_the_rollback_window_the_new_stable_is_analysed_and_a_failure_returns
     assert adapter.status["stableRevision"] == old
     assert adapter.status["phase"] == "RolledBack"
     assert adapter.status["history"][0]["outcome"] == "RolledBackAfterPromotion"
-    assert {r: o.replicas for r, o in adapter.deployments.items()} == {old: 2, new: 0}
     assert [e.reason for e in adapter.events][-1:] == ["RolledBackAfterPromotion"]
+    # The failed pods stay until the main Service selects the previous revision alone.
+    assert {r: o.replicas for r, o in adapter.deployments.items()} == {old: 2, new: 2}
+    settle()
+    later = T0 + timedelta(seconds=3)
+    for _ in range(2):
+        reconciler.reconcile(stale_free(adapter, spec), now=later)
+    assert {r: o.replicas for r, o in adapter.deployments.items()} == {old: 2, new: 0}
