@@ -122,7 +122,8 @@ def hold_service(d: Draft) -> None:
     if returned is None:
         return
     failed = d.observed(returned)
-    if d.canary is not None or returned not in d.inp.revisions or not failed.replicas + failed.ready:
+    gone = returned not in d.inp.revisions or failed.replicas + failed.ready == 0
+    if d.canary is not None or gone:
         d.update_state(returned_from=None)
         return
     d.traffic = replace(d.traffic, service_revision=d.stable)
