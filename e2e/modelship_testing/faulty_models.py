@@ -1,5 +1,6 @@
 """Custom models (the server's custom-model hook) that misbehave on purpose, to prove that
-analysis catches a bad canary: Flaky fails a share of predictions, Slow answers late."""
+analysis catches a bad canary: Flaky fails a share of predictions, Slow answers late,
+FailsOnFlag fails every prediction once a test creates a file (a fault that starts later)."""
 
 from __future__ import annotations
 
@@ -51,4 +52,18 @@ class Slow(Wrapped):
 
     def predict(self, features: Any) -> Any:
         time.sleep(self.delay * self.random.lognormvariate(0, self.spread))
+        return super().predict(features)
+
+
+class FailsOnFlag(Wrapped):
+    """Healthy until the file MODELSHIP_TEST_FAULT_FILE exists, then fails every prediction:
+    a revision that passes its canary and breaks after promotion."""
+
+    def load(self, path: str) -> None:
+        super().load(path)
+        self.flag = os.environ["MODELSHIP_TEST_FAULT_FILE"]
+
+    def predict(self, features: Any) -> Any:
+        if os.path.exists(self.flag):
+            raise RuntimeError("injected failure")
         return super().predict(features)

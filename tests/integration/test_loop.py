@@ -5,6 +5,7 @@ and the drift clears. Real operator, Job controller, Prometheus, servers and tra
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,9 @@ def test_drift_retrains_once_promotes_and_clears(
     assert run["trigger"] == "drift"
     assert "amount" in run["evidence"]
     assert "merchant_risk" in run["evidence"]
+    # The explanation: each score against the threshold it crossed, over the monitor's window.
+    assert re.search(r"amount \w+ (p-value )?\S+ (>=|<=) (critical|warning) \S+", run["evidence"])
+    assert "over the last " in run["evidence"]
 
     # The candidate is validated and written to the ModelDeployment; its rolling update
     # makes a new stable revision, which a server process stands in for.

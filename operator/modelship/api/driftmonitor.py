@@ -123,6 +123,14 @@ class Features(KubeModel):
     none, bonferroni or benjaminiHochberg (the default: as strict as bonferroni when nothing
     drifts, and it finds more of the features that do)."""
 
+    def thresholds_for(self, name: str) -> FeatureThresholds | FeatureOverride:
+        """The statistic and thresholds that judge feature `name`: its override, else the
+        default."""
+        for override in self.overrides or []:
+            if override.name == name:
+                return override
+        return self.default
+
 
 class PredictionDrift(KubeModel):
     """Drift of the model's prediction distribution against the reference profile's."""

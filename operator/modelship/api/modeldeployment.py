@@ -16,6 +16,8 @@ from modelship.api.strategy import CanaryStrategy, RollingStrategy, Strategy
 from modelship.api.templates import PodTemplate
 from modelship.api.types import (
     DNS1123_LABEL,
+    Duration,
+    IntOrPercent,
     LabelValue,
     ModelURI,
     ObjectName,
@@ -143,6 +145,18 @@ class Serving(KubeModel):
     """Scale the stable revision with a HorizontalPodAutoscaler."""
 
 
+class RollbackWindow(KubeModel):
+    """After a promotion, keep analysing the new stable revision and keep the previous
+    revision's pods, so a failure in the window returns traffic to them in seconds."""
+
+    duration: Duration
+    """How long after the promotion the window stays open (`10m`)."""
+    previous_replicas: IntOrPercent = "100%"
+    """Pods of the previous revision kept warm during the window: a count, or a percentage
+    of the serving replicas (rounded up; at least 1, at most all). They receive no traffic
+    until a rollback; 100% (the default) returns full capacity at once."""
+
+
 class Rollback(KubeModel):
     """What happens when analysis fails, and how much history is kept."""
 
@@ -150,6 +164,11 @@ class Rollback(KubeModel):
     """Return all traffic to the stable revision when analysis fails."""
     revision_history_limit: int = Field(default=10, ge=0, le=100)
     """Old revisions kept (their Deployments scaled to zero) for rollback."""
+    window: RollbackWindow | None = None
+    """A rollback window after each promotion (canary, blueGreen, shadow): the analysis's
+    metrics without a judge keep measuring the new stable revision, and a failure (with
+    `automatic`) returns all traffic to the previous revision, recorded in history as
+    RolledBackAfterPromotion."""
 
 
 class NetworkPolicySpec(KubeModel):
@@ -275,6 +294,14 @@ class ModelDeploymentSpec(KubeModel):
                 or all(m.judge is None for m in s.analysis.metrics)
             ),
         ),
+        Rule(
+            cel="!has(self.rollback) || !has(self.rollback.window)"
+            " || (has(self.strategy) && !has(self.strategy.rolling))",
+            message="rollback.window needs strategy canary, blueGreen or shadow: a rolling "
+            "update has no analysis to keep running",
+            field_path=".rollback.window",
+            check=lambda s: s.rollback.window is None or s.strategy.kind != "rolling",
+        ),
         _gate_rule(
             "each analysis step of strategy.canary",
             cel=f"!has(self.strategy) || {_steps_cel('self.strategy.canary')}",
@@ -354,6 +381,9 @@ class RolloutOutcome(StrEnum):
     ABORTED = "Aborted"
     SUPERSEDED = "Superseded"
     DROPPED = "Dropped"
+    ROLLED_BACK_AFTER_PROMOTION = "RolledBackAfterPromotion"
+    """It was promoted, then failed the analysis of its rollback window: traffic returned
+    to the previous revision."""
 
 
 Text = Annotated[str, StringConstraints(max_length=1024)]
@@ -378,7 +408,7 @@ class HistoryEntry(KubeModel):
     finished_at: datetime | None = None
     """When it ended."""
     outcome: RolloutOutcome
-    """Promoted, RolledBack, Aborted, Superseded or Dropped."""
+    """Promoted, RolledBack, Aborted, Superseded, Dropped or RolledBackAfterPromotion."""
     reason: Text = ""
     """Why it ended so."""
     measurements: Measurements | None = None
@@ -473,6 +503,7 @@ __all__ = [
     "ProfileRef",
     "ResourceRequirements",
     "Rollback",
+    "RollbackWindow",
     "RolloutOutcome",
     "Security",
     "ServedModel",

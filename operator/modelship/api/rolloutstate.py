@@ -68,6 +68,17 @@ class RollbackTarget(KubeModel):
     spec_revision: RevisionName
 
 
+class OpenWindow(KubeModel):
+    """A rollback window in force: `revision` was promoted at `openedAt`; until `until` the
+    analysis measures it and `previous` keeps `previousReplicas` pods for a quick return."""
+
+    revision: RevisionName
+    previous: RevisionName
+    opened_at: datetime
+    until: datetime
+    previous_replicas: int = Field(ge=0, le=1000)
+
+
 class RolloutState(KubeModel):
     """Bookkeeping of the rollout in progress (operator-owned)."""
 
@@ -100,6 +111,12 @@ class RolloutState(KubeModel):
     """Revisions that stopped serving but keep their pods for a while."""
     rollback: RollbackTarget | None = None
     """A rollback to a revision from history, while it is in force."""
+    window: OpenWindow | None = None
+    """The rollback window after the last promotion, while it is open."""
+    returned_from: RevisionName | None = None
+    """After a rollback in the window (router replicas): the failed revision, whose pods the
+    main Service must not reach; they are scaled down once it selects the previous revision
+    alone."""
     service_revision: RevisionName | None = None
     """The revision the main Service selects (none: every revision's pods)."""
     switch_until: datetime | None = None

@@ -17,8 +17,6 @@ from modelship.api.common import P_VALUE_METHODS, DriftMethod, Severity
 from modelship.api.driftmonitor import (
     DriftMonitorSpec,
     FairnessCheck,
-    FeatureOverride,
-    FeatureThresholds,
 )
 from modelship.drift.baseline import Baseline, baseline_of
 from modelship.drift.bins import binned, feature_pieces, prediction_pieces
@@ -106,13 +104,6 @@ def unknown(reason: str, message: str, samples: float = 0.0) -> Evaluation:
     return Evaluation(Verdict.UNKNOWN, reason, message, samples)
 
 
-def thresholds_for(spec: DriftMonitorSpec, name: str) -> FeatureThresholds | FeatureOverride:
-    for override in spec.features.overrides or []:
-        if override.name == name:
-            return override
-    return spec.features.default
-
-
 @dataclass(frozen=True)
 class _Pending:
     name: str
@@ -150,7 +141,7 @@ def _score_all(pending: Sequence[_Pending], correction: str) -> list[ScoreResult
 def _feature(spec: DriftMonitorSpec, profile: Profile, live: LiveCounts, name: str,
              reference: LiveCounts | None) -> _Pending:  # fmt: skip
     feature = profile.feature(name)
-    limits = thresholds_for(spec, name)
+    limits = spec.features.thresholds_for(name)
     baseline = feature_pieces(reference, name) if reference is not None else None
     try:
         data = binned(feature.distribution, feature_pieces(live, name), baseline)

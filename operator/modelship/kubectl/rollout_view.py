@@ -197,6 +197,7 @@ def summarize(snap: Snapshot) -> dict[str, Any]:
         "step": rollout.get("step") if in_progress else None,
         "currentStep": current if in_progress else None,
         "heldRevision": rollout.get("heldRevision"),
+        "window": rollout.get("window"),
         "steps": step_rows,
         "revisions": _revisions(snap, status),
         "analysis": status.get("analysis"),
@@ -214,7 +215,8 @@ def why(status: Obj) -> list[Obj]:
     each with the PromQL to look at it."""
     phase = status.get("phase")
     history = status.get("history") or []
-    if phase == "RolledBack" and history and history[0].get("outcome") == "RolledBack":
+    rollbacks = ("RolledBack", "RolledBackAfterPromotion")
+    if phase == "RolledBack" and history and history[0].get("outcome") in rollbacks:
         measured = history[0].get("measurements") or []
         wanted = "Failed"
     elif phase in ("Paused", "Degraded"):
@@ -287,6 +289,12 @@ def _header(s: Obj) -> Table:
     if s["heldRevision"]:
         revisions += f", held {s['heldRevision']} (kubectl modelship retry {s['name']})"
     grid.add_row("Revisions:", revisions)
+    if window := s.get("window"):
+        grid.add_row(
+            "Rollback window:",
+            f"open until {window.get('until')}: revision {window.get('previous')} keeps "
+            f"{window.get('previousReplicas')} pods to return to",
+        )
     if s["inferenceURL"]:
         grid.add_row("URL:", Text(s["inferenceURL"]))
     return grid
@@ -444,6 +452,9 @@ def _policy(p: Obj, now: datetime) -> RenderableType:
     if p.get("lastSuppressed"):
         parts.append(text.indent(Text("last suppressed: " + p["lastSuppressed"], style="dim")))
     if p["runs"]:
+        newest = p["runs"][0]
+        if newest.get("evidence"):  # what the trigger saw: features, scores, thresholds, window
+            parts.append(text.indent(Text(f"why {newest.get('name')} ran: {newest['evidence']}")))
         parts.append(text.indent(render_runs(p["runs"], now)))
     else:
         hint = f"no runs yet (kubectl modelship retrain {p['name']})"

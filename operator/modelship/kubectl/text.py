@@ -33,6 +33,7 @@ _PHASES: Mapping[str, tuple[str, str]] = {
     "Degraded": ("✖", "red"),
     "Drifted": ("✖", "red"),
     "RolledBack": ("↩", "red"),
+    "RolledBackAfterPromotion": ("↩", "red"),
     "Aborted": ("↩", "red"),
     "Failed": ("✖", "red"),
     "Rejected": ("✖", "red"),

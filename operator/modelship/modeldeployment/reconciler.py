@@ -49,6 +49,7 @@ from modelship.rollout.references import combine, missing, pod_references, spec_
 from modelship.rollout.replicas import initial_replicas
 from modelship.rollout.revision import revision_of
 from modelship.rollout.types import RolloutInput, RolloutPlan
+from modelship.rollout.window import analysis_subject
 from modelship.runtime.echo import OwnWrites
 from modelship.runtime.lenient import lenient
 from modelship.runtime.worker import RESYNC_SECONDS, earliest
@@ -231,9 +232,8 @@ class RolloutReconciler:
         first = plan_rollout(inp)
         outcome = AnalysisOutcome()
         if first.gates:
-            outcome = self.evaluator.evaluate(
-                body, spec, first.status, first.gates, first.state.started_at, now
-            )
+            analysed, started_at = analysis_subject(first)
+            outcome = self.evaluator.evaluate(body, spec, analysed, first.gates, started_at, now)
         plan = (
             plan_rollout(dataclasses.replace(inp, gates=outcome.verdicts))
             if outcome.verdicts

@@ -463,7 +463,11 @@ def _start(inp: PolicyInput, plan: PolicyPlan, request: Request) -> None:
         "runs": kept, "active_run": name, "run_count": number, "last_run_time": inp.now,
     })  # fmt: skip
     plan.create_job = _manifest(inp, run)
-    plan.events.append(("Normal", "RunStarted", f"run {name} ({request.kind}): {request.reason}"))
+    # The evidence says why (features, scores against thresholds, window), so the Event and
+    # the notifications that follow Events carry it whole.
+    because = f" ({request.evidence})" if request.evidence else ""
+    message = f"run {name} ({request.kind}): {request.reason}{because}"
+    plan.events.append(("Normal", "RunStarted", message[:1024]))
     signals = [s.model_copy(update={"fired": True}) if s.trigger is request.kind else s
                for s in plan.status.signals or []]  # fmt: skip
     plan.status = plan.status.model_copy(update={"signals": signals or None})

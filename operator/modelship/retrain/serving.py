@@ -40,6 +40,12 @@ def rollout_outcomes(md: Mapping[str, Any]) -> dict[str, str]:
     stable = serving_model(md)
     if stable is not None and status.get("phase") == ModelDeploymentPhase.HEALTHY:
         out[stable.version] = SERVING
+    window = (status.get("rollout") or {}).get("window") or {}
+    for entry in status.get("history") or []:
+        if window and entry.get("revision") == window.get("revision"):
+            # Not final while its rollback window is open: it may still be rolled back.
+            out.pop(str(entry.get("modelVersion")), None)
+            break
     return out
 
 

@@ -13,8 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from croniter import croniter
+from pydantic import ValidationError
 
-from modelship.api.common import Severity
+from modelship.api.common import P_VALUE_METHODS, Severity
+from modelship.api.driftmonitor import (
+    DriftMonitorSpec,
+    FeatureOverride,
+    FeatureThresholds,
+    PredictionDrift,
+)
 from modelship.api.retrainpolicy import (
     DriftTrigger,
     PerformanceTrigger,
@@ -66,9 +73,12 @@ def _hot(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> list[Mapping[str,
     return [f for f in monitor.get("features") or [] if _rank(f.get("severity")) >= wanted]
 
 
-def drift_seen(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[bool | None, str]:
+def drift_seen(
+    trigger: DriftTrigger, monitor: Mapping[str, Any], spec: Mapping[str, Any] | None = None
+) -> tuple[bool | None, str]:
     """Whether the monitor's last evaluation shows drift at the trigger's severity (None: it
-    could not tell), and what it saw (features and scores)."""
+    could not tell), and what it saw: each feature (and the prediction) with its score
+    against the threshold it crossed, over the monitor's window (`spec`: the monitor's)."""
     drifted = _condition(monitor, "Drifted")
     if drifted.get("status") not in ("True", "False"):
         return None, ""
@@ -76,11 +86,58 @@ def drift_seen(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[bool 
         return False, ""
     hot = _hot(trigger, monitor)
     prediction = monitor.get("prediction") or {}
-    if not hot and _rank(prediction.get("severity")) < Severity(trigger.severity).rank:
+    prediction_hot = _rank(prediction.get("severity")) >= Severity(trigger.severity).rank
+    if not hot and not prediction_hot:
         return False, ""
-    listed = ", ".join(f"{f['name']} {f.get('method')} {f.get('score')}" for f in hot[:10])
-    evidence = f"{drifted.get('reason')}: {listed}" if listed else str(drifted.get("message"))
-    return True, evidence[:1024]
+    return True, explain_drift(drifted, hot, prediction if prediction_hot else None, monitor, spec)
+
+
+def _monitor_spec(spec: Mapping[str, Any] | None) -> DriftMonitorSpec | None:
+    try:
+        return DriftMonitorSpec.model_validate(spec) if spec is not None else None
+    except ValidationError:
+        return None  # thresholds unknown: the scores are still worth saying
+
+
+def _crossed(
+    found: Mapping[str, Any], limits: FeatureThresholds | FeatureOverride | PredictionDrift | None
+) -> str:
+    """`psi 0.31 >= critical 0.25`, `chi2 p-value 0.001 <= critical 0.01`: a score and
+    the threshold of the severity it reached."""
+    method, score, severity = found.get("method"), found.get("score"), str(found.get("severity"))
+    p_value = method in {m.value for m in P_VALUE_METHODS}
+    words = f"{method} {'p-value ' if p_value else ''}{score}"
+    if limits is None:
+        return words
+    threshold = limits.critical if severity == Severity.CRITICAL else limits.warning
+    if threshold is None:
+        return words
+    return f"{words} {'<=' if p_value else '>='} {severity} {threshold}"
+
+
+def explain_drift(
+    drifted: Mapping[str, Any],
+    features: Sequence[Mapping[str, Any]],
+    prediction: Mapping[str, Any] | None,
+    monitor: Mapping[str, Any],
+    spec: Mapping[str, Any] | None,
+) -> str:
+    """One line for a drift-triggered run: which features drifted, each score against its
+    threshold, and over which window how many predictions were judged."""
+    parsed = _monitor_spec(spec)
+    parts = []
+    for found in features[:10]:
+        name = str(found.get("name"))
+        limits = parsed.features.thresholds_for(name) if parsed else None
+        parts.append(f"{name} {_crossed(found, limits)}")
+    if len(features) > 10:
+        parts.append(f"and {len(features) - 10} more features")
+    if prediction is not None:
+        parts.append(f"prediction {_crossed(prediction, parsed.prediction if parsed else None)}")
+    window = f"over the last {parsed.window} window" if parsed else "over the monitor's window"
+    samples = monitor.get("samples")
+    counted = f" ({samples} predictions)" if samples is not None else ""
+    return f"{drifted.get('reason')}: {', '.join(parts)}; {window}{counted}"[:1024]
 
 
 def drift_scores(trigger: DriftTrigger, monitor: Mapping[str, Any]) -> tuple[TriggerScore, ...]:
@@ -163,7 +220,7 @@ def monitor_signals(
         monitor = body.get("status") or {}
         scores: tuple[TriggerScore, ...] = ()
         if isinstance(trigger, DriftTrigger):
-            seen, evidence = drift_seen(trigger, monitor)
+            seen, evidence = drift_seen(trigger, monitor, body.get("spec"))
             scores = drift_scores(trigger, monitor) if seen else ()
         else:
             seen, evidence = performance_seen(monitor)

@@ -134,9 +134,9 @@ def validate(
     reported no baselineMetrics."""
     checks: list[CheckResult] = []
     for name, low in (validation.min_metrics or {}).items():
-        checks.append(_bound(CheckKind.MIN, name, low, candidate))
+        checks.append(_bound(CheckKind.MIN, name, low, candidate, baseline))
     for name, high in (validation.max_metrics or {}).items():
-        checks.append(_bound(CheckKind.MAX, name, high, candidate))
+        checks.append(_bound(CheckKind.MAX, name, high, candidate, baseline))
     on_missing = validation.on_missing_baseline
     for comparison in validation.compare or []:
         checks.append(_compare(comparison, candidate, baseline, on_missing, None))
@@ -173,7 +173,9 @@ def _reported(
     return float(value)
 
 
-def _bound(kind: CheckKind, name: str, bound: float, candidate: Metrics) -> CheckResult:
+def _bound(
+    kind: CheckKind, name: str, bound: float, candidate: Metrics, baseline: Metrics | None
+) -> CheckResult:
     field = "minMetrics" if kind == CheckKind.MIN else "maxMetrics"
     missing = f"{name} not reported by the trainer ({field} names it)"
     value = _reported(candidate, name, kind, name, missing, threshold=bound)
@@ -186,8 +188,14 @@ def _bound(kind: CheckKind, name: str, bound: float, candidate: Metrics) -> Chec
     else:
         op = "<=" if ok else ">"
         words = f"{name} {_fmt(value)} {op} max {_fmt(bound)}"
+    reported = (baseline or {}).get(name)
+    base = float(reported) if reported is not None and _finite(reported) else None
+    if base is not None:  # the serving model's value on the same data, when the Job reported it
+        words += f" (baseline {_fmt(base)})"
     outcome = CheckOutcome.PASSED if ok else CheckOutcome.FAILED
-    return CheckResult(name, kind, outcome, ok, words, candidate=value, threshold=bound)
+    return CheckResult(
+        name, kind, outcome, ok, words, candidate=value, baseline=base, threshold=bound
+    )
 
 
 def compared_threshold(comparison: Comparison, baseline: float) -> float:

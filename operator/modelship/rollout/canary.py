@@ -17,6 +17,7 @@ from modelship.rollout.moves import (
     StrategyOutcome,
     promote,
     wait_for_pods,
+    window_replicas,
 )
 from modelship.rollout.replicas import guarded_scale_down, split_for_weight
 from modelship.rollout.types import Traffic
@@ -29,7 +30,10 @@ def apply_weight(d: Draft, weight: int) -> bool:
     if d.router is Router.REPLICAS:
         d.status["canary_weight"] = weight
         split = split_for_weight(total, weight)
-        stable_replicas = guarded_scale_down(split.stable, stable.replicas, total, canary.ready)
+        # At 100% the stable keeps the pods its rollback window holds warm (none without one).
+        floor = (window_replicas(d) or 0) if weight == 100 else 0
+        stable_target = max(split.stable, floor)
+        stable_replicas = guarded_scale_down(stable_target, stable.replicas, total, canary.ready)
         d.replicas[d.canary] = split.canary
         d.replicas[d.stable] = stable_replicas
         d.traffic = Traffic(
@@ -38,7 +42,7 @@ def apply_weight(d: Draft, weight: int) -> bool:
             canary_revision=d.canary,
             canary_weight=weight,
         )
-        return canary.ready >= split.canary and stable.replicas <= split.stable
+        return canary.ready >= split.canary and stable.replicas <= stable_target
     # A proxy splits traffic by weight: the stable keeps full capacity, the canary gets pods
     # for its share and traffic only once they are ready.
     canary_replicas = math.ceil(total * weight / 100) if weight > 0 else 0

@@ -10,8 +10,9 @@ from datetime import timedelta
 from enum import StrEnum
 
 from modelship.api.modeldeployment import HistoryEntry, RolloutOutcome
-from modelship.api.rolloutstate import RolloutStage, ScaleDown
+from modelship.api.rolloutstate import OpenWindow, RolloutStage, ScaleDown
 from modelship.rollout.draft import Draft, Phase
+from modelship.rollout.replicas import resolve_int_or_percent
 from modelship.rollout.types import GateResult
 
 # Traffic routed by a proxy or a revision selector keeps the old pods this long after they
@@ -115,14 +116,53 @@ def schedule_scale_down(d: Draft, revision: str, delay: timedelta) -> None:
     d.update_state(scale_downs=[*rest, ScaleDown(revision=revision, at=d.now + delay)])
 
 
+def window_replicas(d: Draft) -> int | None:
+    """Pods the previous revision keeps during a rollback window (None: no window): the
+    spec's count or share of the serving replicas, at least one, at most all."""
+    window = d.spec.rollback.window
+    if window is None:
+        return None
+    total = max(d.total, 1)
+    return min(
+        max(resolve_int_or_percent(window.previous_replicas, total, round_up=True), 1), total
+    )
+
+
+def open_window(d: Draft, revision: str, previous: str) -> bool:
+    """After promoting `revision`, keep `previous` warm for the spec's rollback window;
+    False when there is none (or the promotion was itself a return to an older revision)."""
+    window, keep = d.spec.rollback.window, window_replicas(d)
+    if window is None or keep is None or previous not in d.inp.revisions:
+        return False
+    until = d.now + d.duration(window.duration)
+    d.update_state(
+        window=OpenWindow(
+            revision=revision, previous=previous, opened_at=d.now, until=until,
+            previous_replicas=keep,
+        )
+    )  # fmt: skip
+    d.replicas[previous] = keep
+    d.requeue_at(until)
+    d.event(
+        "RollbackWindowOpened",
+        f"revision {revision} is analysed until {until.isoformat(timespec='seconds')}; "
+        f"revision {previous} keeps {keep} pods to return to",
+    )
+    return True
+
+
 def promote(d: Draft, revision: str, reason: str, keep_old_for: timedelta = timedelta(0)) -> None:
-    """`revision` becomes stable; the old stable stops serving (after `keep_old_for`)."""
+    """`revision` becomes stable; the old stable stops serving (after `keep_old_for`), or
+    stays warm through the rollback window."""
     old = d.stable
+    returning = d.state.stage is RolloutStage.ROLLBACK
     record(d, revision, RolloutOutcome.PROMOTED, reason)
     d.stable = revision
     clear_rollout(d)
     if old and old != revision:
-        if keep_old_for > timedelta(0):
+        if not returning and open_window(d, revision, old):
+            pass
+        elif keep_old_for > timedelta(0):
             schedule_scale_down(d, old, keep_old_for)
         else:
             d.replicas[old] = 0

@@ -25,6 +25,12 @@ from modelship.rollout.moves import (
 from modelship.rollout.rolling import plan_rolling
 from modelship.rollout.shadow import plan_shadow
 from modelship.rollout.types import RolloutInput, RolloutPlan
+from modelship.rollout.window import (
+    describe_window,
+    end_stale_window,
+    hold_service,
+    run_window,
+)
 
 
 def plan_rollout(inp: RolloutInput) -> RolloutPlan:
@@ -32,10 +38,11 @@ def plan_rollout(inp: RolloutInput) -> RolloutPlan:
     d.events.extend(inp.control.notices)
     target = _target_revision(d)
     retried = _handle_retry_and_holds(d, target)
+    end_stale_window(d, target)
 
     if d.stable is None or (d.stable not in inp.revisions and d.stable == target):
         _first_revision(d, target)
-        return finish_plan(d)
+        return _finish(d)
     if d.stable not in inp.revisions:
         # The stable Deployment was deleted from under us and its pod template is gone with
         # it: the spec's revision takes over directly.
@@ -48,16 +55,17 @@ def plan_rollout(inp: RolloutInput) -> RolloutPlan:
         supersede(d, "the stable revision's Deployment was deleted")
         d.stable = None
         _first_revision(d, target)
-        return finish_plan(d)
+        return _finish(d)
 
     if target == d.stable:
         if d.canary is not None:
             supersede(d, "the spec returned to the stable revision")
-        _steady(d)
-        return finish_plan(d)
+        if not run_window(d):  # a window's rollback (or its manual hold) decided the pass
+            _steady(d)
+        return _finish(d)
     if d.state.held_revision == target:
         _steady(d)
-        return finish_plan(d)
+        return _finish(d)
 
     if d.canary != target:
         if d.canary is not None:
@@ -66,12 +74,18 @@ def plan_rollout(inp: RolloutInput) -> RolloutPlan:
     elif inp.control.abort:
         abort(d, RolloutOutcome.ABORTED, "aborted by the modelship.io/abort annotation")
         _steady(d)
-        return finish_plan(d)
+        return _finish(d)
 
     # The rollout ended with stable serving everything: report it as steady. A rollback
     # has already said why it stopped.
     if run_strategy(d) in (StrategyOutcome.PROMOTED, StrategyOutcome.DROPPED):
         _steady(d)
+    return _finish(d)
+
+
+def _finish(d: Draft) -> RolloutPlan:
+    hold_service(d)
+    describe_window(d)
     return finish_plan(d)
 
 

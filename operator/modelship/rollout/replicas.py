@@ -63,3 +63,13 @@ def initial_replicas(planned: int | None, autoscaling_min: int | None) -> int:
     if planned is not None:
         return planned
     return autoscaling_min if autoscaling_min is not None else 1
+
+
+def resolve_int_or_percent(value: int | str, total: int, round_up: bool) -> int:
+    """`25%` of `total` (rounded up for surge, down for unavailable, as Deployments do)."""
+    if isinstance(value, int):
+        return value
+    if value.endswith("%"):
+        exact = total * int(value[:-1]) / 100
+        return math.ceil(exact) if round_up else math.floor(exact)
+    return int(value)

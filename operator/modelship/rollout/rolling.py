@@ -3,7 +3,6 @@ maxUnavailable, as a Deployment does, with no gates."""
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
 from modelship.api.strategy import RollingStrategy
@@ -15,6 +14,7 @@ from modelship.rollout.moves import (
     promote,
     wait_for_pods,
 )
+from modelship.rollout.replicas import resolve_int_or_percent
 
 
 def plan_rolling(
@@ -59,13 +59,3 @@ def plan_rolling(
         f"{reason}: {new.available}/{total} new pods available, {old.replicas} old pods left",
     )
     return StrategyOutcome.PROGRESSING
-
-
-def resolve_int_or_percent(value: int | str, total: int, round_up: bool) -> int:
-    """`25%` of `total` (rounded up for surge, down for unavailable, as Deployments do)."""
-    if isinstance(value, int):
-        return value
-    if value.endswith("%"):
-        exact = total * int(value[:-1]) / 100
-        return math.ceil(exact) if round_up else math.floor(exact)
-    return int(value)

@@ -439,3 +439,39 @@ def test_a_rolled_back_rollout_says_why_first_with_the_query_to_look_at() -> Non
     assert failed["query"] in line_with(shown, "Look at:")
     healthy = rollout_view.summarize(Snapshot(paused_canary(phase="Healthy")))
     assert healthy["why"] == []
+
+
+def test_a_rollback_after_promotion_says_why_and_an_open_window_is_shown() -> None:
+    failed = {
+        "metric": "error-rate", "result": "Failed", "value": 0.3, "samples": 80,
+        "measuredAt": "2026-01-01T12:00:10Z", "message": "0.3 > max 0.05",
+        "query": 'sum(rate(modelship_requests_total{revision="bbbb222222"}[2s]))',
+    }  # fmt: skip
+    entry = {**history_entry("bbbb222222", "8", "RolledBackAfterPromotion",
+                             "2026-01-01T11:00:00Z"), "measurements": [failed]}  # fmt: skip
+    md = paused_canary(phase="RolledBack", history=[entry], measurements=[])
+    summary = rollout_view.summarize(Snapshot(md))
+    assert [w["metric"] for w in summary["why"]] == ["error-rate"]
+    assert failed["query"] in line_with(lines(rollout_view.render(summary, NOW)), "Look at:")
+
+    window = {"revision": "bbbb222222", "previous": "aaaa111111", "previousReplicas": 2,
+              "openedAt": "2026-01-01T12:00:00Z", "until": "2026-01-01T12:10:00Z"}  # fmt: skip
+    md = paused_canary(phase="Healthy", rollout={"stableVersion": "8", "window": window})
+    shown = line_with(lines(rollout_view.render(rollout_view.summarize(Snapshot(md)), NOW)),
+                      "Rollback window:")  # fmt: skip
+    assert "until 2026-01-01T12:10:00Z" in shown
+    assert "revision aaaa111111 keeps 2 pods" in shown
+
+
+def test_a_drift_triggered_run_says_why_it_ran_and_a_rejection_why_it_failed() -> None:
+    evidence = (
+        "DatasetDrift: amount psi 0.31 >= critical 0.25; over the last 30m window "
+        "(2400 predictions)"
+    )
+    rejected = run("fraud-retrain-3", "Rejected", trigger="drift", evidence=evidence,
+                   message="rejected: accuracy 0.88 < min 0.91 (baseline 0.9)")  # fmt: skip
+    md = paused_canary(phase="Healthy")
+    snapshot = Snapshot(md, policies=[retrain_policy(phase="Idle", runs=[rejected])])
+    shown = lines(rollout_view.render(rollout_view.summarize(snapshot), NOW), width=240)
+    assert evidence in line_with(shown, "why fraud-retrain-3 ran:")
+    assert "accuracy 0.88 < min 0.91 (baseline 0.9)" in line_with(shown, "fraud-retrain-3  ")

@@ -325,3 +325,69 @@ def test_a_promotion_in_a_policy_status_serves_until_a_person_changes_spec_model
     assert (model["version"], model["source"]) == ("2", "Spec")
     assert model.get("run") is None  # merge-patched away
     assert [e.reason for e in adapter.events if e.reason.startswith("Model")] == ["ModelFromSpec"]
+
+
+class Judging:
+    """Passes every gate of the canary; after the promotion, fails once told to."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str | None, str | None, Any]] = []
+        self.fail = False
+
+    def evaluate(self, md: Any, spec: Any, status: Any, gates: Any, started: Any, now: Any) -> Any:
+        self.asked.append((status.canary_revision, status.stable_revision, started))
+        failed = GateResult(Verdict.FAILED, "1 failed measurement rounds: e: 0.5 > max 0.1")
+        found = {
+            key: failed if self.fail and key == "background" else GateResult(Verdict.SUCCESSFUL)
+            for key in gates
+        }
+        return AnalysisOutcome(verdicts=found, next_round_in=5.0)
+
+
+def test_in_the_rollback_window_the_new_stable_is_analysed_and_a_failure_returns() -> None:
+    adapter, judge = FakeAdapter(), Judging()
+    reconciler = RolloutReconciler(adapter, judge, "img")  # type: ignore[arg-type]
+    spec = {
+        "model": MODEL,
+        "serving": {"replicas": 2},
+        "strategy": {"canary": {"steps": [{"setWeight": 50}, {"analysis": {}}]}},
+        "analysis": {
+            "metrics": [{"name": "e", "builtin": "errorRate", "max": 0.1}],
+            "background": False,
+        },
+        "rollback": {"window": {"duration": "10m", "previousReplicas": 1}},
+    }
+
+    def settle() -> None:
+        adapter.deployments = {
+            r: dataclasses.replace(o, ready=o.replicas, available=o.replicas)
+            for r, o in adapter.deployments.items()
+        }
+
+    revisions = []
+    for version in ("1", "2"):
+        spec["model"] = {**MODEL, "version": version, "uri": f"s3://models/fraud/{version}/"}
+        for _ in range(6):
+            reconciler.reconcile(stale_free(adapter, spec), now=T0)
+            settle()
+        revisions.append(adapter.status["stableRevision"])
+    old, new = revisions
+    window = adapter.status["rollout"]["window"]
+    assert (window["revision"], window["previous"]) == (new, old)
+    assert {r: o.replicas for r, o in adapter.deployments.items()} == {old: 1, new: 2}
+    assert judge.asked[-1][:2] == (new, old)  # the new stable, against the previous revision
+    assert judge.asked[-1][2] == datetime.fromisoformat(window["openedAt"])
+
+    judge.fail = True
+    reconciler.reconcile(stale_free(adapter, spec), now=T0)
+    assert adapter.status["stableRevision"] == old
+    assert adapter.status["phase"] == "RolledBack"
+    assert adapter.status["history"][0]["outcome"] == "RolledBackAfterPromotion"
+    assert [e.reason for e in adapter.events][-1:] == ["RolledBackAfterPromotion"]
+    # The failed pods stay until the main Service selects the previous revision alone.
+    assert {r: o.replicas for r, o in adapter.deployments.items()} == {old: 2, new: 2}
+    settle()
+    later = T0 + timedelta(seconds=3)
+    for _ in range(2):
+        reconciler.reconcile(stale_free(adapter, spec), now=later)
+    assert {r: o.replicas for r, o in adapter.deployments.items()} == {old: 2, new: 0}

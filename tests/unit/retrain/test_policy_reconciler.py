@@ -16,7 +16,7 @@ from modelship.api.resources import Kind
 from modelship.planners.assessment import Existing
 from modelship.planners.status import Transition
 from modelship.retrain.jobs import JobObserved
-from modelship.retrain.serving import serving_model
+from modelship.retrain.serving import SERVING, rollout_outcomes, serving_model
 from modelship.retrainpolicy.reconciler import RetrainPolicyReconciler
 from prometheus_client import REGISTRY
 
@@ -178,6 +178,21 @@ def test_what_serves_comes_from_the_stable_revisions_history() -> None:
     assert serving is not None
     assert (serving.version, serving.uri) == ("7", "file:///models/7/")
     assert serving_model({"spec": MD["spec"], "status": {}}) is None
+
+
+def test_a_version_in_its_rollback_window_is_not_final_until_it_closes() -> None:
+    status: dict[str, Any] = dict(MD["status"])  # type: ignore[call-overload]
+    history = [{"revision": "def", "modelVersion": "8", "outcome": "Promoted"},
+               *status["history"]]  # fmt: skip
+    promoted = {**status, "stableRevision": "def", "history": history}
+    assert rollout_outcomes({**MD, "status": promoted})["8"] == SERVING
+    window = {"window": {"revision": "def", "previous": "abc"}}
+    pending = rollout_outcomes({**MD, "status": {**promoted, "rollout": window}})
+    assert "8" not in pending  # its run keeps following the rollout
+    back = [{"revision": "def", "modelVersion": "8", "outcome": "RolledBackAfterPromotion"},
+            *history]  # fmt: skip
+    rolled_back = {**status, "phase": "RolledBack", "history": back}
+    assert rollout_outcomes({**MD, "status": rolled_back})["8"] == "RolledBackAfterPromotion"
 
 
 def test_a_run_that_ends_clears_the_active_run_in_status(tmp_path: Path) -> None:

@@ -176,6 +176,8 @@ def test_drift_must_hold_for_two_evaluations_then_starts_one_run_with_the_contra
         "7",
     )
     assert "amount psi 0.9" in run.evidence
+    assert world.last is not None
+    assert f"({run.evidence})" in world.last.events[0][2]  # the Event says why, too
     job = plan.create_job
     assert job["metadata"]["ownerReferences"][0]["kind"] == "RetrainPolicy"
     env = {e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
