@@ -36,6 +36,7 @@ from modelship_testing.cluster import (
 from modelship_testing.jobs import JobRunner
 from modelship_testing.objects import release_finalizers
 from modelship_testing.prometheus import PrometheusHandle
+from modelship_testing.receiver import Receiver
 from modelship_testing.retraining import Loop
 from modelship_testing.revisions import ServedRevisions
 from modelship_testing.serving import TrainedModel, train_fraud_model
@@ -361,3 +362,10 @@ def retrain_loop(
     """A served ModelDeployment, a DriftMonitor and a RetrainPolicy running the reference
     trainer on drift (`RetrainLoop.start`)."""
     return RetrainLoop(k8s_api, namespace, model, tmp_path)
+
+
+@pytest.fixture
+def webhook() -> Iterator[Receiver]:
+    """A notification receiver on loopback, recording every JSON body posted to it."""
+    with Receiver() as receiver, diagnostic("webhook receiver", receiver.summary):
+        yield receiver

@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
+from kubernetes import client
+
 
 class Receiver:
     """An HTTP server recording each POSTed JSON body with its path; answers 200."""
@@ -44,6 +46,18 @@ class Receiver:
 
     def events(self, path: str, field: str = "event") -> list[str]:
         return [str(b.get(field)) for b in self.bodies(path)]
+
+    def summary(self) -> str:
+        with self._lock:
+            return "\n".join(f"{p} {b.get('event') or b.get('text', '')[:80]}"
+                             for p, b in self.received) or "nothing received"  # fmt: skip
+
+    def secret(self, api: client.ApiClient, namespace: str, name: str, path: str) -> None:
+        """A Secret `name` whose key `url` is this receiver's URL at `path`."""
+        secret = client.V1Secret(
+            metadata=client.V1ObjectMeta(name=name), string_data={"url": self.url(path)}
+        )
+        client.CoreV1Api(api).create_namespaced_secret(namespace, secret)
 
     def __enter__(self) -> Self:
         self._thread.start()

@@ -39,12 +39,6 @@ def operator_config(work: Path, receivers: dict[str, str], **settings: Any) -> s
     return str(path)
 
 
-def url_secret(api: client.ApiClient, namespace: str, name: str, url: str) -> None:
-    client.CoreV1Api(api).create_namespaced_secret(
-        namespace, {"metadata": {"name": name}, "stringData": {"url": url}}
-    )
-
-
 def warnings(api: client.ApiClient, namespace: str, name: str, reason: str) -> list[str]:
     events = (
         client.CoreV1Api(api)
@@ -65,7 +59,7 @@ def test_each_rollout_event_reaches_the_operator_wide_and_the_resources_receiver
     ns = mds.namespace
     with Receiver() as receiver:
         config = operator_config(tmp_path, {"ops": receiver.url("/ops")})
-        url_secret(k8s_api, ns, "team-hook", receiver.url("/team"))
+        receiver.secret(k8s_api, ns, "team-hook", "/team")
         operator(namespaces=[ns], extra_args=["--notifications-config", config])
         mds.create("fraud", {
             "model": model(), "serving": {"replicas": 2}, "strategy": STEPS,
