@@ -221,8 +221,13 @@ def test_a_rolled_back_canary_is_notified_with_its_explanation(
     stand: Stand, operator: OperatorFactory, k8s_api: client.ApiClient, webhook: Receiver
 ) -> None:
     webhook.secret(k8s_api, stand.mds.namespace, "rollout-hook", "/rollout")
-    notify = [{"name": "team", "urlFrom": {"secretKeyRef": {"name": "rollout-hook"}},
-               "on": ["rollout.started", "rollout.rolledBack", "rollout.promoted"]}]  # fmt: skip
+    notify = [
+        {
+            "name": "team",
+            "urlFrom": {"secretKeyRef": {"name": "rollout-hook"}},
+            "events": ["rollout.started", "rollout.rolledBack", "rollout.promoted"],
+        }
+    ]
     _, canary = start_rollout(stand, operator, base_spec(notifications=notify), fault="Flaky")
     status = stand.mds.wait_phase("fraud", "RolledBack", timeout=90)
     expected = ["rollout.started", "rollout.rolledBack"]

@@ -125,7 +125,7 @@ def test_notification_receivers_render_a_file_the_operator_loads_naming_no_url(
     receiver = "notifications.receivers[0]"
     docs = render("ms", "modelship", "--set", f"{receiver}.name=team", "--set",
                   f"{receiver}.type=slack", "--set", f"{receiver}.secret.name=slack-hook",
-                  "--set", f"{receiver}.on={{rollout.promoted,drift.raised}}",
+                  "--set", f"{receiver}.events={{rollout.promoted,drift.raised}}",
                   "--set", "notifications.maxAttempts=3")  # fmt: skip
     config_map = next(d for d in docs if d["kind"] == "ConfigMap"
                       and d["metadata"]["name"] == "ms-modelship-notifications")  # fmt: skip
@@ -135,7 +135,7 @@ def test_notification_receivers_render_a_file_the_operator_loads_naming_no_url(
     assert config.max_attempts == 3
     [team] = config.receivers
     assert (team.name, team.type) == ("team", "slack")
-    assert team.on == ["rollout.promoted", "drift.raised"]
+    assert team.events == ["rollout.promoted", "drift.raised"]
     pod = _only(docs, "Deployment")["spec"]["template"]["spec"]
     container = pod["containers"][0]
     env = {e["name"]: e.get("value") for e in container["env"]}

@@ -66,7 +66,7 @@ def test_each_rollout_event_reaches_the_operator_wide_and_the_resources_receiver
             "notifications": [
                 {"name": "team", "type": "slack",
                  "urlFrom": {"secretKeyRef": {"name": "team-hook"}},
-                 "on": ["rollout.promoted", "rollout.aborted"]},
+                 "events": ["rollout.promoted", "rollout.aborted"]},
                 {"name": "missing", "urlFrom": {"secretKeyRef": {"name": "no-such-secret"}}},
             ],
         })  # fmt: skip

@@ -175,7 +175,7 @@ def test_an_independent_evaluation_rejects_a_candidate_its_trainer_overclaims(
         {
             "name": "ml",
             "urlFrom": {"secretKeyRef": {"name": "retrain-hook"}},
-            "on": ["retrain.started", "retrain.rejected", "retrain.promoted"],
+            "events": ["retrain.started", "retrain.rejected", "retrain.promoted"],
         }
     ]
     loop.create_policy(loop.trainer("overclaim"), validation=validation,

@@ -35,8 +35,8 @@ receivers:
 - name: {{ .name }}
   type: {{ .type | default "webhook" }}
   urlFile: /etc/modelship/notifications/receivers/{{ .name }}/url
-  {{- with .on }}
-  on: {{ toJson . }}
+  {{- with .events }}
+  events: {{ toJson . }}
   {{- end }}
   {{- with .namespaces }}
   namespaces: {{ toJson . }}

@@ -176,8 +176,8 @@ class Notifier:
             n = notice(str(obj.get("kind")), obj, event, obj.get("status"), datetime.now(UTC))
             if n is None:
                 return
-            for receiver, on, subject in self._receivers(obj, n):
-                if wanted(on, n.event):
+            for receiver, events, subject in self._receivers(obj, n):
+                if wanted(events, n.event):
                     body = json.dumps(body_for(receiver.type, n)).encode()
                     self._submit(receiver, body, n.event.value, subject)
         except Exception:  # a notification must never break a reconcile
@@ -189,7 +189,7 @@ class Notifier:
         found: list[tuple[Receiver, Any, Mapping[str, Any] | None]] = []
         for r in self.config.receivers:
             if r.namespaces is None or n.namespace in r.namespaces:
-                found.append((_operator_receiver(r), r.on, None))
+                found.append((_operator_receiver(r), r.events, None))
         raw = (obj.get("spec") or {}).get("notifications")
         if raw:
             try:
@@ -204,7 +204,7 @@ class Notifier:
                     spec.type,
                     secret=(n.namespace, ref.name, ref.key),
                 )
-                found.append((receiver, spec.on, subject))
+                found.append((receiver, spec.events, subject))
         return found
 
     def _submit(

@@ -78,8 +78,9 @@ class Notification(KubeModel):
     """`webhook` (generic JSON) or `slack`."""
     url_from: UrlSource
     """The receiver's URL, from a Secret: it is a credential."""
-    on: Events | None = None
-    """The events to send (e.g. `rollout.promoted`); default: every event of this kind."""
+    events: Events | None = None
+    """The events to send (e.g. `rollout.promoted`); default: every event of this kind.
+    (Not `on`: YAML 1.1, which kubectl and PyYAML read, takes an unquoted `on` for `true`.)"""
 
 
 class OperatorReceiver(KubeModel):
@@ -93,7 +94,7 @@ class OperatorReceiver(KubeModel):
     url_file: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
     """A file holding the URL (a mounted Secret), read at each delivery, so rotating the
     Secret needs no restart."""
-    on: Events | None = None
+    events: Events | None = None
     """The events to send; default: every event."""
     namespaces: list[LabelName] | None = Field(default=None, max_length=200)
     """Only resources in these namespaces; default: all."""
@@ -129,11 +130,11 @@ def notifications_rules(family: str, kind: str) -> tuple[Rule, ...]:
             check=lambda s: unique(n.name for n in s.notifications or []),
         ),
         Rule(
-            cel=f"!has(self.notifications) || self.notifications.all(n, !has(n.on) || "
-            f"n.on.all(e, e.startsWith('{prefix}')))",
-            message=f"a {kind}'s notifications.on lists {family}.* events only",
+            cel=f"!has(self.notifications) || self.notifications.all(n, !has(n.events) || "
+            f"n.events.all(e, e.startsWith('{prefix}')))",
+            message=f"a {kind}'s notifications.events lists {family}.* events only",
             check=lambda s: all(
-                e.family == family for n in s.notifications or [] for e in n.on or []
+                e.family == family for n in s.notifications or [] for e in n.events or []
             ),
         ),
     )

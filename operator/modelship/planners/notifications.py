@@ -101,9 +101,9 @@ def notice(
     )
 
 
-def wanted(on: Sequence[E] | None, event: E) -> bool:
-    """Whether a receiver's `on` filter lets the event through (none: everything)."""
-    return on is None or event in on
+def wanted(events: Sequence[E] | None, event: E) -> bool:
+    """Whether a receiver's `events` filter lets the event through (none: everything)."""
+    return events is None or event in events
 
 
 def webhook_body(n: Notice) -> dict[str, Any]:

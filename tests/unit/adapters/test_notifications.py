@@ -119,8 +119,8 @@ def test_a_resources_receiver_gets_the_event_with_its_secret_url(make: Any) -> N
 def test_events_nobody_hears_and_filtered_events_are_not_sent(make: Any) -> None:
     send = Recorder(lambda url, n: (200, None))
     notifier = make(send)
-    obj = md([receiver(on=["rollout.promoted"])])
-    notifier.notify(obj, STARTED)  # filtered out by `on`
+    obj = md([receiver(events=["rollout.promoted"])])
+    notifier.notify(obj, STARTED)  # filtered out by `events`
     notifier.notify(obj, Transition("Normal", "StepCompleted", "step 1 done"))  # not an event
     notifier.notify(md(), PROMOTED)  # no receivers at all
     assert notifier.waiting() == 0
@@ -267,7 +267,7 @@ def test_operator_wide_receivers_filter_by_namespace_and_event(make: Any, tmp_pa
     notifier = make(send, receivers=[
         {"name": "ml-only", "urlFile": str(url_file), "namespaces": ["ml"]},
         {"name": "other", "urlFile": str(url_file), "namespaces": ["other"]},
-        {"name": "promotions", "urlFile": str(url_file), "on": ["rollout.promoted"]},
+        {"name": "promotions", "urlFile": str(url_file), "events": ["rollout.promoted"]},
     ])  # fmt: skip
     a, b = count("ml-only", "sent"), count("promotions", "sent")
     notifier.notify(md(), STARTED)

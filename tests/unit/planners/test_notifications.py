@@ -130,7 +130,7 @@ def test_slack_message_is_cut_below_slacks_section_limit() -> None:
 
 
 @pytest.mark.parametrize(
-    ("on", "event", "expected"),
+    ("events", "event", "expected"),
     [
         (None, E.ROLLOUT_PAUSED, True),
         ([E.ROLLOUT_PROMOTED], E.ROLLOUT_PAUSED, False),
@@ -138,8 +138,8 @@ def test_slack_message_is_cut_below_slacks_section_limit() -> None:
         ([], E.ROLLOUT_PAUSED, False),
     ],
 )
-def test_on_filter(on: list[E] | None, event: E, expected: bool) -> None:
-    assert wanted(on, event) is expected
+def test_events_filter(events: list[E] | None, event: E, expected: bool) -> None:
+    assert wanted(events, event) is expected
 
 
 @pytest.mark.parametrize(
