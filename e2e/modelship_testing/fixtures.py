@@ -33,6 +33,7 @@ from modelship_testing.cluster import (
     kubectl,
     wait_established,
 )
+from modelship_testing.cluster import prometheus_operator_crds as prometheus_operator_crds_file
 from modelship_testing.jobs import JobRunner
 from modelship_testing.objects import release_finalizers
 from modelship_testing.prometheus import PrometheusHandle
@@ -134,6 +135,15 @@ def istio(kubeconfig: str) -> None:
     """Istio's real VirtualService CRD, installed in the cluster (no mesh data plane)."""
     kubectl(kubeconfig, "apply", "--server-side", "-f", str(istio_crds()))
     wait_established(kubeconfig, "virtualservices.networking.istio.io")
+
+
+@pytest.fixture(scope="session")
+def prometheus_operator_crds(kubeconfig: str) -> None:
+    """The Prometheus Operator's real PodMonitor, ServiceMonitor and PrometheusRule CRDs,
+    installed in the cluster (no Prometheus Operator runs)."""
+    kubectl(kubeconfig, "apply", "--server-side", "-f", str(prometheus_operator_crds_file()))
+    for crd in ("podmonitors", "servicemonitors", "prometheusrules"):
+        wait_established(kubeconfig, f"{crd}.monitoring.coreos.com")
 
 
 def _events(api: client.ApiClient, namespace: str) -> str:
