@@ -38,9 +38,20 @@ DRIFT_REASONS = frozenset({"DatasetDrift", "PredictionDrift"})
 NO_DRIFT_REASON = "NoDrift"
 
 
-def _drifted(previous_status: Mapping[str, Any] | None) -> bool:
-    conditions = (previous_status or {}).get("conditions") or []
-    return any(c.get("type") == "Drifted" and c.get("status") == "True" for c in conditions)
+def drifted_before(status: Mapping[str, Any] | None) -> bool:
+    """Whether a DriftMonitor's last verdict was drift: its Drifted condition, or while that is
+    Unknown (no verdict: too few samples, Prometheus down) the last measurements, which an
+    evaluation that measures nothing leaves in place."""
+    status = status or {}
+    drifted = next(
+        (c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Drifted"),
+        None,
+    )
+    if drifted in ("True", "False"):
+        return bool(drifted == "True")
+    dataset = status.get("datasetDrift") or {}
+    prediction = status.get("prediction") or {}
+    return bool(dataset.get("drifted")) or bool(prediction.get("severity") == "critical")
 
 
 def notification_event(
@@ -50,7 +61,7 @@ def notification_event(
     status before the pass that recorded the Event: drift is raised when it was not drifted,
     cleared when it was."""
     if kind == "DriftMonitor":
-        was = _drifted(previous_status)
+        was = drifted_before(previous_status)
         if event.reason in DRIFT_REASONS and not was:
             return E.DRIFT_RAISED
         if event.reason == NO_DRIFT_REASON and was:

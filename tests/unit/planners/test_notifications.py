@@ -28,8 +28,14 @@ NOW = datetime(2026, 12, 4, 12, 30, 5, tzinfo=UTC)
 def _status(drifted: str | None) -> dict[str, Any]:
     if drifted is None:
         return {}
+    status, _, after = drifted.partition("-after-")
+    kept = {
+        "drift": {"datasetDrift": {"drifted": True}},
+        "prediction-drift": {"datasetDrift": {"drifted": False},
+                             "prediction": {"severity": "critical"}},
+    }.get(after, {})  # fmt: skip
     return {"conditions": [{"type": "Ready", "status": "True"},
-                           {"type": "Drifted", "status": drifted}]}  # fmt: skip
+                           {"type": "Drifted", "status": status}], **kept}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -59,6 +65,10 @@ def _status(drifted: str | None) -> dict[str, Any]:
         ("DriftMonitor", "NoDrift", "False", None),
         ("DriftMonitor", "NoDrift", None, None),  # the first evaluation: nothing cleared
         ("DriftMonitor", "NotEnoughSamples", "True", None),  # Unknown is not news
+        # Unknown before: the last measurements say what the verdict was
+        ("DriftMonitor", "NoDrift", "Unknown-after-drift", E.DRIFT_CLEARED),
+        ("DriftMonitor", "DatasetDrift", "Unknown-after-drift", None),
+        ("DriftMonitor", "NoDrift", "Unknown-after-prediction-drift", E.DRIFT_CLEARED),
         ("DriftMonitor", "FeatureDrift", "False", None),
         ("DriftMonitor", "Promoted", None, None),
     ],
