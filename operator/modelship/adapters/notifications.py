@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ from pydantic import TypeAdapter, ValidationError
 from modelship import __version__, metrics
 from modelship.api.notifications import (
     Notification,
+    NotificationEvent,
     NotificationsConfig,
     OperatorReceiver,
     ReceiverType,
@@ -58,6 +59,8 @@ Send = Callable[[str, bytes, float], tuple[int | None, str | None]]
 """(url, body, timeout) -> (HTTP status or None, the error when there was no answer)."""
 
 FAILED_REASON = "NotificationFailed"
+Target = tuple["Receiver", "Sequence[NotificationEvent] | None", "Mapping[str, Any] | None"]
+"""A receiver, the events it wants (None: all), the object to report its failures on."""
 _LIST = TypeAdapter(list[Notification])
 
 
@@ -183,10 +186,9 @@ class Notifier:
         except Exception:  # a notification must never break a reconcile
             log.exception("notification not queued", reason=event.reason)
 
-    def _receivers(
-        self, obj: Mapping[str, Any], n: Notice
-    ) -> list[tuple[Receiver, Any, Mapping[str, Any] | None]]:
-        found: list[tuple[Receiver, Any, Mapping[str, Any] | None]] = []
+    def _receivers(self, obj: Mapping[str, Any], n: Notice) -> list[Target]:
+        """Every receiver of the object's events: operator-wide, then its own."""
+        found: list[Target] = []
         for r in self.config.receivers:
             if r.namespaces is None or n.namespace in r.namespaces:
                 found.append((_operator_receiver(r), r.events, None))
