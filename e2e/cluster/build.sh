@@ -47,6 +47,8 @@ kwok_version="$(modver kwok sigs.k8s.io/kwok)"
 helm_version="$(modver helm helm.sh/helm/v3)"
 gateway_version="$(modver gateway-api sigs.k8s.io/gateway-api)"
 istio_version="$(modver istio istio.io/api)"
+promop_module=github.com/prometheus-operator/prometheus-operator
+promop_version="$(modver prometheus-operator "$promop_module")"
 argocd_version="$(modver health github.com/argoproj/argo-cd/v3)"
 # health/ is modelship's own program: its source is part of its key, so a change rebuilds it.
 health_key="$(LC_ALL=C; cat "$here/health/go.mod" "$here/health/go.sum" "$here"/health/*.go |
@@ -154,6 +156,14 @@ gateway_crds="$cache/gateway-api-$gateway_version/crds.yaml"
 [[ -s "$gateway_crds" ]] || concat "$gateway_crds" "$gateway_dir/config/crd/standard" \
   gateway.networking.k8s.io_gatewayclasses.yaml gateway.networking.k8s.io_gateways.yaml \
   gateway.networking.k8s.io_httproutes.yaml gateway.networking.k8s.io_referencegrants.yaml
+
+# The Prometheus Operator's PodMonitor, ServiceMonitor and PrometheusRule CRDs from the module
+# source: the chart's monitors and deploy/prometheus's rules are checked against them.
+promop_crds="$cache/prometheus-operator-$promop_version/crds.yaml"
+[[ -s "$promop_crds" ]] || { promop_dir="$(moddir prometheus-operator "$promop_module")" || exit 1; }
+[[ -s "$promop_crds" ]] || concat "$promop_crds" "$promop_dir/example/prometheus-operator-crd" \
+  monitoring.coreos.com_podmonitors.yaml monitoring.coreos.com_servicemonitors.yaml \
+  monitoring.coreos.com_prometheusrules.yaml
 
 # Istio's VirtualService CRD, cut from the module's generated bundle, for the istio router tests.
 istio_crds="$cache/istio-api-$istio_version/crds.yaml"

@@ -122,6 +122,17 @@ def istio_crds() -> Path:
     return path
 
 
+def prometheus_operator_crds() -> Path:
+    """The Prometheus Operator's PodMonitor, ServiceMonitor and PrometheusRule CRDs, that
+    `build.sh` copies from the prometheus-operator module."""
+    module = "github.com/prometheus-operator/prometheus-operator"
+    version = _module_version("prometheus-operator", module)
+    path = CACHE / f"prometheus-operator-{version}" / "crds.yaml"
+    if not path.exists():
+        raise ClusterError(f"{path} is missing: run `make cluster-bin`")
+    return path
+
+
 def kwok_stages() -> Path:
     """KWOK's own stage definitions, as `build.sh` copied them from its module source."""
     return binary("kwok").parent / "stages.yaml"

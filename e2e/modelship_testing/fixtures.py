@@ -33,9 +33,11 @@ from modelship_testing.cluster import (
     kubectl,
     wait_established,
 )
+from modelship_testing.cluster import prometheus_operator_crds as prometheus_operator_crds_file
 from modelship_testing.jobs import JobRunner
 from modelship_testing.objects import release_finalizers
 from modelship_testing.prometheus import PrometheusHandle
+from modelship_testing.receiver import Receiver
 from modelship_testing.retraining import Loop
 from modelship_testing.revisions import ServedRevisions
 from modelship_testing.serving import TrainedModel, train_fraud_model
@@ -133,6 +135,15 @@ def istio(kubeconfig: str) -> None:
     """Istio's real VirtualService CRD, installed in the cluster (no mesh data plane)."""
     kubectl(kubeconfig, "apply", "--server-side", "-f", str(istio_crds()))
     wait_established(kubeconfig, "virtualservices.networking.istio.io")
+
+
+@pytest.fixture(scope="session")
+def prometheus_operator_crds(kubeconfig: str) -> None:
+    """The Prometheus Operator's real PodMonitor, ServiceMonitor and PrometheusRule CRDs,
+    installed in the cluster (no Prometheus Operator runs)."""
+    kubectl(kubeconfig, "apply", "--server-side", "-f", str(prometheus_operator_crds_file()))
+    for crd in ("podmonitors", "servicemonitors", "prometheusrules"):
+        wait_established(kubeconfig, f"{crd}.monitoring.coreos.com")
 
 
 def _events(api: client.ApiClient, namespace: str) -> str:
@@ -361,3 +372,10 @@ def retrain_loop(
     """A served ModelDeployment, a DriftMonitor and a RetrainPolicy running the reference
     trainer on drift (`RetrainLoop.start`)."""
     return RetrainLoop(k8s_api, namespace, model, tmp_path)
+
+
+@pytest.fixture
+def webhook() -> Iterator[Receiver]:
+    """A notification receiver on loopback, recording every JSON body posted to it."""
+    with Receiver() as receiver, diagnostic("webhook receiver", receiver.summary):
+        yield receiver

@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from modelship.adapters.kubernetes import KubernetesAdapter, NoClusterError, api_client
 from modelship.api.resources import MODEL_DEPLOYMENT, RETRAIN_POLICY
-from modelship.retrain.lineage import lineage, policies_named, table
+from modelship.retrain.lineage import lineage, policies_of, table
 
 KIND_PREFIXES = ("md/", "mdep/", "modeldeployment/", "modeldeployments/",
                  "modeldeployment.modelship.io/")  # fmt: skip
@@ -57,15 +57,16 @@ def _context_namespace() -> str:
 def _read(adapter: KubernetesAdapter, namespace: str, name: str) -> tuple[
     dict[str, Any], dict[str, Mapping[str, Any] | None]]:  # fmt: skip
     md = adapter.read(MODEL_DEPLOYMENT, namespace, name)
-    policies: dict[str, Mapping[str, Any] | None] = {}
-    for policy in policies_named(md):
+
+    def policy(name: str) -> Mapping[str, Any] | None:
         try:
-            policies[policy] = adapter.read(RETRAIN_POLICY, namespace, policy)
+            return adapter.read(RETRAIN_POLICY, namespace, name)
         except ApiException as err:
             if err.status != 404:
                 raise
-            policies[policy] = None
-    return md, policies
+            return None
+
+    return md, policies_of(md, policy)
 
 
 def main(argv: Sequence[str]) -> int:

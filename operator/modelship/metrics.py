@@ -40,6 +40,11 @@ RETRAIN_EVENTS = Counter(
     "RetrainPolicy Events, by reason (RunStarted, RunPromoted, RunFailed, RunRejected, ...).",
     ["reason"],
 )
+NOTIFICATIONS = Counter(
+    "modelship_notifications_total",
+    "Notification deliveries, by receiver and outcome (sent, retried, failed, dropped, invalid).",
+    ["receiver", "outcome"],
+)
 API_WRITES = Counter(
     "modelship_api_writes_total",
     "Writes the operator sent to the Kubernetes API for ModelDeployments and their children.",

@@ -13,6 +13,7 @@ from kubernetes import client
 from modelship_testing.fixtures import OperatorFactory, OperatorProcess
 from modelship_testing.objects import EndpointWatcher, ModelDeployments
 from modelship_testing.prometheus import PrometheusHandle
+from modelship_testing.receiver import Receiver
 from modelship_testing.serving import (
     Server,
     TrafficGenerator,
@@ -214,6 +215,30 @@ def test_canary_whose_error_rate_rises_is_rolled_back(
         f"\nrollback decided {decided - measured:.3f}s after the failing measurement; the "
         f"stable Service carried all traffic {only_stable - measured:.3f}s after it"
     )
+
+
+def test_a_rolled_back_canary_is_notified_with_its_explanation(
+    stand: Stand, operator: OperatorFactory, k8s_api: client.ApiClient, webhook: Receiver
+) -> None:
+    webhook.secret(k8s_api, stand.mds.namespace, "rollout-hook", "/rollout")
+    notify = [
+        {
+            "name": "team",
+            "urlFrom": {"secretKeyRef": {"name": "rollout-hook"}},
+            "events": ["rollout.started", "rollout.rolledBack", "rollout.promoted"],
+        }
+    ]
+    _, canary = start_rollout(stand, operator, base_spec(notifications=notify), fault="Flaky")
+    status = stand.mds.wait_phase("fraud", "RolledBack", timeout=90)
+    expected = ["rollout.started", "rollout.rolledBack"]
+    wait_for(lambda: webhook.events("/rollout") == expected, timeout=30,
+             describe=f"{expected} at the receiver, got {webhook.events('/rollout')}")  # fmt: skip
+    rolled_back = webhook.bodies("/rollout")[1]
+    assert (rolled_back["revision"], rolled_back["version"]) == (canary, "2")
+    assert rolled_back["severity"] == "Warning"
+    # The explanation a person reads in history is the one the receiver got.
+    assert status["history"][0]["reason"] in rolled_back["message"]
+    assert "error-rate" in rolled_back["message"]
 
 
 def test_slow_canary_is_rolled_back(stand: Stand, operator: OperatorFactory) -> None:

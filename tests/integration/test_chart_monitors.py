@@ -27,7 +27,7 @@ import yaml
 from modelship.analysis.queries import CANARY, Subject
 from modelship.drift.queries import Target
 from modelship_testing.chart import render
-from modelship_testing.cluster import REPO, binary, free_port, kubectl
+from modelship_testing.cluster import REPO, ClusterError, binary, free_port, kubectl
 from modelship_testing.fixtures import OperatorFactory
 from modelship_testing.waiters import wait_for
 
@@ -270,3 +270,35 @@ def test_pod_monitor_labels_serving_pods_as_the_queries_select_them(
         for selector in (rolling, drift):
             assert _matchers(selector).items() <= labels.items(), (selector, labels)
         assert labels["model_deployment"] == "iris"
+
+
+def _server_side_dry_run(kubeconfig: str, namespace: str, obj: dict[str, Any]) -> None:
+    """What the API server says to creating `obj`: its CRD's schema, unknown fields refused."""
+    body = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
+    kubectl(kubeconfig, "apply", "--server-side", "--dry-run=server", "--validate=strict",
+            "--field-manager=modelship-test", "-f", "-", stdin=json.dumps(body))  # fmt: skip
+
+
+@pytest.mark.usefixtures("prometheus_operator_crds")
+@pytest.mark.parametrize(
+    "values",
+    [[], ["--set", "watchNamespaces={ml,team-b}", "--set", "podMonitor.interval=30s",
+          "--set", "serviceMonitor.labels.release=kps"]],
+)  # fmt: skip
+def test_monitors_and_rules_are_accepted_by_the_prometheus_operators_own_crds(
+    kubeconfig: str, namespace: str, values: list[str]
+) -> None:
+    docs = render("ms", namespace, "--set", "podMonitor.enabled=true",
+                  "--set", "serviceMonitor.enabled=true", *values)  # fmt: skip
+    monitors = [doc for doc in docs if doc["kind"] in ("PodMonitor", "ServiceMonitor")]
+    assert sorted(doc["kind"] for doc in monitors) == ["PodMonitor", "ServiceMonitor"]
+    rule = yaml.safe_load(
+        (REPO / "deploy" / "prometheus" / "modelship-prometheusrule.yaml").read_text()
+    )
+    for obj in [*monitors, rule]:
+        _server_side_dry_run(kubeconfig, namespace, obj)
+    # The CRDs do check: a relabeling action the Prometheus Operator does not know is refused.
+    broken = json.loads(json.dumps(_only(monitors, "PodMonitor")))
+    broken["spec"]["podMetricsEndpoints"][0]["relabelings"][0]["action"] = "bogus"
+    with pytest.raises(ClusterError, match="relabelings"):
+        _server_side_dry_run(kubeconfig, namespace, broken)

@@ -4,10 +4,12 @@ all, and the `helm test` hook renders as documented."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from modelship.adapters.notifications import load_config
 from modelship_testing.chart import CHART, render, run_helm
 
 SCHEMA_REFUSALS = [
@@ -26,7 +28,14 @@ SCHEMA_REFUSALS = [
     (["--set", "image.pullPolicy=Sometimes"], "at '/image/pullPolicy'"),
     (["--set", "podMonitor.enabled=yes please"], "at '/podMonitor/enabled'"),
     (["--set", "podMonitor.interval=15"], "at '/podMonitor/interval'"),
-]
+    (["--set", "notifications.receivers[0].name=a",
+      "--set", "notifications.receivers[0].type=teams",
+      "--set", "notifications.receivers[0].secret.name=s"], "at '/notifications/receivers/0/type'"),
+    (["--set", "notifications.receivers[0].name=a",
+      "--set", "notifications.receivers[0].url=https://hooks.example/x"],
+     "at '/notifications/receivers/0'"),
+    (["--set", "notifications.maxAttempts=0"], "at '/notifications/maxAttempts'"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -108,3 +117,33 @@ def test_test_hook_is_a_pod_helm_runs_on_helm_test() -> None:
     # The Service must not route to the test Pod itself.
     assert not service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
     assert pod["spec"]["containers"][0]["image"] == "ghcr.io/modelship/modelship:0.1.0"
+
+
+def test_notification_receivers_render_a_file_the_operator_loads_naming_no_url(
+    tmp_path: Path,
+) -> None:
+    receiver = "notifications.receivers[0]"
+    docs = render("ms", "modelship", "--set", f"{receiver}.name=team", "--set",
+                  f"{receiver}.type=slack", "--set", f"{receiver}.secret.name=slack-hook",
+                  "--set", f"{receiver}.events={{rollout.promoted,drift.raised}}",
+                  "--set", "notifications.maxAttempts=3")  # fmt: skip
+    config_map = next(d for d in docs if d["kind"] == "ConfigMap"
+                      and d["metadata"]["name"] == "ms-modelship-notifications")  # fmt: skip
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map["data"]["config.yaml"])
+    config = load_config(str(path))  # what the operator reads at start-up
+    assert config.max_attempts == 3
+    [team] = config.receivers
+    assert (team.name, team.type) == ("team", "slack")
+    assert team.events == ["rollout.promoted", "drift.raised"]
+    pod = _only(docs, "Deployment")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MODELSHIP_NOTIFICATIONS_CONFIG"] == "/etc/modelship/notifications/config.yaml"
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert team.url_file == f"{mounts['notify-team']}/url"
+    secret = next(v for v in pod["volumes"] if v["name"] == "notify-team")["secret"]
+    assert secret == {"secretName": "slack-hook", "items": [{"key": "url", "path": "url"}]}
+    # Without receivers, nothing of it renders.
+    plain = render("ms", "modelship")
+    assert not [d for d in plain if d["metadata"]["name"].endswith("-notifications")]

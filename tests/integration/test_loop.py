@@ -16,6 +16,7 @@ from modelship_testing.fixtures import OperatorFactory
 from modelship_testing.jobs import JobRunner
 from modelship_testing.objects import ModelDeployments
 from modelship_testing.prometheus import PrometheusHandle
+from modelship_testing.receiver import Receiver
 from modelship_testing.retraining import TRAINER, container, job_template
 from modelship_testing.revisions import ServedRevisions
 from modelship_testing.serving import TrainedModel, fraud_data
@@ -80,8 +81,9 @@ def world(k8s_api: client.ApiClient, namespace: str, prometheus: PrometheusHandl
 
 
 def test_drift_retrains_once_promotes_and_clears(
-    world: World, operator: OperatorFactory, model: TrainedModel
-) -> None:
+    world: World, operator: OperatorFactory, model: TrainedModel, webhook: Receiver,
+    k8s_api: client.ApiClient,
+) -> None:  # fmt: skip
     # The world the model was trained on, then the one it drifts to: the new data the
     # trainer will learn from.
     drifted = fraud_data(rows=3000, seed=21)
@@ -94,6 +96,9 @@ def test_drift_retrains_once_promotes_and_clears(
         {"metadata": {"name": "fraud-profile"},
          "data": {"profile.json": model.profile_path.read_text()}},
     )  # fmt: skip
+    # The monitor and the policy notify a local receiver of each step of the loop.
+    webhook.secret(k8s_api, world.namespace, "loop-hook", "/loop")
+    notifications = [{"name": "loop", "urlFrom": {"secretKeyRef": {"name": "loop-hook"}}}]
     operator(namespaces=[world.namespace], env={"MODELSHIP_PROMETHEUS_URL": world.prometheus.url})
     spec_model = {"name": "fraud", "version": "1", "uri": f"file://{model.directory}/",
                   "profileRef": {"configMap": "fraud-profile"}}  # fmt: skip
@@ -103,7 +108,7 @@ def test_drift_retrains_once_promotes_and_clears(
     world.traffic.start()
     world.create("DriftMonitor", "driftmonitors", "fraud-drift", {
         "modelDeploymentRef": "fraud", "interval": "10s", "window": "20s", "minSamples": 100,
-        "actions": {"onDrift": ["event", "retrain"]},
+        "actions": {"onDrift": ["event", "retrain"]}, "notifications": notifications,
     })  # fmt: skip
     trainer = container("train", TRAINER, ["--data", str(data), "--target", "fraud"])
     world.create("RetrainPolicy", "retrainpolicies", "fraud-retrain", {
@@ -113,7 +118,7 @@ def test_drift_retrains_once_promotes_and_clears(
         "job": job_template(trainer),
         "output": {"uri": f"file://{world.work}/models/{{version}}/"},
         "validation": {"minMetrics": {"accuracy": 0.6}},
-        "promotion": "auto",
+        "promotion": "auto", "notifications": notifications,
     })  # fmt: skip
     wait_for(lambda: world.drifted() == "False", timeout=60, describe="in-distribution traffic")
     assert world.jobs() == []
@@ -164,3 +169,13 @@ def test_drift_retrains_once_promotes_and_clears(
         ).items
     }
     assert "ReferenceChanged" in reasons
+
+    # Each step of the loop reached the receiver, in order, the run once.
+    loop = ["drift.raised", "retrain.started", "retrain.promoted", "drift.cleared"]
+    wait_for(lambda: [e for e in webhook.events("/loop") if e in loop] == loop, timeout=30,
+             describe=f"{loop} at the receiver, got {webhook.events('/loop')}")  # fmt: skip
+    bodies = {b["event"]: b for b in webhook.bodies("/loop")}
+    assert bodies["drift.raised"]["kind"] == "DriftMonitor"
+    assert "amount" in bodies["drift.raised"]["message"]
+    assert bodies["retrain.promoted"]["name"] == "fraud-retrain"
+    assert "fraud-retrain-1" in bodies["retrain.started"]["message"]

@@ -274,6 +274,14 @@ def test_retrain_starts_a_run_that_approve_promotes_and_reject_drops(
     assert retrain_loop.mds.get("fraud")["spec"]["model"]["version"] == "1-r1"
     retrain_loop.ended("Promoted", timeout=120)
     assert "is Promoted, not AwaitingApproval" in plugin("approve", "fraud-retrain-1", code=5)
+    # lineage: the chain `modelship lineage` prints, through the plugin.
+    chain = json.loads(plugin("lineage", "fraud", "-o", "json"))
+    assert [(e["version"], e.get("run")) for e in chain] == [
+        ("1-r1", "fraud-retrain/fraud-retrain-1"), ("1", None)]  # fmt: skip
+    assert (chain[0]["trigger"], chain[0]["runOutcome"]) == ("manual", "Promoted")
+    assert row(plugin("lineage", "fraud"), "1-r1")[:4] == [
+        "1-r1", "yes", "Promoted", "fraud-retrain/fraud-retrain-1"]  # fmt: skip
+    assert "not found" in plugin("lineage", "nope", code=4)
 
     assert "run fraud-retrain-2 started" in plugin("retrain", "fraud-retrain")
     retrain_loop.ended("AwaitingApproval", timeout=180)

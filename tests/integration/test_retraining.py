@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from modelship_testing.fixtures import OperatorFactory
 from modelship_testing.jobs import JobRunner
+from modelship_testing.receiver import Receiver
 from modelship_testing.retraining import EVALUATOR, Loop, container, job_template
 from modelship_testing.serving import fraud_data
+from modelship_testing.waiters import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("crds")]
 
@@ -161,14 +163,23 @@ COMPARE = [{"metric": "accuracy", "direction": "higherIsBetter", "maxRegression"
 
 
 def test_an_independent_evaluation_rejects_a_candidate_its_trainer_overclaims(
-    loop: Loop, operator: OperatorFactory, job_runner: JobRunner
+    loop: Loop, operator: OperatorFactory, job_runner: JobRunner, webhook: Receiver
 ) -> None:
     loop.deploy(operator)
     golden = loop.work / "golden.csv"
     fraud_data(rows=600, seed=29).to_csv(golden, index=False)
     validation = {"minMetrics": {"accuracy": 0.6}, "compare": COMPARE,
                   "job": evaluation_job(f"file://{golden}")}  # fmt: skip
-    loop.create_policy(loop.trainer("overclaim"), validation=validation)
+    webhook.secret(loop.mds.api, loop.namespace, "retrain-hook", "/retrain")
+    notifications = [
+        {
+            "name": "ml",
+            "urlFrom": {"secretKeyRef": {"name": "retrain-hook"}},
+            "events": ["retrain.started", "retrain.rejected", "retrain.promoted"],
+        }
+    ]
+    loop.create_policy(loop.trainer("overclaim"), validation=validation,
+                       notifications=notifications)  # fmt: skip
     loop.retrain()
     run = loop.ended("Rejected", timeout=180)
     evaluation = run["evaluation"]
@@ -182,6 +193,16 @@ def test_an_independent_evaluation_rejects_a_candidate_its_trainer_overclaims(
     assert {"RunEvaluating", "RunRejected"} <= {r for _, r, _ in loop.events()}
     [evaluator] = job_runner.runs_for_job("fraud-retrain-1-eval")
     assert "on 600 rows of file://" in evaluator.log()  # the golden set, not the trainer's
+    # The receiver heard the run start and its rejection, with the failing check.
+    wait_for(
+        lambda: webhook.events("/retrain") == ["retrain.started", "retrain.rejected"],
+        timeout=30,
+        describe=f"started, rejected; got {webhook.events('/retrain')}",
+    )
+    rejected = webhook.bodies("/retrain")[1]
+    assert (rejected["kind"], rejected["severity"]) == ("RetrainPolicy", "Warning")
+    assert rejected["message"].startswith("run fraud-retrain-1: ")
+    assert "accuracy" in rejected["message"]
 
 
 def test_an_honest_candidate_evaluated_on_its_trainers_held_out_rows_is_promoted(

@@ -25,3 +25,24 @@ target cluster: only that placeholder is let through, so that the chart renders 
 {{- fail (printf "modelship needs Kubernetes 1.29 or newer, not %s (with helm template, give the cluster's version as --kube-version)" $version) -}}
 {{- end -}}
 {{- end -}}
+{{- /*
+The operator-wide notifications file (--notifications-config): each receiver's URL is the
+file its Secret is mounted as, read at every delivery, so a rotated Secret needs no restart.
+*/ -}}
+{{- define "modelship.notificationsConfig" -}}
+receivers:
+{{- range .Values.notifications.receivers }}
+- name: {{ .name }}
+  type: {{ .type | default "webhook" }}
+  urlFile: /etc/modelship/notifications/receivers/{{ .name }}/url
+  {{- with .events }}
+  events: {{ toJson . }}
+  {{- end }}
+  {{- with .namespaces }}
+  namespaces: {{ toJson . }}
+  {{- end }}
+{{- end }}
+timeoutSeconds: {{ .Values.notifications.timeoutSeconds }}
+maxAttempts: {{ .Values.notifications.maxAttempts }}
+queueSize: {{ .Values.notifications.queueSize }}
+{{- end -}}

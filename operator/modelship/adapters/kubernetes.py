@@ -14,7 +14,7 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -285,6 +285,12 @@ class KubernetesAdapter(JobsMixin):
         """owner -> (kind, name) -> content hash known to be live."""
         self._wanted: dict[Owner, set[tuple[str, str]]] = {}
         """owner -> (kind, name) of the children last wanted."""
+        self._event_listeners: list[Callable[[Mapping[str, Any], PlannedEvent], None]] = []
+        """Called with every Event before it is posted (notifications): must not block."""
+
+    def on_event(self, listener: Callable[[Mapping[str, Any], PlannedEvent], None]) -> None:
+        """Hear of every Event the operator records, with the object as it was read."""
+        self._event_listeners.append(listener)
 
     def _wrote(self, verb: str) -> None:
         self.writes += 1
@@ -594,6 +600,10 @@ class KubernetesAdapter(JobsMixin):
         """One key of a Secret, decoded as text."""
         try:
             secret = self.call("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        except ApiException as err:
+            # The exception's text carries headers and body; the status says what matters.
+            what = "does not exist" if err.status == 404 else f"cannot be read: HTTP {err.status}"
+            raise SecretUnreadableError(f"Secret {name} {what}") from err
         except Exception as err:
             raise SecretUnreadableError(f"cannot read Secret {name}: {err}") from err
         data = (secret.get("data") or {}).get(key)
@@ -614,6 +624,8 @@ class KubernetesAdapter(JobsMixin):
         return found
 
     def post_event(self, md: Mapping[str, Any], event: PlannedEvent) -> None:
+        for listener in self._event_listeners:
+            listener(md, event)
         meta = md["metadata"]
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self._wrote("event")

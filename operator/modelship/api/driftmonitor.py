@@ -20,6 +20,7 @@ from modelship.api.common import (
     RejectReason,
     Severity,
 )
+from modelship.api.notifications import NotificationList, notifications_rules
 from modelship.api.types import Duration, ObjectName, cel_duration_at_least, parse_duration
 
 FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
@@ -414,6 +415,7 @@ class DriftMonitorSpec(KubeModel):
                 or parse_duration(s.reference.offset) >= parse_duration(s.window)
             ),
         ),
+        *notifications_rules("drift", "DriftMonitor"),
     )
 
     model_deployment_ref: ObjectName
@@ -446,6 +448,9 @@ class DriftMonitorSpec(KubeModel):
     """What happens on drift."""
     prometheus: PrometheusConnection | None = None
     """Where and how to query Prometheus. Defaults to the operator's settings."""
+    notifications: NotificationList | None = None
+    """Webhook and Slack receivers of drift raised and cleared
+    (docs/operating.md#notifications)."""
 
 
 class DriftMonitorPhase(StrEnum):

@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 from modelship.api.analysis import Analysis, AnalysisGate, AnalysisRunStatus, Measurements
 from modelship.api.base import KubeModel, Rule, ordered
 from modelship.api.common import Conditions, NetworkPeer, SecretKeyRef
+from modelship.api.notifications import NotificationList, notifications_rules
 from modelship.api.rolloutstate import RolloutState
 from modelship.api.strategy import CanaryStrategy, RollingStrategy, Strategy
 from modelship.api.templates import PodTemplate
@@ -349,6 +350,7 @@ class ModelDeploymentSpec(KubeModel):
                 + _first_undefined_per_step(s.strategy.shadow.canary, s.analysis)
             ),
         ),
+        *notifications_rules("rollout", "ModelDeployment"),
     )
 
     model: Model
@@ -363,6 +365,9 @@ class ModelDeploymentSpec(KubeModel):
     """Rollback behaviour and revision history."""
     security: Security | None = None
     """Access control for the inference endpoint."""
+    notifications: NotificationList | None = None
+    """Webhook and Slack receivers of this ModelDeployment's rollout events
+    (docs/operating.md#notifications)."""
 
 
 class ModelDeploymentPhase(StrEnum):

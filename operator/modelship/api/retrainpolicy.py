@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 from modelship.api.base import KubeModel, Rule
 from modelship.api.common import Conditions
 from modelship.api.modeldeployment import Model
+from modelship.api.notifications import NotificationList, notifications_rules
 from modelship.api.templates import JobTemplate
 from modelship.api.types import (
     MODEL_URI_PATTERN,
@@ -227,6 +228,8 @@ class CircuitBreaker(KubeModel):
 class RetrainPolicySpec(KubeModel):
     """When to retrain a ModelDeployment's model, how, and what to do with the result."""
 
+    rules = notifications_rules("retrain", "RetrainPolicy")
+
     model_deployment_ref: ObjectName
     """The ModelDeployment (in this namespace) whose model is retrained."""
     triggers: Triggers = Field(default_factory=Triggers)
@@ -254,6 +257,9 @@ class RetrainPolicySpec(KubeModel):
     """Runs kept in status (and their Jobs)."""
     circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
     """When to stop triggering after repeated rejections."""
+    notifications: NotificationList | None = None
+    """Webhook and Slack receivers of this policy's runs: started, rejected, failed,
+    awaiting approval, promoted, rolled back (docs/operating.md#notifications)."""
 
 
 class RetrainPolicyPhase(StrEnum):

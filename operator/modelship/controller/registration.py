@@ -21,6 +21,7 @@ from typing import Any
 import kopf
 
 from modelship.adapters.kubernetes import KubernetesAdapter, api_client
+from modelship.adapters.notifications import Notifier, load_config
 from modelship.adapters.prometheus import PrometheusConnections
 from modelship.api.resources import (
     DRIFT_MONITOR,
@@ -156,6 +157,11 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
     """Register every handler of the operator on `registry`, after claiming its ports."""
     startup.claim_ports(config)
     adapter = KubernetesAdapter(api_client(WORKER_THREADS))
+    # Every Event the operator records may be a notification: queued here, sent by the
+    # notifier's own threads, never on a reconcile's time.
+    notifier = Notifier(load_config(config.notifications_config), adapter.secret_value,
+                        adapter.post_event)  # fmt: skip
+    adapter.on_event(notifier.notify)
     connections = PrometheusConnections(
         config.prometheus_url,
         adapter.secret_value,

@@ -12,6 +12,7 @@ import structlog
 from modelship import __version__
 from modelship import logging as mslogging
 from modelship.adapters.kubernetes import NoClusterError
+from modelship.adapters.notifications import NotificationsConfigError
 from modelship.controller import registration, startup
 from modelship.controller.settings import OperatorConfig, parse
 
@@ -38,7 +39,7 @@ def main(argv: list[str]) -> int:
     liveness = f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None
     try:
         registry = build_registry(config)
-    except NoClusterError as err:
+    except (NoClusterError, NotificationsConfigError) as err:
         log.error("cannot start", error=str(err))
         print(f"modelship operator: {err}", file=sys.stderr)
         return 1

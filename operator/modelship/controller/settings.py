@@ -39,6 +39,8 @@ class OperatorConfig:
     """Port of the liveness endpoint /healthz; 0 disables it."""
     server_image: str
     """The reference model server image, for ModelDeployments that name none."""
+    notifications_config: str | None = None
+    """A file of operator-wide notification receivers and delivery settings."""
 
     @property
     def clusterwide(self) -> bool:
@@ -151,6 +153,12 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         default=env.get("MODELSHIP_SERVER_IMAGE", DEFAULT_SERVER_IMAGE),
         help="the reference model server image [MODELSHIP_SERVER_IMAGE]",
     )
+    p.add_argument(
+        "--notifications-config",
+        default=env.get("MODELSHIP_NOTIFICATIONS_CONFIG"),
+        help="a YAML file of operator-wide notification receivers (webhook, slack) and "
+        "delivery settings [MODELSHIP_NOTIFICATIONS_CONFIG]",
+    )
     return p
 
 
@@ -176,4 +184,5 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> OperatorConfig:
         metrics_port=args.metrics_port,
         health_port=args.health_port,
         server_image=args.server_image,
+        notifications_config=args.notifications_config or None,
     )

@@ -33,6 +33,7 @@ from modelship.api.types import parse_duration
 from modelship.drift.evaluate import Evaluation, ScoreResult, Verdict
 from modelship.drift.performance import PerformanceResult
 from modelship.drift.quality import QualityResult
+from modelship.planners.notifications import drifted_before
 from modelship.planners.status import (
     Assessment,
     ConditionType,
@@ -312,6 +313,16 @@ def reference_transitions(
     return out
 
 
+def cleared_transitions(
+    previous: Mapping[str, Any], e: Evaluation, message: str, phase_changed: bool
+) -> list[Transition]:
+    """`NoDrift` when drift ends after a stretch of Unknown: the phase stays Monitoring from
+    the Unknown to the verdict, so the status transition records nothing."""
+    if phase_changed or e.verdict is not Verdict.NOT_DRIFTED or not drifted_before(previous):
+        return []
+    return [Transition("Normal", e.reason, message)]
+
+
 def plan_evaluation(
     current: Mapping[str, Any] | None,
     spec: DriftMonitorSpec,
@@ -325,9 +336,11 @@ def plan_evaluation(
     measurements."""
     current = current or {}
     fields = status_fields(e, reference) if _measured(e) else {"samples": round(e.samples)}
-    plan = plan_status(current, assessment(spec, e, fields), generation, now)
+    assessed = assessment(spec, e, fields)
+    plan = plan_status(current, assessed, generation, now)
     transitions = (
         *plan.transitions,
+        *cleared_transitions(current, e, assessed.message, bool(plan.transitions)),
         *feature_transitions(current.get("features"), e, spec),
         *quality_transitions(current.get("dataQuality"), e),
         *reference_transitions(current.get("reference"), reference, e),

@@ -24,6 +24,7 @@ from modelship.kubectl import actions, live, reports, rollout_view
 from modelship.kubectl.cluster import Cluster
 from modelship.kubectl.exitcodes import CommandError, ExitCode
 from modelship.kubectl.text import PLAIN, to_text
+from modelship.retrain import lineage as retrain_lineage
 from modelship.rollout.objects import LABEL_REVISION
 
 # Wider than any table, so that a pipe or a CI log gets whole lines.
@@ -134,6 +135,28 @@ def get(ctx: Context, args: argparse.Namespace) -> int:
 def history(ctx: Context, args: argparse.Namespace) -> int:
     rows = reports.history_rows(_md(ctx, args.name), _kept(ctx, args.name))
     return _report(ctx, rows, args.output, lambda: reports.render_history(rows, ctx.now()))
+
+
+def lineage(ctx: Context, args: argparse.Namespace) -> int:
+    """Where each model version came from: `modelship lineage`'s chain and table."""
+    md = _md(ctx, args.name)
+
+    def policy(name: str) -> Mapping[str, Any] | None:
+        try:
+            return ctx.cluster.get("retrainpolicies", name)
+        except CommandError as err:
+            if err.code is ExitCode.NOT_FOUND:
+                return None  # deleted since: the lineage says so
+            raise
+
+    entries = retrain_lineage.lineage(md, retrain_lineage.policies_of(md, policy))
+    if args.output:
+        _dump(ctx, [e.to_json() for e in entries], args.output)
+    elif entries:
+        ctx.out.file.write(retrain_lineage.table(entries) + "\n")
+    else:
+        ctx.say(f"modeldeployment '{args.name}' has no rollout history yet")
+    return ExitCode.OK
 
 
 def drift(ctx: Context, args: argparse.Namespace) -> int:
@@ -286,6 +309,7 @@ def reject(ctx: Context, args: argparse.Namespace) -> int:
 COMMANDS: Mapping[str, Callable[[Context, argparse.Namespace], int]] = {
     "get": get,
     "history": history,
+    "lineage": lineage,
     "drift": drift,
     "promote": promote,
     "pause": pause,

@@ -185,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     _name(history, "modeldeployments", "the ModelDeployment")
     _output(history)
 
+    lineage = command(
+        "lineage",
+        "where each model version came from: run, trigger and drift, data, metrics, "
+        "validation, rollout outcome (as `modelship lineage`)",
+    )
+    _name(lineage, "modeldeployments", "the ModelDeployment")
+    _output(lineage)
+
     retrain = command("retrain", "start a retraining run now")
     _name(retrain, "retrainpolicies", "a RetrainPolicy, or a ModelDeployment with one policy")
     _answer_flags(retrain)

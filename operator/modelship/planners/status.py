@@ -73,6 +73,10 @@ class Transition:
     type: Literal["Normal", "Warning"]
     reason: str
     message: str
+    revision: str | None = None
+    """The revision the Event is about, where there is one (for notifications)."""
+    version: str | None = None
+    """The model version the Event is about, where there is one."""
 
 
 @dataclass(frozen=True)

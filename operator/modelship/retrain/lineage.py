@@ -5,7 +5,7 @@ validation -> rollout, from the ModelDeployment's history and its RetrainPolicie
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -62,6 +62,14 @@ def policies_named(md: Mapping[str, Any]) -> list[str]:
     runs = [h.get("run") for h in status.get("history") or []]
     runs.append((status.get("model") or {}).get("run"))
     return sorted({str(r).split("/", 1)[0] for r in runs if r and "/" in str(r)})
+
+
+def policies_of(
+    md: Mapping[str, Any], read: Callable[[str], Mapping[str, Any] | None]
+) -> dict[str, Mapping[str, Any] | None]:
+    """The RetrainPolicies a lineage needs, each read with `read` (None: it does not exist),
+    whichever client reads them (`modelship lineage`, `kubectl modelship lineage`)."""
+    return {name: read(name) for name in policies_named(md)}
 
 
 def _run_record(run: str | None, policies: Policies) -> tuple[Mapping[str, Any] | None, str]:

@@ -103,9 +103,15 @@ class Draft:
 
     # --- writing: the plain setters every move uses ----------------------------------------
     def event(
-        self, reason: str, message: str, type_: Literal["Normal", "Warning"] = "Normal"
+        self,
+        reason: str,
+        message: str,
+        type_: Literal["Normal", "Warning"] = "Normal",
+        revision: str | None = None,
     ) -> None:
-        self.events.append(PlannedEvent(type_, reason, message))
+        """Record an Event; `revision` names the revision it is about (and its version)."""
+        version = self.version_of(revision) if revision else None
+        self.events.append(PlannedEvent(type_, reason, message, revision, version))
 
     def set_phase(self, phase: Phase, message: str) -> None:
         self.phase, self.message = phase, message

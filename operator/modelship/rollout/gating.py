@@ -15,7 +15,7 @@ def pause(d: Draft, message: str) -> None:
     """Stop progressing until time passes or a person acts; the stop is recorded once."""
     was_paused = d.inp.status.phase is Phase.PAUSED
     if not was_paused:
-        d.event("Paused", message)
+        d.event("Paused", message, revision=d.canary)
     d.status["paused_at"] = (d.inp.status.paused_at if was_paused else None) or d.now
     d.set_phase(Phase.PAUSED, message)
 

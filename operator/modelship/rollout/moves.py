@@ -108,6 +108,7 @@ def start(d: Draft, revision: str, stage: RolloutStage, reason: str) -> None:
         "RolloutStarted",
         f"{reason}: {stage.value.lower()} of revision {revision} "
         f"(model version {d.version_of(revision)})",
+        revision=revision,
     )
 
 
@@ -169,6 +170,7 @@ def promote(d: Draft, revision: str, reason: str, keep_old_for: timedelta = time
     d.event(
         "Promoted",
         f"revision {revision} (model version {d.history[0].model_version}) is stable: {reason}",
+        revision=revision,
     )
 
 
@@ -194,6 +196,7 @@ def abort(
             "RolledBack" if outcome is RolloutOutcome.ROLLED_BACK else "Aborted",
             f"revision {canary}: {reason}; all traffic back to stable {d.stable}",
             "Warning",
+            revision=canary,
         )
 
 

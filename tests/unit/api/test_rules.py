@@ -16,6 +16,7 @@ from modelship.api.types import DURATION_PATTERN
 from modelship.api.validation import InvalidObjectError, parse_spec
 
 JOB = {"template": {"spec": {"template": {"spec": {"containers": [{"name": "t", "image": "t"}]}}}}}
+HOOK = {"secretKeyRef": {"name": "slack-webhook"}}
 BASE: dict[str, dict[str, Any]] = {
     "ModelDeployment": {"model": {"name": "m", "version": "1", "uri": "s3://b/m/1/"}},
     "DriftMonitor": {"modelDeploymentRef": "m"},
@@ -233,6 +234,25 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
     ("RetrainPolicy", {"historyLimit": 0}, "spec.historyLimit", "greater than or equal to 1"),
     ("RetrainPolicy", {"triggers": {"drift": {"driftMonitorRef": "d", "severity": "low"}}},
      "spec.triggers.drift.severity", "'warning' or 'critical'"),
+    # notifications: only the kind's own events; URLs only from Secrets; names unique
+    ("ModelDeployment", {"notifications": [{"name": "a", "urlFrom": HOOK,
+                                            "events": ["drift.raised"]}]},
+     "spec", "a ModelDeployment's notifications.events lists rollout.* events only"),
+    ("DriftMonitor", {"notifications": [{"name": "a", "urlFrom": HOOK,
+                                         "events": ["rollout.promoted"]}]},
+     "spec", "a DriftMonitor's notifications.events lists drift.* events only"),
+    ("RetrainPolicy", {"notifications": [{"name": "a", "urlFrom": HOOK,
+                                          "events": ["drift.cleared"]}]},
+     "spec", "a RetrainPolicy's notifications.events lists retrain.* events only"),
+    ("ModelDeployment", {"notifications": [{"name": "a", "urlFrom": HOOK},
+                                           {"name": "a", "urlFrom": HOOK}]},
+     "spec", "notifications names must be unique"),
+    ("ModelDeployment", {"notifications": [{"name": "a", "url": "https://hooks.example/x",
+                                            "urlFrom": HOOK}]},
+     "spec.notifications[0].url", "Extra inputs are not permitted"),
+    ("ModelDeployment", {"notifications": [{"name": "a", "urlFrom": HOOK,
+                                            "events": ["rollout.finished"]}]},
+     "spec.notifications[0].events[0]", "'rollout.started'"),
 ]  # fmt: skip
 
 
@@ -249,6 +269,13 @@ def test_rule_rejects_with_field_and_message(
 
 ACCEPTED: list[tuple[str, dict[str, Any]]] = [
     ("ModelDeployment", {}),
+    ("ModelDeployment", {"notifications": [
+        {"name": "slack", "type": "slack", "urlFrom": HOOK,
+         "events": ["rollout.promoted", "rollout.rolledBack"]},
+        {"name": "hook", "urlFrom": {"secretKeyRef": {"name": "h", "key": "endpoint"}}}]}),
+    ("DriftMonitor", {"notifications": [{"name": "a", "urlFrom": HOOK,
+                                         "events": ["drift.raised"]}]}),
+    ("RetrainPolicy", {"notifications": [{"name": "a", "urlFrom": HOOK}]}),
     ("ModelDeployment", canary({"setWeight": 0}, {"pause": {}}, {"setWeight": 100})),
     ("ModelDeployment", {**canary({"analysis": {"metrics": ["errors"], "count": 3}}),
                          "analysis": ANALYSIS}),

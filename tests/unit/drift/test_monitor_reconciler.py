@@ -139,12 +139,18 @@ def test_evaluates_every_interval_and_writes_once_per_evaluation() -> None:
     assert len(cluster.events) == events
 
 
-def test_drift_found_then_cleared_raises_events_on_transitions_only() -> None:
+def drifted() -> tuple[DriftMonitorReconciler, FakeCluster, FakePrometheus]:
+    """A monitor evaluated twice: no drift at T0, drift on four features 5 minutes later."""
     reconciler, cluster, prometheus = setup()
     reconciler.reconcile(body(cluster), now=T0)
     shifted = frame(1_000, RNG, shift={"x0": 1.5, "x1": 1.5, "x2": 1.5, "x3": 1.5})
     prometheus.answer = vector(live_counts(PROFILE, shifted))
     reconciler.reconcile(body(cluster), now=T0 + timedelta(minutes=5))
+    return reconciler, cluster, prometheus
+
+
+def test_drift_found_then_cleared_raises_events_on_transitions_only() -> None:
+    reconciler, cluster, prometheus = drifted()
     assert cluster.status["phase"] == "Drifted"
     assert conditions(cluster)["Drifted"] == ("True", "DatasetDrift")
     reasons = [(e.type, e.reason) for e in cluster.events]
@@ -157,6 +163,22 @@ def test_drift_found_then_cleared_raises_events_on_transitions_only() -> None:
     reconciler.reconcile(body(cluster), now=T0 + timedelta(minutes=15))
     assert conditions(cluster)["Drifted"] == ("False", "NoDrift")
     assert [(e.type, e.reason) for e in cluster.events[events:]] == [("Normal", "NoDrift")]
+
+
+def test_drift_that_ends_through_unknown_still_records_no_drift() -> None:
+    reconciler, cluster, prometheus = drifted()
+    prometheus.down = True  # no verdict: Monitoring, Drifted Unknown
+    reconciler.reconcile(body(cluster), now=T0 + timedelta(minutes=10))
+    assert conditions(cluster)["Drifted"] == ("Unknown", "PrometheusUnavailable")
+    events = len(cluster.events)
+    prometheus.down = False
+    prometheus.answer = vector(live_counts(PROFILE, frame(1_000, RNG)))
+    reconciler.reconcile(body(cluster), now=T0 + timedelta(minutes=15))
+    assert conditions(cluster)["Drifted"] == ("False", "NoDrift")
+    assert [(e.type, e.reason) for e in cluster.events[events:]] == [("Normal", "NoDrift")]
+    # ...once: the next no-drift verdict is no news.
+    reconciler.reconcile(body(cluster), now=T0 + timedelta(minutes=20))
+    assert len(cluster.events) == events + 1
 
 
 def test_prometheus_down_is_unknown_and_fires_nothing() -> None:

@@ -63,7 +63,8 @@ def test_connection_flags_left_out_stay_unset() -> None:
     [
         ([], "the following arguments are required: COMMAND"),
         (["promote"], "the following arguments are required: NAME"),
-        (["lineage", "fraud"], "invalid choice: 'lineage'"),
+        (["lineage"], "the following arguments are required: NAME"),
+        (["lineage", "fraud", "-A"], "unrecognized arguments: -A"),
         (["get", "fraud", "-o", "wide"], "invalid choice: 'wide'"),
         (["get", "fraud", "-A"], "-A lists every namespace: give no NAME with it"),
         (["get", "fraud", "-w", "-o", "json"], "--watch draws one ModelDeployment's screen"),
@@ -156,8 +157,8 @@ def test_an_unknown_context_is_a_usage_error(
     [
         (
             [""],
-            {"get", "promote", "undo", "status", "approve", "drift", "reset-breaker"},
-            {"--kubeconfig", "lineage"},
+            {"get", "promote", "undo", "status", "approve", "drift", "reset-breaker", "lineage"},
+            {"--kubeconfig"},
         ),
         (["pro"], {"promote"}, {"pause"}),
         (["get", "--w"], {"--watch"}, set()),
