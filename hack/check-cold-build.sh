@@ -36,6 +36,8 @@ checks = {
     cluster.kwok_stages(): ["node-initialize", "pod-ready", "pod-complete", "pod-delete"],
     cluster.gateway_api_crds(): ["httproutes.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io"],
     cluster.istio_crds(): ["virtualservices.networking.istio.io"],
+    cluster.prometheus_operator_crds(): ["podmonitors.monitoring.coreos.com",
+                                         "servicemonitors.monitoring.coreos.com"],
 }
 for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "helm",
              "modelship-health"):
