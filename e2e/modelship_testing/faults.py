@@ -28,6 +28,11 @@ GROUP, VERSION = "modelship.io", "v1alpha1"
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
 
+def fraud_model(version: str = "1") -> dict[str, Any]:
+    """`spec.model` of the fault tests' ModelDeployment (no server runs it: KWOK pods)."""
+    return {"name": "fraud", "version": version, "uri": f"s3://models/fraud/{version}/"}
+
+
 def seeds(fixed: tuple[int, ...]) -> list[int]:
     """The fixed seeds of a test, plus MODELSHIP_FAULT_SEED when set (to replay a failure or
     try a fresh one)."""
