@@ -100,5 +100,11 @@ test-unit: $(VENV)/.installed ## unit tests only: no cluster, no Prometheus
 test: setup cluster-bin ## everything: lint, unit, integration and end-to-end tests on the local cluster
 	$(MAKE) lint
 	$(CLUSTER_PY) up
-	$(PY) -m pytest -q -p no:cacheprovider; status=$$?; \
+	$(PY) -m pytest -q -p no:cacheprovider -m 'not faults'; status=$$?; \
+	  [ "$$MODELSHIP_KEEP_CLUSTER" = 1 ] || $(CLUSTER_PY) down; exit $$status
+
+.PHONY: test-chaos
+test-chaos: setup cluster-bin ## the fault suite on the local cluster: operator kills, control-plane restarts, Prometheus flapping, 409/429 (~12 min)
+	$(CLUSTER_PY) up
+	$(PY) -m pytest -q -p no:cacheprovider -m faults tests/integration; status=$$?; \
 	  [ "$$MODELSHIP_KEEP_CLUSTER" = 1 ] || $(CLUSTER_PY) down; exit $$status
