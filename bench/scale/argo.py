@@ -91,6 +91,15 @@ def requests_by_kind(url: str) -> tuple[float, float]:
     return total, writes
 
 
+def wait_gone(core: client.CoreV1Api, timeout: float = 600) -> None:
+    """Until the namespace and its pods are gone, so their deletion loads nothing after."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(n.metadata.name != NAMESPACE for n in core.list_namespace().items):
+            return
+        time.sleep(2)
+
+
 def run(
     kubectl: Callable[..., str],
     kubeconfig: Path,
@@ -169,5 +178,6 @@ def run(
         controller.terminate()
         controller.wait(30)
         core.delete_namespace(NAMESPACE)
+        wait_gone(core)
     return Figures(count, done, seconds, peak[0], idle, cpu1 - cpu0, cpu2 - cpu1, req1 - req0,
                    wr1 - wr0, req2 - req1, wr2 - wr1, idle_seconds, load_converged)  # fmt: skip

@@ -110,6 +110,17 @@ class Operator:
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
+    def wait_metrics(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                api_writes(self.metrics_url)
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    sys.exit(f"the operator did not start: see {self.log_path}")
+                time.sleep(0.5)
+
     def sample(self) -> None:
         if self.proc.poll() is None:
             self.peak = max(self.peak, rss_mib(self.proc.pid)[1])
@@ -193,7 +204,9 @@ def main() -> int:
     sampler.start()
     load_before = os.getloadavg()
     try:
-        time.sleep(2)  # the operators' watches start (their startup is not what is measured)
+        for op in operators:  # up (its startup is not what is measured)
+            op.wait_metrics()
+        time.sleep(2)  # the watches start
         cpu_start = [cpu_seconds(op.proc.pid) for op in operators]
         writes_start = [api_writes(op.metrics_url) for op in operators]
         started = time.monotonic()
