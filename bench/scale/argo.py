@@ -159,7 +159,12 @@ def run(
                 GROUP, VERSION, NAMESPACE, PLURAL, manifest(i)), range(count)))  # fmt: skip
         done, last = 0, 0.0
         while done < count and time.monotonic() - started < timeout:
-            items = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)["items"]
+            try:
+                listed = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)
+            except client.ApiException:  # a loaded API server times out: ask again
+                time.sleep(2)
+                continue
+            items = listed["items"]
             done = sum(1 for r in items if (r.get("status") or {}).get("phase") == "Healthy")
             if time.monotonic() - last > 10:
                 print(f"  argo {time.monotonic() - started:6.1f}s: {done}/{count} Healthy "
