@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from kubernetes import client
 
 HERE = Path(__file__).resolve().parent
@@ -161,7 +162,7 @@ def run(
         while done < count and time.monotonic() - started < timeout:
             try:
                 listed = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)
-            except client.ApiException:  # a loaded API server times out: ask again
+            except (client.ApiException, urllib3.exceptions.HTTPError):  # loaded: ask again
                 time.sleep(2)
                 continue
             items = listed["items"]

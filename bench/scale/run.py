@@ -36,6 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "e2e"))
 
+import urllib3  # noqa: E402
 from kubernetes import client, config, watch  # noqa: E402
 from modelship_testing.cluster import LocalCluster, free_port, wait_established  # noqa: E402
 from modelship_testing.objects import release_finalizers  # noqa: E402
@@ -231,8 +232,8 @@ def main() -> int:
                 break
             try:
                 items = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)
-            except client.ApiException as err:  # a loaded API server times out: ask again
-                print(f"  list failed ({err.status}); retrying", flush=True)
+            except (client.ApiException, urllib3.exceptions.HTTPError) as err:  # loaded: ask again
+                print(f"  list failed ({type(err).__name__}); retrying", flush=True)
                 time.sleep(2)
                 continue
             done = converged(items["items"])
