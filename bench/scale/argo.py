@@ -92,6 +92,17 @@ def requests_by_kind(url: str) -> tuple[float, float]:
     return total, writes
 
 
+def create_namespace(core: client.CoreV1Api, name: str) -> None:
+    """Create `name` and wait until pods are admitted there (its default ServiceAccount)."""
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    while True:
+        try:
+            core.read_namespaced_service_account("default", name)
+            return
+        except client.ApiException:
+            time.sleep(0.2)
+
+
 def wait_gone(core: client.CoreV1Api, timeout: float = 600) -> None:
     """Until the namespace and its pods are gone, so their deletion loads nothing after."""
     deadline = time.monotonic() + timeout
@@ -117,13 +128,7 @@ def run(
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(home / "crds"))
     kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{PLURAL}.{GROUP}")
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
-    while True:  # pods are admitted once the namespace's default ServiceAccount exists
-        try:
-            core.read_namespaced_service_account("default", NAMESPACE)
-            break
-        except client.ApiException:
-            time.sleep(0.2)
+    create_namespace(core, NAMESPACE)
     metrics_port, healthz_port = free_port(), free_port()
     log = (workdir / "argo-rollouts.log").open("wb")
     controller = subprocess.Popen(

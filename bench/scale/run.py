@@ -188,13 +188,7 @@ def main() -> int:
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     if any(n.metadata.name == NAMESPACE for n in core.list_namespace().items):
         sys.exit(f"namespace {NAMESPACE} exists: delete it first")
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
-    while True:  # pods are admitted once the namespace's default ServiceAccount exists
-        try:
-            core.read_namespaced_service_account("default", NAMESPACE)
-            break
-        except client.ApiException:
-            time.sleep(0.2)
+    argo.create_namespace(core, NAMESPACE)
 
     operators = [Operator(cluster.kubeconfig, workdir, i, args.shards) for i in range(args.shards)]
     stop = threading.Event()
