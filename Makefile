@@ -86,9 +86,9 @@ bench-serving: $(VENV)/.installed system-deps ## serving: modelship (1 and 2 wor
 	$(PY) bench/serving/run.py
 
 .PHONY: bench-scale
-bench-scale: setup cluster-bin ## operator at scale on the local cluster: 1,000 ModelDeployments, then two shards of 2,000
+bench-scale: setup cluster-bin ## operator at scale: 1,000 canaries as Argo Rollouts (built from its Go module, cached) and as ModelDeployments side by side, then two shards of 2,000
 	$(CLUSTER_PY) up
-	$(PY) bench/scale/run.py --count 1000
+	$(PY) bench/scale/run.py --count 1000 --argo-rollouts
 	$(PY) bench/scale/run.py --count 2000 --shards 2
 
 .PHONY: test-unit
