@@ -25,6 +25,7 @@ from typing import Any
 
 import urllib3
 from kubernetes import client
+from modelship_testing.cluster import wait_established  # run.py puts e2e/ on the path
 
 HERE = Path(__file__).resolve().parent
 NAMESPACE = "bench-argo"
@@ -126,7 +127,7 @@ def run(
 ) -> Figures:
     home = build()
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(home / "crds"))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{PLURAL}.{GROUP}")
+    wait_established(str(kubeconfig), f"{PLURAL}.{GROUP}")
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     create_namespace(core, NAMESPACE)
     metrics_port, healthz_port = free_port(), free_port()

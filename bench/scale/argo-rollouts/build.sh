@@ -49,7 +49,8 @@ GO
 mkdir -p "$out.tmp"
 start=$SECONDS
 echo "argo-rollouts build: $module@$version with $GOTOOLCHAIN (go $go_directive)" >&2
-GOFLAGS="-mod=mod -trimpath" CGO_ENABLED=0 go build -ldflags "-s -w" \
+GOFLAGS="-mod=mod -trimpath" CGO_ENABLED=0 go build \
+  -ldflags "-s -w -X $module/utils/version.version=${version#v}" \
   -o "$out.tmp/rollouts-controller" "$module/cmd/rollouts-controller" >&2
 mkdir -p "$out.tmp/crds"
 cp "$src"/manifests/crds/*-crd.yaml "$out.tmp/crds/"
