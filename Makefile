@@ -89,8 +89,14 @@ fmt: $(VENV)/.installed ## format the code
 	$(VENV)/bin/ruff format operator tests e2e bench
 
 .PHONY: bench-serving
-bench-serving: $(VENV)/.installed system-deps ## serving benchmark: modelship vs MLServer (needs wrk)
+bench-serving: $(VENV)/.installed system-deps ## serving: modelship (1 and 2 workers) vs MLServer, KServe, BentoML and the HTTP floor (needs wrk)
 	$(PY) bench/serving/run.py
+
+.PHONY: bench-scale
+bench-scale: setup cluster-bin ## operator at scale: 1,000 canaries as Argo Rollouts (built from its Go module, cached) and as ModelDeployments side by side, then two shards of 2,000
+	$(CLUSTER_PY) up
+	$(PY) bench/scale/run.py --count 1000 --argo-rollouts
+	$(PY) bench/scale/run.py --count 2000 --shards 2
 
 .PHONY: test-unit
 test-unit: $(VENV)/.installed ## unit tests only: no cluster, no Prometheus

@@ -1,28 +1,41 @@
-r"""Serving benchmark: modelship vs MLServer on the same scikit-learn model, in one run.
+r"""Serving benchmark: modelship beside MLServer, KServe and BentoML, and the HTTP floor.
 
-Trains a small LogisticRegression (8 numeric features), writes its reference profile, serves
-it with `modelship serve` (metrics contract on: feature, prediction and latency histograms)
-and with MLServer + mlserver-sklearn (its own metrics on, as by default), and drives each with
-wrk (POST /v2/models/<name>/infer, batch size 1) at 1, 8 and 32 connections.
+Trains a small LogisticRegression (8 numeric features), writes its reference profile, and
+serves it, all at once, with:
 
-MLServer lives in its own virtualenv, bench/.venv-mlserver (git-ignored), so its pins never
-touch the project's; the script creates it on first use with MLSERVER_REQUIREMENTS below
-(the project's scikit-learn version, and uvloop<0.22: MLServer 1.7.1's inference workers
-crash with newer uvloop, "There is no current event loop"). Needs `wrk` (apt-get install wrk).
+- `modelship serve` (metrics contract on: feature, prediction and latency histograms), with 1
+  worker process and with `--workers 2`;
+- MLServer + mlserver-sklearn in three configurations (its metrics on, as by default);
+- KServe's Python model server (the `kserve` package, apps/kserve_model.py: a `kserve.Model`
+  that does what KServe's sklearnserver does);
+- BentoML (apps/bento_service.py: a `@bentoml.service` taking the same v2 body);
+- the floor: modelship's HTTP stack (Starlette + the same uvicorn options) with a no-op POST
+  route (apps/noop_app.py), so the report says how close /infer is to HTTP itself;
+
+and drives each with wrk (the same v2 body, batch size 1) at 1, 8 and 32 connections.
+
+Each peer lives in its own virtualenv under $MODELSHIP_CACHE/bench-venvs (default
+~/.cache/modelship), keyed by its pinned requirements, made from PyPI on first use, so their
+pins never touch the project's: MLSERVER, KSERVE and BENTOML below (each with the project's
+scikit-learn version; MLServer also with uvloop<0.22: its inference workers crash with newer
+uvloop, "There is no current event loop"). Needs `wrk` (apt-get install wrk).
 
 All servers run at once and are measured in interleaved rounds (every server in turn, per
-connection count), so load from other processes on a shared machine hits them alike.
+connection count), so load from other processes on a shared machine hits them alike; the load
+average is printed before and after, and with every round.
 
 Then the explanation cost per row of each SHAP explainer (explain_cost.py), unless
 --skip-explain.
 
 Usage: .venv/bin/python bench/serving/run.py [--duration 5] [--rounds 3] [--connections 1 8 32]
-Results: tables on stdout and bench/results/serving-<time>.json.
+       [--only modelship kserve ...]
+Results: tables and ratios on stdout and bench/results/serving-<time>.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -46,7 +59,12 @@ from modelship.profile.build import ProfileOptions, build_profile
 from sklearn.linear_model import LogisticRegression
 
 REPO = Path(__file__).resolve().parents[2]
-MLSERVER_VENV = REPO / "bench" / ".venv-mlserver"
+APPS = Path(__file__).resolve().parent / "apps"
+CACHE = Path(os.environ.get("MODELSHIP_CACHE", Path.home() / ".cache" / "modelship"))
+VENVS = CACHE / "bench-venvs"
+MLSERVER = ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22"]
+KSERVE = ["kserve==0.21.0"]
+BENTOML = ["bentoml==1.4.40"]
 RESULTS = REPO / "bench" / "results"
 FEATURES = [f"f{i}" for i in range(8)]
 MODEL = "bench"
@@ -76,23 +94,33 @@ class Measurement:
     errors: int
 
 
-def mlserver_requirements() -> list[str]:
+def requirements(pins: list[str]) -> list[str]:
+    """A peer's pins plus the project's scikit-learn (the same model file loads in each)."""
     import sklearn
 
-    return ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", f"scikit-learn=={sklearn.__version__}",
-            "uvloop<0.22"]  # fmt: skip
+    return [*pins, f"scikit-learn=={sklearn.__version__}", "joblib"]
 
 
-def ensure_mlserver() -> Path:
-    """bench/.venv-mlserver/bin/mlserver, creating the virtualenv on first use."""
-    binary = MLSERVER_VENV / "bin" / "mlserver"
-    if not binary.exists():
-        print(f"creating {MLSERVER_VENV} (MLServer and its pins, once)", flush=True)
+def ensure_venv(name: str, pins: list[str]) -> Path:
+    """The python of a cached virtualenv with `pins` (plus scikit-learn), made on first use.
+
+    Keyed by the requirements, so a new pin makes a new virtualenv; built under a temporary
+    name and renamed when complete, so an interrupted install is never taken for a cache hit.
+    """
+    wanted = requirements(pins)
+    key = hashlib.sha256(" ".join([sys.version.split()[0], *wanted]).encode()).hexdigest()[:10]
+    home = VENVS / f"{name}-{key}"
+    python = home / "bin" / "python"
+    if not python.exists():
+        print(f"creating {home} ({' '.join(wanted)}), once", flush=True)
+        partial = home.with_name(home.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
         base = getattr(sys, "_base_executable", sys.executable)
-        subprocess.run([base, "-m", "venv", str(MLSERVER_VENV)], check=True)
-        pip = [str(MLSERVER_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
-        subprocess.run([*pip, *mlserver_requirements()], check=True)
-    return binary
+        subprocess.run([base, "-m", "venv", str(partial)], check=True)
+        subprocess.run([str(partial / "bin" / "python"), "-m", "pip", "install", "-q", *wanted],
+                       check=True)  # fmt: skip
+        partial.rename(home)  # shebangs now point nowhere: run scripts as `python bin/<script>`
+    return python
 
 
 def free_port() -> int:
@@ -114,10 +142,10 @@ def train(workdir: Path) -> tuple[Path, Path, list[float]]:
     return model_path, profile_path, [float(v) for v in data[FEATURES].iloc[0]]
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+def wait_ready(url: str, proc: subprocess.Popen[bytes] | None, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode} before {url} was ready")
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
@@ -187,23 +215,29 @@ def measure_all(targets: list[Target], body: str, args: argparse.Namespace, work
         for round_number in range(args.rounds):
             for target in targets:
                 result = wrk(target.url, body, connections, args.duration, workdir)
-                target.rounds.append({**result, "connections": connections})
+                target.rounds.append({**result, "connections": connections,
+                                      "loadavg_1m": os.getloadavg()[0]})  # fmt: skip
                 rps = result["requests"] / result["seconds"]
                 print(f"  round {round_number + 1} c={connections:<3} {target.name:<56} "
                       f"{rps:7.0f} req/s p50 {result['p50_us'] / 1000:6.2f} ms "
-                      f"p99 {result['p99_us'] / 1000:6.2f} ms", flush=True)  # fmt: skip
+                      f"p99 {result['p99_us'] / 1000:6.2f} ms "
+                      f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
     return [aggregate(t, c) for c in args.connections for t in targets]
 
 
 @contextmanager
-def modelship_server(workdir: Path, model: Path, profile: Path) -> Iterator[Target]:
+def modelship_server(workdir: Path, model: Path, profile: Path, workers: int = 1,
+                     ) -> Iterator[Target]:  # fmt: skip
     port = free_port()
     argv = [sys.executable, "-m", "modelship.cli", "serve", "--model-uri", f"file://{model}",
             "--model-name", MODEL, "--model-version", "1", "--revision", "bench",
             "--profile", str(profile), "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    if workers > 1:
+        argv += ["--workers", str(workers)]
     base = f"http://127.0.0.1:{port}"
-    with running(argv, f"{base}/v2/health/ready", workdir / "modelship.log"):
-        yield Target("modelship (1 process)", f"{base}/v2/models/{MODEL}/infer", [])
+    label = f"modelship ({workers} worker{'s' if workers > 1 else ''})"
+    with running(argv, f"{base}/v2/health/ready", workdir / f"modelship-{workers}.log"):
+        yield Target(label, f"{base}/v2/models/{MODEL}/infer", [])
         with urllib.request.urlopen(f"{base}/metrics") as response:  # metrics really were on
             text = response.read().decode()
         assert 'modelship_feature_value_bucket{model="bench"' in text, "metrics contract off?"
@@ -231,7 +265,7 @@ MLSERVER_CONFIGS = [MLServerConfig(0), MLServerConfig(1), MLServerConfig(0, 32, 
 
 @contextmanager
 def mlserver_server(workdir: Path, model: Path, config: MLServerConfig) -> Iterator[Target]:
-    binary = ensure_mlserver()
+    python = ensure_venv("mlserver", MLSERVER)
     root = workdir / f"mlserver-{len(list(workdir.glob('mlserver-*')))}"
     (root / MODEL).mkdir(parents=True, exist_ok=True)
     http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
@@ -249,9 +283,51 @@ def mlserver_server(workdir: Path, model: Path, config: MLServerConfig) -> Itera
                            "max_batch_time": config.max_batch_time}  # fmt: skip
     (root / MODEL / "model-settings.json").write_text(json.dumps(model_settings))
     base = f"http://127.0.0.1:{http_port}"
-    with running([str(binary), "start", str(root)], f"{base}/v2/models/{MODEL}/ready",
-                 root / "mlserver.log", cwd=root):  # fmt: skip
+    argv = [str(python), str(python.parent / "mlserver"), "start", str(root)]
+    with running(argv, f"{base}/v2/models/{MODEL}/ready", root / "mlserver.log", cwd=root):
         yield Target(config.label, f"{base}/v2/models/{MODEL}/infer", [])
+
+
+@contextmanager
+def kserve_server(workdir: Path, model: Path) -> Iterator[Target]:
+    python = ensure_venv("kserve", KSERVE)
+    http_port, grpc_port = free_port(), free_port()
+    argv = [str(python), str(APPS / "kserve_model.py"), str(model), MODEL, str(http_port),
+            str(grpc_port)]  # fmt: skip
+    base = f"http://127.0.0.1:{http_port}"
+    # KServe's own defaults (access log, latency logging) stay on; warnings are silenced: its
+    # FastAPI (as pip resolves kserve 0.21.0 today) prints a deprecation warning per request.
+    with running(argv, f"{base}/v2/models/{MODEL}/ready", workdir / "kserve.log", cwd=workdir,
+                 env={"PYTHONWARNINGS": "ignore"}):  # fmt: skip
+        yield Target(f"KServe {KSERVE[0].split('==')[1]} (kserve.Model, 1 worker)",
+                     f"{base}/v2/models/{MODEL}/infer", [])  # fmt: skip
+
+
+@contextmanager
+def bentoml_server(workdir: Path, model: Path) -> Iterator[Target]:
+    python = ensure_venv("bentoml", BENTOML)
+    port = free_port()
+    argv = [str(python), str(python.parent / "bentoml"), "serve", "bento_service:Bench",
+            "--host", "127.0.0.1",
+            "--port", str(port)]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    env = {"BENCH_MODEL": str(model), "BENTOML_HOME": str(workdir / "bentoml"),
+           "BENTOML_DO_NOT_TRACK": "True"}  # fmt: skip
+    with running(argv, f"{base}/readyz", workdir / "bentoml.log", cwd=APPS, env=env):
+        yield Target(f"BentoML {BENTOML[0].split('==')[1]} (1 worker)", f"{base}/infer", [])
+
+
+@contextmanager
+def noop_server(workdir: Path) -> Iterator[Target]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, str(APPS / "noop_app.py"), str(port)]
+    with running(argv, f"{base}/v2/health/ready", workdir / "noop.log"):
+        yield Target(FLOOR, f"{base}/noop", [])
+
+
+FLOOR = "floor: same HTTP stack, no-op POST"
+SERVERS = ("modelship", "mlserver", "kserve", "bentoml", "floor")
 
 
 def table(rows: list[Measurement]) -> str:
@@ -262,20 +338,25 @@ def table(rows: list[Measurement]) -> str:
     return "\n".join(lines)
 
 
+def family(server: str) -> str:
+    return "floor" if server == FLOOR else server.split(" ", 1)[0]
+
+
 def ratios(rows: list[Measurement]) -> str:
-    lines = []
-    ours = {r.connections: r for r in rows if r.server.startswith("modelship")}
-    for connections, mine in sorted(ours.items()):
-        theirs = [
-            r for r in rows if r.server.startswith("MLServer") and r.connections == connections
-        ]
-        best = max(theirs, key=lambda r: r.requests_per_second, default=None)
-        if best is None:
-            continue
-        lines.append(
-            f"c={connections}: {mine.requests_per_second / best.requests_per_second:.2f}x the best "
-            f"MLServer ({best.server}); p99 {mine.p99_ms:.2f} ms vs {best.p99_ms:.2f} ms"
-        )
+    """Per connection count: each modelship configuration against the best configuration of
+    each peer (throughput ratio, p99 side by side) and as a share of the no-op floor."""
+    lines = ["| modelship | connections | vs | their req/s | ratio | p99 ms (ours / theirs) |",
+             "|---|---:|---|---:|---:|---|"]  # fmt: skip
+    for mine in (r for r in rows if family(r.server) == "modelship"):
+        same = [r for r in rows if r.connections == mine.connections]
+        for peer in sorted({family(r.server) for r in same} - {"modelship"}):
+            best = max((r for r in same if family(r.server) == peer),
+                       key=lambda r: r.requests_per_second)  # fmt: skip
+            ratio = mine.requests_per_second / best.requests_per_second
+            what = f"{ratio:.0%} of the floor" if peer == "floor" else f"{ratio:.2f}x"
+            lines.append(f"| {mine.server} | {mine.connections} | {best.server} | "
+                         f"{best.requests_per_second:.0f} | {what} | "
+                         f"{mine.p99_ms:.2f} / {best.p99_ms:.2f} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -284,9 +365,15 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=5, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per server")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--skip-mlserver", action="store_true")
     parser.add_argument("--skip-explain", action="store_true", help="no explain cost per row")
+    parser.add_argument("--only", nargs="+", choices=sorted(SERVERS), default=sorted(SERVERS),
+                        help="servers to run (default: all)")  # fmt: skip
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="modelship worker counts to measure")  # fmt: skip
     args = parser.parse_args()
+    # Stopped (SIGTERM, or SIGINT even when started in the background), the servers still stop.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     workdir = Path(tempfile.mkdtemp(prefix="modelship-bench-"))
@@ -295,14 +382,23 @@ def main() -> int:
                                    "datatype": "FP64", "data": row}]})  # fmt: skip
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}; workdir {workdir}")
     with ExitStack() as stack:
-        targets = [stack.enter_context(modelship_server(workdir, model, profile))]
-        if not args.skip_mlserver:
-            targets += [stack.enter_context(mlserver_server(workdir, model, config))
-                        for config in MLSERVER_CONFIGS]  # fmt: skip
+        contexts = {
+            "modelship": [modelship_server(workdir, model, profile, n) for n in args.workers],
+            "mlserver": [mlserver_server(workdir, model, config) for config in MLSERVER_CONFIGS],
+            "kserve": [kserve_server(workdir, model)],
+            "bentoml": [bentoml_server(workdir, model)],
+            "floor": [noop_server(workdir)],
+        }
+        targets = [stack.enter_context(c) for name in SERVERS if name in args.only
+                   for c in contexts[name]]  # fmt: skip
+        before = os.getloadavg()
         rows = measure_all(targets, body, args, workdir)
     explained = [] if args.skip_explain else explain_cost.measure(workdir, running)
-    print(f"load average after: {os.getloadavg()}")
+    print(
+        f"load average with all servers up, before the rounds: {before}; after: {os.getloadavg()}"
+    )
     print(table(rows))
+    print()
     print(ratios(rows))
     if explained:
         print(explain_cost.table(explained))

@@ -35,6 +35,7 @@ from modelship.api.retrainpolicy import PromotionTarget, RetrainPolicySpec
 from modelship.api.validation import InvalidObjectError, parse_spec
 from modelship.controller import startup
 from modelship.controller.settings import OperatorConfig
+from modelship.controller.sharding import Sharding
 from modelship.driftmonitor.reconciler import drift_monitor_reconciler
 from modelship.modeldeployment.analysis import PrometheusAnalysis
 from modelship.modeldeployment.reconciler import RolloutReconciler
@@ -191,7 +192,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
         )
 
     for kind_name, kind_workers in workers.items():
-        _register_kind(registry, KINDS_BY_NAME[kind_name].plural, kind_workers, indexes)
+        _register_kind(
+            registry, KINDS_BY_NAME[kind_name].plural, kind_workers, indexes, config.sharding
+        )
 
     # A child changed (a Deployment's pods became ready, a Job finished): wake its owner.
     _wake_owner(registry, ("apps", "v1", "deployments"), LABEL_MD, workers[MODEL_DEPLOYMENT.kind])
@@ -232,16 +235,28 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
 
 
 def _register_kind(
-    registry: kopf.OperatorRegistry, plural: str, workers: Workers, indexes: Indexes
+    registry: kopf.OperatorRegistry,
+    plural: str,
+    workers: Workers,
+    indexes: Indexes,
+    sharding: Sharding,
 ) -> None:
     resource = (GROUP, VERSION, plural)
 
-    @kopf.daemon(*resource, registry=registry, id="reconcile", cancellation_timeout=10.0)
+    # Sharded: a worker (the one writer of an object's status and children) only for the
+    # objects this shard owns; kopf stops it when the object's key moves to another shard.
+    def owned(namespace: str | None, labels: kopf.Labels, **_: Any) -> bool:
+        return sharding.owns(namespace, labels)
+
+    when = owned if sharding.sharded else None
+
+    @kopf.daemon(*resource, registry=registry, id="reconcile", cancellation_timeout=10.0,
+                 when=when)  # fmt: skip
     async def reconcile(body: kopf.Body, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
         indexes.bind(kwargs)
         await workers.run(body, stopped)
 
-    @kopf.on.event(*resource, registry=registry, id="wake-on-change")
+    @kopf.on.event(*resource, registry=registry, id="wake-on-change", when=when)
     def wake_on_change(namespace: str | None, name: str | None, meta: kopf.Meta, **_: Any) -> None:
         workers.changed(namespace, name, meta.get("resourceVersion"))
 

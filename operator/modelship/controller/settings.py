@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from modelship.controller.sharding import NAMESPACE_KEY, Sharding, ShardingError
 from modelship.logging import LOG_FORMATS, LogFormat
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -41,6 +42,8 @@ class OperatorConfig:
     """The reference model server image, for ModelDeployments that name none."""
     notifications_config: str | None = None
     """A file of operator-wide notification receivers and delivery settings."""
+    sharding: Sharding = field(default_factory=Sharding)
+    """Which share of the objects this operator owns (controller/sharding.py)."""
 
     @property
     def clusterwide(self) -> bool:
@@ -159,6 +162,25 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="a YAML file of operator-wide notification receivers (webhook, slack) and "
         "delivery settings [MODELSHIP_NOTIFICATIONS_CONFIG]",
     )
+    p.add_argument(
+        "--shards",
+        type=int,
+        default=int(env.get("MODELSHIP_SHARDS", "1")),
+        help="split the objects between this many operators, each started with its own "
+        "--shard-index (default 1: this operator owns them all) [MODELSHIP_SHARDS]",
+    )
+    p.add_argument(
+        "--shard-index",
+        type=int,
+        default=int(env.get("MODELSHIP_SHARD_INDEX", "0")),
+        help="the share this operator owns, 0..shards-1 [MODELSHIP_SHARD_INDEX]",
+    )
+    p.add_argument(
+        "--shard-key",
+        default=env.get("MODELSHIP_SHARD_KEY", NAMESPACE_KEY),
+        help="what is hashed to pick an object's shard: 'namespace' (default: objects that "
+        "refer to each other stay together) or 'label:<label key>' [MODELSHIP_SHARD_KEY]",
+    )
     return p
 
 
@@ -172,6 +194,10 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> OperatorConfig:
     else:
         namespaces = _split(env.get("MODELSHIP_NAMESPACES"))
     peering = args.peering or None
+    try:
+        sharding = Sharding(args.shards, args.shard_index, args.shard_key)
+    except ShardingError as err:
+        parser.error(str(err))
     return OperatorConfig(
         namespaces=tuple(dict.fromkeys(namespaces)),
         prometheus_url=args.prometheus_url or None,
@@ -185,4 +211,5 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> OperatorConfig:
         health_port=args.health_port,
         server_image=args.server_image,
         notifications_config=args.notifications_config or None,
+        sharding=sharding,
     )

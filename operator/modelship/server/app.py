@@ -1,7 +1,8 @@
 """The Starlette application: Open Inference Protocol v2 routes, feedback and /metrics.
 
 Inference runs inline on the event loop: for the small tabular models this server is for, a
-thread hop costs more than the prediction. Scale with replicas (one process per pod).
+thread hop costs more than the prediction. Scale with replicas, or with `--workers N` for N
+cores per pod (server/workers.py: the workers merge their metrics and share feedback).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from modelship.server.explain import (
     explain_parameters,
     top_reasons,
 )
+from modelship.server.exposition import merge
 from modelship.server.feedback import FeedbackCache, Remembered
 from modelship.server.loader import ModelLoadError, artifact_file, fetch
 from modelship.server.metrics import category_labels
@@ -79,6 +81,7 @@ from modelship.server.schema import (
     schema_from_profile,
 )
 from modelship.server.settings import Settings
+from modelship.server.workers import PeerError, Peers, from_peer, new_id_prefix
 
 log = structlog.get_logger("modelship.server")
 JSON = "application/json"
@@ -291,6 +294,11 @@ class ModelServer:
         # Generated request ids: a random per-process prefix and a counter (uuid4 is slower).
         self._id_prefix = uuid.uuid4().hex[:12]
         self._ids = itertools.count(1)
+        self.peers: Peers | None = None  # the sibling workers, under --workers N
+
+    def become_worker(self, peers: Peers) -> None:
+        """In a forked worker: its own request ids, and its siblings to merge and ask."""
+        self._id_prefix, self._ids, self.peers = new_id_prefix(), itertools.count(1), peers
 
     def _predict(self, batch: Batch, outputs: Sequence[str]) -> dict[str, NDArray[Any]]:
         served = self.served
@@ -594,7 +602,15 @@ class ModelServer:
         self.metrics.feedback_requests.inc((outcome,))
         return response
 
-    async def _feedback(self, request: Request) -> tuple[Response, str]:
+    async def peer_feedback(self, request: Request) -> Response:
+        """A sibling worker's lookup: score the feedback only if this worker remembers the
+        request (404 otherwise, counting nothing); the asking worker counts the request."""
+        if not from_peer(request.scope.get("server")):
+            return error("not found", 404)
+        response, _ = await self._feedback(request, peer=True)
+        return response
+
+    async def _feedback(self, request: Request, peer: bool = False) -> tuple[Response, str]:
         unknown = self._unknown_model(request)
         if unknown is not None:
             return unknown, "client_error"
@@ -624,6 +640,15 @@ class ModelServer:
             if not np.isfinite(truth_values).all():
                 return error("ground_truth: values must be finite numbers"), "client_error"
         entry = self.feedback.take(payload.id)
+        if entry is None and peer:
+            return error("not remembered here", 404), "client_error"
+        if entry is None and self.peers is not None:
+            name = request.path_params["name"]
+            answer = await self.peers.first_match(f"/_worker/feedback/{name}", await request.body())
+            if answer is not None:  # a sibling served that request and scored it
+                status, content = answer
+                outcome = "success" if status == 200 else "client_error"
+                return Response(content, status_code=status, media_type=JSON), outcome
         if entry is not None and entry.rows != len(truth):
             self.feedback.put_back(payload.id, entry)
             return error(f"ground_truth has {len(truth)} values but request {payload.id!r} "
@@ -638,11 +663,27 @@ class ModelServer:
         body = {"id": payload.id, "matched": entry is not None, "rows": len(truth)}
         return json_response(body), "success"
 
-    async def metrics_handler(self, request: Request) -> Response:
+    def own_metrics(self) -> bytes:
         text = self.metrics.render()
         if self.auth is not None:
             text += self.auth.render(self.metrics.base)
+        return text
+
+    async def metrics_handler(self, request: Request) -> Response:
+        text = self.own_metrics()
+        if self.peers is not None:  # the pod's metrics: every worker's, merged
+            try:
+                theirs = await self.peers.gather("/_worker/metrics")
+            except PeerError as err:  # a partial sum would look like a counter reset
+                return error(f"metrics incomplete: {err}", 503)
+            text = merge([text.decode(), *(t.decode() for t in theirs)]).encode()
         return Response(text, media_type=CONTENT_TYPE)
+
+    async def peer_metrics(self, request: Request) -> Response:
+        """This worker's own metrics, for a sibling's merge (its private socket only)."""
+        if not from_peer(request.scope.get("server")):
+            return error("not found", 404)
+        return Response(self.own_metrics(), media_type=CONTENT_TYPE)
 
 
 def read_request(body: bytes, header_length: str | None) -> InferenceRequest:
@@ -732,15 +773,18 @@ def create_app(
     settings: Settings,
     load_in_background: bool = True,
     clock: Callable[[], float] = time.monotonic,
+    server: ModelServer | None = None,
 ) -> Starlette:
-    """The app; `clock` (monotonic seconds) paces the token file's rechecks."""
-    server = ModelServer(settings, clock)
+    """The app; `clock` (monotonic seconds) paces the token file's rechecks. A `server`
+    given (a worker's, loaded before the fork) is served as it is."""
+    server = server or ModelServer(settings, clock)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        loading = asyncio.get_running_loop().run_in_executor(None, server.load)
-        if not load_in_background:
-            await loading
+        if server.status == "loading":
+            loading = asyncio.get_running_loop().run_in_executor(None, server.load)
+            if not load_in_background:
+                await loading
         if settings.grpc_port is None:
             yield
             return
@@ -765,6 +809,9 @@ def create_app(
         Route("/v2/health/ready", server.server_ready, methods=["GET"]),
         Route("/v2", protect(server.server_metadata), methods=["GET"]),
         Route("/metrics", scrape(server.metrics_handler), methods=["GET"]),
+        # Between workers of one server, on their private Unix sockets only (404 elsewhere).
+        Route("/_worker/metrics", server.peer_metrics, methods=["GET"]),
+        Route("/_worker/feedback/{name}", server.peer_feedback, methods=["POST"]),
         *[
             route
             for prefix in (model, versioned)

@@ -243,7 +243,11 @@ class ContractMetrics:
         self.features.observe(batch.numeric)
         if self.out_of_range.size and batch.numeric.shape[1] == self.out_of_range.size:
             values = batch.numeric
-            self.out_of_range += ((values < self._low) | (values > self._high)).sum(axis=0)
+            outside = (values < self._low) | (values > self._high)
+            if batch.rows == 1:  # skip the reduction: a single row is its own sum
+                self.out_of_range += outside[0]
+            else:
+                self.out_of_range += outside.sum(axis=0)
         for name, counts in self.categories.items():
             counts.observe(batch.categorical[name])
         if labels is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 import structlog
 
@@ -25,12 +26,29 @@ def configure_logging(level: str) -> None:
     )
 
 
-def run(settings: Settings) -> None:
+def uvicorn_options() -> dict[str, Any]:
+    """uvicorn's settings for the server (also the bench's no-op floor, to share the stack)."""
+    return {
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "log_level": "warning",
+        "server_header": False,
+        "date_header": False,
+        "timeout_graceful_shutdown": 10,
+    }
+
+
+def run(settings: Settings) -> int:
     import uvicorn
 
     from modelship.server.app import create_app
 
     configure_logging(settings.log_level)
+    if settings.workers > 1:
+        from modelship.server.workers import serve
+
+        return serve(settings)
     structlog.get_logger("modelship.server").info(
         "starting", host=settings.host, port=settings.port, model=settings.model_name
     )
@@ -38,14 +56,9 @@ def run(settings: Settings) -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        date_header=False,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(),
     )
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -54,5 +67,4 @@ def main(argv: list[str]) -> int:
     except SettingsError as err:
         print(f"modelship serve: {err}", file=sys.stderr)
         return 2
-    run(settings)
-    return 0
+    return run(settings)

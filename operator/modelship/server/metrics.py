@@ -89,11 +89,23 @@ class BinnedHistograms:
     def observe(self, matrix: NDArray[np.float64]) -> None:
         if not self.names or matrix.shape[0] == 0:
             return
+        if matrix.shape[0] == 1:  # one row (one connection's traffic): bisect, no broadcast
+            self._observe_row(matrix[0])
+            return
         bins = (matrix[:, :, None] > self._padded[None, :, :]).sum(axis=2)
         flat = (bins + self._offsets[None, :]).ravel()
         self.counts += np.bincount(flat, minlength=self.counts.size)
         self.sums += matrix.sum(axis=0)
         self.total += matrix.shape[0]
+
+    def _observe_row(self, row: NDArray[np.float64]) -> None:
+        """The same bins as the broadcast: the count of edges strictly below the value
+        (bisect_left), NaN in the first bin (every comparison with NaN is false)."""
+        counts, stride = self.counts, self._stride
+        for column, (value, edges) in enumerate(zip(row.tolist(), self.edges, strict=True)):
+            counts[column * stride + bisect.bisect_left(edges, value)] += 1
+        self.sums += row
+        self.total += 1
 
     def bin_counts(self, column: int) -> list[int]:
         """Non-cumulative counts of one column's len(edges) + 1 bins."""

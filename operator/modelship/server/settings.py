@@ -32,6 +32,7 @@ ENVIRONMENT = {
     "MODELSHIP_MAX_REQUEST_BYTES": "max_request_bytes",
     "MODELSHIP_MAX_BATCH_ROWS": "max_batch_rows",
     "MODELSHIP_READ_TIMEOUT": "read_timeout",
+    "MODELSHIP_WORKERS": "workers",
 }
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
@@ -64,6 +65,8 @@ class Settings:
     max_request_bytes: int = 8 * 1024 * 1024
     max_batch_rows: int = 100_000
     read_timeout: float = 30.0
+    # Worker processes sharing the port (server/workers.py); their metrics are merged.
+    workers: int = 1
 
     @property
     def auth_enabled(self) -> bool:
@@ -106,6 +109,13 @@ def _build(values: Mapping[str, str]) -> Settings:
     max_bytes = _positive(values, "max_request_bytes", Settings.max_request_bytes, int)
     max_rows = _positive(values, "max_batch_rows", Settings.max_batch_rows, int)
     read_timeout = _positive(values, "read_timeout", Settings.read_timeout, float)
+    workers = _positive(values, "workers", Settings.workers, int)
+    if workers > 1 and port == 0:
+        raise SettingsError("--workers: the workers share one port; give a fixed --port")
+    if workers > 1 and grpc_port is not None:
+        # Each worker would bind the gRPC port, which is not shared (no SO_REUSEPORT there).
+        raise SettingsError("--workers: gRPC is served by one process only; leave --grpc-port "
+                            "off with more than one worker")  # fmt: skip
     token, token_file = values.get("auth_token", ""), values.get("auth_token_file", "")
     if token and token_file:
         raise SettingsError(
@@ -146,6 +156,7 @@ def _build(values: Mapping[str, str]) -> Settings:
         max_request_bytes=max_bytes,
         max_batch_rows=max_rows,
         read_timeout=read_timeout,
+        workers=workers,
     )
 
 
@@ -237,6 +248,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--read-timeout",
         help="seconds a client may take to send a request body before 408 (default 30)",
+    )
+    p.add_argument(
+        "--workers",
+        help="worker processes sharing the port, one per core to use (default 1); the model "
+        "is loaded once and /metrics answers for all of them",
     )
     return p
 

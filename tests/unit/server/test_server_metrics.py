@@ -94,3 +94,19 @@ def test_observing_a_large_batch_is_cheap() -> None:
     per_batch = (time.perf_counter() - started) / 20
     assert histograms.total == 20_000
     assert per_batch < 0.02  # generous: ~1 ms on a laptop; a per-value loop takes ~100 ms
+
+
+def test_one_row_at_a_time_counts_exactly_as_a_batch() -> None:
+    """The single-row fast path (bisect) and the broadcast agree, on edges, NaN and ±inf."""
+    edges = [[-1.0, 0.0, 1.0], [5.0], [0.0, 0.0, 2.0, 3.5]]  # uneven widths, a repeated edge
+    rng = np.random.default_rng(4)
+    rows = rng.choice([-1.0, 0.0, 0.5, 1.0, 2.0, 3.5, 5.0, 9.0, np.nan, np.inf, -np.inf],
+                      size=(300, 3))  # fmt: skip
+    one_by_one = BinnedHistograms(["a", "b", "c"], edges)
+    batched = BinnedHistograms(["a", "b", "c"], edges)
+    for row in rows:
+        one_by_one.observe(row.reshape(1, -1))
+    batched.observe(rows)
+    assert one_by_one.counts.tolist() == batched.counts.tolist()
+    assert one_by_one.total == batched.total == 300
+    np.testing.assert_array_equal(one_by_one.sums, batched.sums)
