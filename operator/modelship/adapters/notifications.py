@@ -112,10 +112,13 @@ def post_json(url: str, body: bytes, timeout: float) -> tuple[int | None, str | 
             return int(answer.status), None
     except urllib.error.HTTPError as err:
         return int(err.code), None
-    except urllib.error.URLError as err:
-        return None, f"no answer: {err.reason}"
-    except (OSError, ValueError) as err:  # timeouts, resets, a malformed answer
+    except urllib.error.URLError as err:  # an OS error's text names no URL; anything else might
+        reason = err.reason if isinstance(err.reason, OSError) else type(err.reason).__name__
+        return None, f"no answer: {reason}"
+    except OSError as err:  # timeouts, resets
         return None, f"no answer: {type(err).__name__}: {err}"
+    except Exception as err:  # noqa: BLE001 - a malformed URL or answer; its text may quote the URL
+        return None, f"no answer: {type(err).__name__}"
 
 
 @dataclass(frozen=True)
@@ -266,8 +269,10 @@ class Notifier:
         while (d := self._take()) is not None:
             try:
                 self._deliver(d)
-            except Exception:  # a bug must not kill the sender
-                log.exception("notification delivery failed", receiver=d.receiver.label)
+            except Exception as err:  # a bug must not kill the sender; no traceback: its
+                # frames hold the URL, a credential
+                log.error("notification delivery failed", receiver=d.receiver.label,
+                          error=type(err).__name__)  # fmt: skip
                 self._done(d, None)
 
     def _done(self, d: Delivery, retry_at: float | None) -> None:

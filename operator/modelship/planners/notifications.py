@@ -25,6 +25,7 @@ BY_REASON: Mapping[tuple[str, str], E] = {
     ("ModelDeployment", "Paused"): E.ROLLOUT_PAUSED,
     ("ModelDeployment", "Promoted"): E.ROLLOUT_PROMOTED,
     ("ModelDeployment", "RolledBack"): E.ROLLOUT_ROLLED_BACK,
+    ("ModelDeployment", "RolledBackAfterPromotion"): E.ROLLOUT_ROLLED_BACK,
     ("ModelDeployment", "Aborted"): E.ROLLOUT_ABORTED,
     ("RetrainPolicy", "RunStarted"): E.RETRAIN_STARTED,
     ("RetrainPolicy", "RunRejected"): E.RETRAIN_REJECTED,
@@ -234,6 +235,8 @@ def url_problem(url: str) -> str | None:
     text = url.strip()
     if not text:
         return "the URL is empty"
+    if any(c.isspace() or not c.isprintable() for c in text):
+        return "the URL holds a space or a control character"
     try:
         parts = urlsplit(text)
     except ValueError:

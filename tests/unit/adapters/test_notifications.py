@@ -16,6 +16,7 @@ from modelship.adapters.notifications import (
     NotificationsConfigError,
     Notifier,
     load_config,
+    post_json,
 )
 from modelship.api.notifications import NotificationsConfig, OperatorReceiver
 from modelship.planners.status import Transition
@@ -288,3 +289,18 @@ def test_load_config(tmp_path: Path) -> None:
         load_config(str(path))
     with pytest.raises(NotificationsConfigError, match="No such file"):
         load_config(str(tmp_path / "missing.yaml"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/services/T0/SECRETTOKEN x",  # http.client refuses it: InvalidURL
+        "http://127.0.0.1:1/services/T0/SECRETTOKEN",  # nothing listens: connection refused
+    ],
+)
+def test_a_failed_post_never_quotes_the_url(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    status, why = post_json(url, b"{}", timeout=2)
+    assert status is None
+    assert why is not None
+    assert "SECRETTOKEN" not in why
+    assert "SECRETTOKEN" not in caplog.text

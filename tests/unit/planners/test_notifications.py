@@ -45,6 +45,7 @@ def _status(drifted: str | None) -> dict[str, Any]:
         ("ModelDeployment", "Paused", None, E.ROLLOUT_PAUSED),
         ("ModelDeployment", "Promoted", None, E.ROLLOUT_PROMOTED),
         ("ModelDeployment", "RolledBack", None, E.ROLLOUT_ROLLED_BACK),
+        ("ModelDeployment", "RolledBackAfterPromotion", None, E.ROLLOUT_ROLLED_BACK),
         ("ModelDeployment", "Aborted", None, E.ROLLOUT_ABORTED),
         ("ModelDeployment", "StepCompleted", None, None),
         ("ModelDeployment", "Healthy", None, None),
@@ -197,6 +198,8 @@ def test_next_step(attempt: int, status: int | None, outcome: str, delay: float)
         ("ftp://example.com/x", "the URL is not an http:// or https:// URL"),
         ("hooks.slack.com/services/T0", "the URL is not an http:// or https:// URL"),
         ("http:///path", "the URL names no host"),
+        ("http://127.0.0.1:9/services/T0/SECRET x", "the URL holds a space or a control character"),
+        ("http://127.0.0.1:9/a\x00b", "the URL holds a space or a control character"),
     ],
 )
 def test_url_problems_never_quote_the_url(url: str, problem: str | None) -> None:
