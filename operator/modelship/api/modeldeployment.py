@@ -134,9 +134,10 @@ class Serving(KubeModel):
     grpc_port: int | None = Field(default=None, ge=1, le=65535)
     """Also serve the protocol's gRPC service (`inference.GRPCInferenceService`) on this port
     (8081 by convention): the server gets `MODELSHIP_GRPC_PORT`, the pods and Services a `grpc`
-    port. Unset: REST only. The replicas router splits gRPC by pod count like HTTP; the
-    gatewayAPI and istio routers' weights and mirrors route HTTP only, so with them gRPC through
-    the main Service reaches the stable revision."""
+    port. Unset: REST only. The replicas router splits gRPC by pod count, per connection; the
+    istio router splits and mirrors it by the same weights as HTTP; the gatewayAPI router's
+    weights route HTTP only, so with it gRPC through the main Service reaches the stable
+    revision."""
     resources: ResourceRequirements | None = None
     """Requests and limits of the server container."""
     template: PodTemplate | None = None

@@ -334,19 +334,29 @@ class ChildBuilder:
         istio = routing.istio or IstioRouting()
         weight = traffic.canary_weight
 
-        def destination(service: str) -> Manifest:
-            return {"host": f"{self.name}-{service}", "port": {"number": SERVICE_PORT}}
+        def routed(port: int) -> Manifest:
+            def destination(service: str) -> Manifest:
+                return {"host": f"{self.name}-{service}", "port": {"number": port}}
 
-        route: Manifest = {
-            "route": [
-                {"destination": destination("stable"), "weight": 100 - weight},
-                {"destination": destination("canary"), "weight": weight},
-            ]
-        }
-        if traffic.mirror_percent:
-            route["mirror"] = destination("canary")
-            route["mirrorPercentage"] = {"value": float(traffic.mirror_percent)}
-        spec: Manifest = {"hosts": list(istio.hosts or [self.name]), "http": [route]}
+            route: Manifest = {
+                "route": [
+                    {"destination": destination("stable"), "weight": 100 - weight},
+                    {"destination": destination("canary"), "weight": weight},
+                ]
+            }
+            if traffic.mirror_percent:
+                route["mirror"] = destination("canary")
+                route["mirrorPercentage"] = {"value": float(traffic.mirror_percent)}
+            return route
+
+        http = [routed(SERVICE_PORT)]
+        grpc_port = self.spec.serving.grpc_port
+        if grpc_port is not None:
+            # Istio applies http routes to every HTTP/2 and gRPC port of the host: match each
+            # route to its port, or gRPC would be sent on to the REST port.
+            http = [{"match": [{"port": SERVICE_PORT}], **http[0]},
+                    {"match": [{"port": grpc_port}], **routed(grpc_port)}]  # fmt: skip
+        spec: Manifest = {"hosts": list(istio.hosts or [self.name]), "http": http}
         if istio.gateways:
             spec["gateways"] = list(istio.gateways)
         return _finish(

@@ -323,3 +323,23 @@ def test_the_grpc_port_is_part_of_the_revision() -> None:
     plain = revision_of(spec(), "img", "fraud")
     assert revision_of(spec(serving={"replicas": 4, "grpcPort": 8081}), "img", "fraud") != plain
     assert revision_of(spec(serving={"replicas": 4}), "img", "fraud") == plain
+
+
+def test_istio_routes_grpc_on_its_own_port_by_the_same_weights() -> None:
+    from modelship.rollout.types import Traffic
+
+    md = builder(
+        strategy={"canary": {"traffic": {"router": "istio"}, "steps": [{"setWeight": 10}]}},
+        serving={"grpcPort": 8081},
+    )
+    service = md.virtual_service(Traffic(service_revision="s1", stable_revision="s1",
+                                         canary_weight=10))  # fmt: skip
+    assert service is not None
+    rest, grpc = service["spec"]["http"]
+    assert rest["match"] == [{"port": 80}]
+    assert grpc["match"] == [{"port": 8081}]
+    assert [(r["destination"]["host"], r["destination"]["port"], r["weight"])
+            for r in grpc["route"]] == [
+        ("fraud-stable", {"number": 8081}, 90), ("fraud-canary", {"number": 8081}, 10),
+    ]  # fmt: skip
+    assert {r["destination"]["port"]["number"] for r in rest["route"]} == {80}
