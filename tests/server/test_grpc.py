@@ -136,6 +136,12 @@ def test_validation_errors_are_the_same_as_rest(
     unknown = error_of(service.ModelInfer, infer_request(rows[:1], model="other"))
     assert unknown.code() == grpc.StatusCode.NOT_FOUND
 
+    asking = infer_request(rows[:1])
+    asking.parameters["explain"].bool_param = True
+    failure = error_of(service.ModelInfer, asking)
+    assert failure.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert failure.details().startswith("parameters.explain: explanations are served over REST")
+
 
 def test_grpc_requests_are_in_the_metrics_contract(
     served_grpc: tuple[ServerProcess, int], rows: list[dict[str, Any]]

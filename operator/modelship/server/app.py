@@ -544,6 +544,8 @@ class ModelServer:
         except Exception as err:  # noqa: BLE001 - a model failure is a 500 with its reason
             log.error("prediction failed", model=self.settings.model_name, error=repr(err))
             raise Refused(f"prediction failed: {type(err).__name__}: {err}", 500) from None
+        # Explained before anything is observed: a failed explanation serves nothing.
+        explained = await self._explained(batch) if top is not None else None
         request_id = payload.id or f"{self._id_prefix}-{next(self._ids)}"
         groups = fairness_groups(served, batch)
         if served.classifier:
@@ -559,8 +561,7 @@ class ModelServer:
             self.metrics.observe_batch(batch, None, values, groups)
             self.feedback.remember(request_id, Remembered(values, groups))
         parameters: dict[str, Any] = {}
-        if top is not None:
-            explained = await self._explained(batch)
+        if explained is not None and top is not None:
             parameters["explanations"] = top_reasons(explained, served.schema.names, top)
         arrays = {name: output_array(results[name]) for name in requested}
         return Inferred(self.settings.model_name, self.settings.model_version, request_id,

@@ -22,6 +22,7 @@ import structlog
 from grpc import aio
 
 from modelship import __version__
+from modelship.api.common import RejectReason
 from modelship.server.auth import REFUSALS
 from modelship.server.binary import BinaryDataError, decode_tensor, encode_tensor, text
 from modelship.server.oip import open_inference_pb2 as pb
@@ -45,6 +46,7 @@ STATUS = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
     404: grpc.StatusCode.NOT_FOUND,
     500: grpc.StatusCode.INTERNAL,
+    501: grpc.StatusCode.UNIMPLEMENTED,
     503: grpc.StatusCode.UNAVAILABLE,
 }
 
@@ -166,6 +168,11 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             server.check_model(request.model_name, request.model_version)
             payload = server.parse(lambda: InferenceRequest.model_validate(
                 request_payload(request)))  # fmt: skip
+            if (payload.parameters or {}).get("explain") is True:
+                # The response has no place for them: explanations are REST's (/explain).
+                raise server.refuse("parameters.explain: explanations are served over REST "
+                                    "only (POST /v2/models/{name}/explain or parameters.explain "
+                                    "on /infer)", RejectReason.INVALID_REQUEST)  # fmt: skip
             inferred = await server.run(payload)
         except Refused as refused:
             server.counted(refused)
