@@ -85,6 +85,7 @@ build() {
 # dependencies in the background, so that a cold build fetches while earlier binaries compile
 # (most of a cold build's time is downloads). `go build` then finds them in the module cache.
 prefetching=()
+trap 'kill "${prefetching[@]}" 2>/dev/null || true' EXIT  # a failed build leaves no download running
 prefetch() {
   local module="$1" out="$2" name go_toolchain; shift 2
   for name in "$@"; do

@@ -230,6 +230,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
         if task is not None:
             task.cancel()
         connections.close()
+        # Deliveries still queued are lost (docs/operating.md); a hung POST is not waited out.
+        await asyncio.to_thread(notifier.close, 1.0)
 
     return workers
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import sys
 import termios
 import threading
@@ -100,17 +101,31 @@ def fit(view: RenderableType, console: Console, offset: int) -> tuple[Renderable
     return Group(Segments(shown), footer), port
 
 
+class _Forwarding(threading.Event):
+    """An Event that, when set, also sets `wake`: the view wakes for a change or a key, and
+    re-reads the cluster only for a change."""
+
+    def __init__(self, wake: threading.Event) -> None:
+        super().__init__()
+        self._wake = wake
+
+    def set(self) -> None:
+        super().set()
+        self._wake.set()
+
+
 def watch(cluster: Cluster, name: str, console: Console, now: Callable[[], datetime]) -> int:
-    changed, stop = threading.Event(), threading.Event()
+    wake, stop = threading.Event(), threading.Event()
+    changed = _Forwarding(wake)
     cluster.follow(name, changed, stop)
     snapshot = cluster.snapshot(name)
     read_at = time.monotonic()
     try:
         if not console.is_terminal:
             return _print_changes(cluster, name, console, now, changed)
-        keys: list[bytes] = []
+        keys: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         with (
-            _keys_into(keys, changed, stop),
+            _keys_into(keys, wake, stop),
             Live(
                 console=console, auto_refresh=False, transient=False, vertical_overflow="visible"
             ) as live,
@@ -120,15 +135,16 @@ def watch(cluster: Cluster, name: str, console: Console, now: Callable[[], datet
                 view, port = fit(rollout_view.render(rollout_view.summarize(snapshot), now()),
                                  live.console, offset)  # fmt: skip
                 live.update(view, refresh=True)
-                if changed.wait(TICK_SECONDS) or time.monotonic() - read_at > REREAD_SECONDS:
-                    changed.clear()
-                    pressed = [key for chunk in keys for key in split_keys(chunk)]
-                    keys.clear()
-                    if any(key in QUIT for key in pressed):
-                        return ExitCode.OK
-                    for key in pressed:
+                wake.wait(TICK_SECONDS)
+                wake.clear()
+                while not keys.empty():
+                    for key in split_keys(keys.get_nowait()):
+                        if key in QUIT:
+                            return ExitCode.OK
                         port = port.scrolled(key)
-                    offset = port.top
+                offset = port.top
+                if changed.is_set() or time.monotonic() - read_at > REREAD_SECONDS:
+                    changed.clear()
                     snapshot = _reread(cluster, name, live.console)
                     read_at = time.monotonic()
     except KeyboardInterrupt:
@@ -139,7 +155,7 @@ def watch(cluster: Cluster, name: str, console: Console, now: Callable[[], datet
 
 @contextlib.contextmanager
 def _keys_into(
-    keys: list[bytes], changed: threading.Event, stop: threading.Event
+    keys: queue.SimpleQueue[bytes], wake: threading.Event, stop: threading.Event
 ) -> Iterator[None]:
     """Read keys from the terminal (cbreak mode: Ctrl-C still interrupts) into `keys`, waking
     the view; the terminal's settings are restored afterwards."""
@@ -158,8 +174,8 @@ def _keys_into(
                 return
             if not chunk:
                 return
-            keys.append(chunk)
-            changed.set()
+            keys.put(chunk)
+            wake.set()
 
     threading.Thread(target=read, daemon=True).start()
     try:
