@@ -36,8 +36,11 @@ def apply_weight(d: Draft, weight: int) -> bool:
         stable_replicas = guarded_scale_down(stable_target, stable.replicas, total, canary.ready)
         d.replicas[d.canary] = split.canary
         d.replicas[d.stable] = stable_replicas
+        # Pods kept warm for the window must not serve: at 100% the Service selects the canary
+        # alone (its pods are all ready by then, or the step is not reached).
+        warm = weight == 100 and floor > 0 and canary.ready >= split.canary
         d.traffic = Traffic(
-            service_revision=None,
+            service_revision=d.canary if warm else None,
             stable_revision=d.stable,
             canary_revision=d.canary,
             canary_weight=weight,

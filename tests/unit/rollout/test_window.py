@@ -207,3 +207,22 @@ def test_a_window_does_not_open_on_the_first_revision() -> None:
 def test_window_metrics_leave_out_judged_ones() -> None:
     assert window_metrics(Analysis.model_validate(ANALYSIS)) == ["error-rate"]
     assert window_metrics(None) == []
+
+
+def test_a_canary_at_100_percent_serves_alone_while_the_window_keeps_stable_warm() -> None:
+    steps = {"canary": {"steps": [{"setWeight": 100}, {"pause": {}}]}}
+    analysis = {**ANALYSIS, "metrics": ANALYSIS["metrics"][:1]}
+    cluster = Cluster(
+        spec(strategy=steps, analysis=analysis, rollback={"window": {"duration": "10m"}})
+    )
+    cluster.converge()
+    old = cluster.spec_revision
+    cluster.spec = cluster.spec.model_copy(
+        update={"model": cluster.spec.model.model_copy(update={"version": "2"})}
+    )
+    new = cluster.spec_revision
+    plan = cluster.converge()  # at the pause, weight 100
+    assert cluster.status.canary_weight == 100
+    assert cluster.replicas()[old] > 0  # warm for the window to come
+    assert plan.traffic is not None
+    assert plan.traffic.service_revision == new  # but serving nothing
