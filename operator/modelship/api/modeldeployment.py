@@ -304,6 +304,18 @@ class ModelDeploymentSpec(KubeModel):
             field_path=".rollback.window",
             check=lambda s: s.rollback.window is None or s.strategy.kind != "rolling",
         ),
+        Rule(
+            cel="!has(self.rollback) || !has(self.rollback.window)"
+            " || (has(self.analysis) && self.analysis.metrics.exists(m, !has(m.judge)))",
+            message="rollback.window needs an analysis metric without a judge: the window "
+            "measures the new stable alone (a judge compares it with a revision that gets no "
+            "traffic then)",
+            field_path=".rollback.window",
+            check=lambda s: (
+                s.rollback.window is None
+                or (s.analysis is not None and any(m.judge is None for m in s.analysis.metrics))
+            ),
+        ),
         _gate_rule(
             "each analysis step of strategy.canary",
             cel=f"!has(self.strategy) || {_steps_cel('self.strategy.canary')}",
