@@ -35,6 +35,8 @@ SCHEMA_REFUSALS = [
       "--set", "notifications.receivers[0].url=https://hooks.example/x"],
      "at '/notifications/receivers/0'"),
     (["--set", "notifications.maxAttempts=0"], "at '/notifications/maxAttempts'"),
+    (["--set", f"notifications.receivers[0].name={'a' * 57}",
+      "--set", "notifications.receivers[0].secret.name=s"], "at '/notifications/receivers/0/name'"),
 ]  # fmt: skip
 
 

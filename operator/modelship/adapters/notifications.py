@@ -269,8 +269,8 @@ class Notifier:
         while (d := self._take()) is not None:
             try:
                 self._deliver(d)
-            except Exception as err:  # a bug must not kill the sender; no traceback: its
-                # frames hold the URL, a credential
+            except Exception as err:  # noqa: BLE001 - a bug must not kill the sender; no
+                # traceback: its frames hold the URL, a credential
                 log.error("notification delivery failed", receiver=d.receiver.label,
                           error=type(err).__name__)  # fmt: skip
                 self._done(d, None)

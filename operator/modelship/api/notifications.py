@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from modelship.api.base import KubeModel, Rule, unique
 from modelship.api.common import SecretKey
@@ -117,6 +117,15 @@ class NotificationsConfig(KubeModel):
     """Notifications waiting (or waiting to retry) at most; when full, the oldest is dropped."""
     senders: int = Field(default=4, ge=1, le=32)
     """Threads sending in parallel, so a slow receiver does not delay the others."""
+
+    @field_validator("receivers")
+    @classmethod
+    def _unique_names(cls, receivers: list[OperatorReceiver]) -> list[OperatorReceiver]:
+        names = [r.name for r in receivers]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:  # a name is a receiver's queue, metric label and (in the chart) volume
+            raise ValueError(f"receiver names must be unique: {', '.join(repeated)}")
+        return receivers
 
 
 def notifications_rules(family: str, kind: str) -> tuple[Rule, ...]:

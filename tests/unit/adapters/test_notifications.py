@@ -304,3 +304,9 @@ def test_a_failed_post_never_quotes_the_url(url: str, caplog: pytest.LogCaptureF
     assert why is not None
     assert "SECRETTOKEN" not in why
     assert "SECRETTOKEN" not in caplog.text
+
+
+def test_operator_receiver_names_must_be_unique() -> None:
+    receiver = {"name": "ops", "urlFile": "/x"}
+    with pytest.raises(ValueError, match="receiver names must be unique: ops"):
+        NotificationsConfig.model_validate({"receivers": [receiver, receiver]})
