@@ -133,11 +133,11 @@ class Indexes:
         return sorted({name for kind, name in found if kind == RETRAIN_POLICY.kind})
 
 
-async def _name_index(namespace: str | None, name: str, **_: Any) -> dict[str | None, str]:
+def _name_index(namespace: str | None, name: str, **_: Any) -> dict[str | None, str]:
     return {namespace: name}
 
 
-async def _promoters_index(
+def _promoters_index(
     body: kopf.Body, namespace: str | None, name: str, meta: kopf.Meta, **_: Any
 ) -> dict[str | None, tuple[str, str, str]]:
     md = status_promotion_target(body)
@@ -146,7 +146,7 @@ async def _promoters_index(
     return {namespace: (md, str(meta.get("creationTimestamp") or ""), name)}
 
 
-async def _referrers_index(
+def _referrers_index(
     body: kopf.Body, namespace: str | None, name: str, **_: Any
 ) -> dict[tuple[str | None, str, str], tuple[str, str]]:
     """(namespace, referenced kind, referenced name) -> (referring kind, referring name)."""
@@ -236,11 +236,6 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
     return workers
 
 
-# Every handler below is a coroutine: kopf runs a sync handler in its thread pool, behind
-# whatever else waits there, and a worker's wake-up (an asyncio.Event) may only be set from
-# the event loop's own thread.
-
-
 def _register_kind(
     registry: kopf.OperatorRegistry,
     plural: str,
@@ -264,9 +259,7 @@ def _register_kind(
         await workers.run(body, stopped)
 
     @kopf.on.event(*resource, registry=registry, id="wake-on-change", when=when)
-    async def wake_on_change(
-        namespace: str | None, name: str | None, meta: kopf.Meta, **_: Any
-    ) -> None:
+    def wake_on_change(namespace: str | None, name: str | None, meta: kopf.Meta, **_: Any) -> None:
         workers.changed(namespace, name, meta.get("resourceVersion"))
 
 
@@ -275,7 +268,7 @@ def _wake_owner(
 ) -> None:
     """Wake the worker named by `label` on every change of a labelled child."""
 
-    async def wake(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
+    def wake(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
         owner = labels.get(label)
         if namespace and owner:
             owners.wake(namespace, owner)
@@ -285,9 +278,7 @@ def _wake_owner(
 
 
 def _wake_referrers(kind_name: str, workers: Mapping[str, Workers]) -> Any:
-    async def wake_referrers(
-        type: str | None, namespace: str | None, name: str, **kwargs: Any
-    ) -> None:
+    def wake_referrers(type: str | None, namespace: str | None, name: str, **kwargs: Any) -> None:
         # Existence changes only on ADDED and DELETED; the initial listing (type None) is
         # covered by the referrers' own first pass. A RetrainPolicy also reads what the
         # objects it refers to say (a monitor's verdict, a rollout's outcome): every change.
@@ -311,7 +302,7 @@ def _wake_promotion_targets(workers: Mapping[str, Workers]) -> Any:
     """(namespace, policy) -> the ModelDeployment it referred to last (a changed reference
     wakes the old one too, whose promotion ends)."""
 
-    async def wake(type: str | None, body: kopf.Body, namespace: str | None, name: str,
+    def wake(type: str | None, body: kopf.Body, namespace: str | None, name: str,
              **kwargs: Any) -> None:  # fmt: skip
         if not namespace:
             return
