@@ -202,6 +202,7 @@ def _steady(d: Draft) -> None:
         return  # decided by this very plan (a failed gate)
     held = d.state.held_revision
     first = d.canary is None and d.state.started_at is not None
+    was_steady = d.inp.status.phase in (Phase.HEALTHY, Phase.ROLLED_BACK, Phase.DEGRADED)
     if stable.available >= total and stable.current:
         if held is not None and not d.state.held_dropped:
             d.set_phase(
@@ -219,7 +220,9 @@ def _steady(d: Draft) -> None:
         if d.state.started_at is not None and d.canary is None and first:
             record(d, d.stable, RolloutOutcome.PROMOTED, "first revision")
             d.update_state(started_at=None)
-    elif first or not stable.current or stable.replicas != total:
+    elif first or not stable.current or stable.replicas != total or not was_steady:
+        # Pods still starting (a stable scaled back up after an abort, say) are waited for;
+        # only pods lost from a stable that had them all make it Degraded.
         wait_for_pods(
             d, d.stable, f"revision {d.stable}: {stable.available}/{total} pods available"
         )

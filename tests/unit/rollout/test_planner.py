@@ -704,3 +704,43 @@ def test_step_is_absent_without_canary_steps() -> None:
     rolling.converge()
     assert rolling.status.phase is Phase.PROGRESSING
     assert rolling.state.step is None
+
+
+@pytest.mark.parametrize("replicas", [2, 4])
+def test_an_abort_waits_for_the_stable_to_scale_back_before_it_reports_rolled_back(
+    replicas: int,
+) -> None:
+    steps = {"canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}}
+    cluster = deployed(strategy=steps, replicas=replicas)
+    old, new = new_version(cluster)
+    cluster.converge()
+    assert cluster.status.phase is Phase.PAUSED
+    cluster.control = Control(abort=True)
+    cluster.pods_become_ready = False  # the stable's new pods start slowly
+    phases = []
+    for _ in range(6):
+        cluster.step()
+        cluster.tick(31)
+        phases.append(cluster.status.phase)
+    assert Phase.DEGRADED not in phases, phases  # starting pods are not lost ones
+    assert phases[-1] is Phase.PROGRESSING
+    cluster.pods_become_ready = True
+    cluster.converge()
+    assert cluster.status.phase is Phase.ROLLED_BACK
+    assert cluster.replicas() == {old: replicas, new: 0}
+
+
+def test_a_stable_that_loses_a_ready_pod_is_degraded() -> None:
+    from dataclasses import replace
+
+    cluster = deployed()
+    revision = cluster.spec_revision
+    cluster.revisions[revision] = replace(cluster.revisions[revision], ready=3, available=3)
+    cluster.pods_become_ready = False
+    cluster.step()
+    assert cluster.status.phase is Phase.DEGRADED
+    assert cluster.status.message == f"revision {revision}: only 3/4 pods available"
+    cluster.pods_become_ready = True
+    cluster.step()
+    cluster.step()
+    assert cluster.status.phase is Phase.HEALTHY
