@@ -61,6 +61,23 @@ class _RoutineHandlerSuccess(logging.Filter):
         )
 
 
+# Kinds the operator watches only where they are installed (a cluster without the Gateway API
+# or Istio is normal): kopf's warning that it cannot serve them says nothing wrong.
+OPTIONAL_KINDS = ("gateway.networking.k8s.io", "networking.istio.io")
+UNRESOLVED = "Unresolved resources cannot be served (try creating their CRDs):"
+
+
+class _OptionalKindsMissing(logging.Filter):
+    """Drop kopf's "Unresolved resources" warning when it names optional kinds only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith(UNRESOLVED):
+            return True
+        names = [name.strip() for name in message[len(UNRESOLVED) :].split(",")]
+        return not all(any(group in name for group in OPTIONAL_KINDS) for name in names)
+
+
 class _RepeatedWarning(logging.Filter):
     """Say a problem with an object once, not at every pass that finds it unchanged.
 
@@ -135,6 +152,7 @@ def configure(level: str = "INFO", fmt: LogFormat = "json", stream: TextIO | Non
     handler.setFormatter(formatter)
     handler.addFilter(_RoutineHandlerSuccess())
     handler.addFilter(_RepeatedWarning())
+    handler.addFilter(_OptionalKindsMissing())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -127,6 +127,23 @@ def test_a_restricted_namespace_admits_serving_pods_and_the_examples_retrain_job
     assert mds.status("fraud")["history"][0]["modelVersion"] == "1-r1"
     assert failed_creates(core, namespace) == []
 
+    # A template without the example's security settings: admission refuses its Job's pods,
+    # and the policy's status says so (not a run Running in silence).
+    bare = copy.deepcopy(template)
+    pod_spec = bare["spec"]["template"]["spec"]
+    pod_spec.pop("securityContext", None)
+    for container in pod_spec["containers"]:
+        container.pop("securityContext", None)
+    policies.create(policy("fraud-bare", bare, f"file://{tmp_path}/bare/{{version}}/"))
+    wait_for(lambda: policies.status("fraud-bare").get("phase") == "Idle", timeout=60,
+             describe="the second policy to watch its triggers")  # fmt: skip
+    policies.retrain("fraud-bare")
+    said = "its Job fraud-bare-1 has no pod 30 s after it was created"
+    wait_for(lambda: said in str(policies.status("fraud-bare").get("message")), timeout=90,
+             describe="the policy to say its Job has no pod")  # fmt: skip
+    assert "kubectl describe job fraud-bare-1" in policies.status("fraud-bare")["message"]
+    assert any(f.startswith("Job/fraud-bare-1: ") for f in failed_creates(core, namespace))
+
 
 class RecordingPrometheus(http.server.BaseHTTPRequestHandler):
     """Answers every instant query with an empty vector and remembers the Authorization

@@ -340,7 +340,7 @@ def test_children_deleted_or_edited_by_hand_are_restored_without_a_fight(
 ) -> None:
     if OPERATOR_IDENTITY != "chart":
         pytest.skip("counts the operator's writes in the audit log: needs the chart identity")
-    running = operator(namespaces=[mds.namespace])
+    operator(namespaces=[mds.namespace])
     strategy = {
         "canary": {
             "traffic": {"router": "gatewayAPI", "gatewayAPI": {"gateway": {"name": "web"}}},
@@ -362,13 +362,25 @@ def test_children_deleted_or_edited_by_hand_are_restored_without_a_fight(
     wait_for(lambda: mds.spec_replicas("fraud") == wanted, timeout=30,
              describe="the deleted canary recreated and the stable scale restored")  # fmt: skip
     restored = time.monotonic() - edited
-    # The HTTPRoute edited by hand: restored when the next step rewrites it.
+    # The HTTPRoute's weights and the canary Service's selector edited by hand (their hash
+    # annotations kept), the stable Service deleted: each restored at once (they are watched).
     route = mds.custom.get_namespaced_custom_object(
         "gateway.networking.k8s.io", "v1", mds.namespace, "httproutes", "fraud")  # fmt: skip
+    wanted_weights = mds.http_route_weights("fraud")
     for backend in route["spec"]["rules"][0]["backendRefs"]:
         backend["weight"] = 90 if backend["name"] == "fraud-stable" else 10
+    edited = time.monotonic()
     mds.custom.replace_namespaced_custom_object(
         "gateway.networking.k8s.io", "v1", mds.namespace, "httproutes", "fraud", route)  # fmt: skip
+    wanted_selector = mds.core.read_namespaced_service("fraud-canary", mds.namespace).spec.selector
+    elsewhere = {"spec": {"selector": {LABEL_MD: "someone-else"}}}
+    mds.core.patch_namespaced_service("fraud-canary", mds.namespace, elsewhere)
+    mds.core.delete_namespaced_service("fraud-stable", mds.namespace)
+    wait_for(lambda: mds.http_route_weights("fraud") == wanted_weights
+             and mds.core.read_namespaced_service("fraud-canary", mds.namespace).spec.selector
+             == wanted_selector and "fraud-stable" in children(mds)["services"],
+             timeout=30, describe="the HTTPRoute and the Services restored")  # fmt: skip
+    routing_restored = time.monotonic() - edited
     wait_for(lambda: all(s == r for s, r in mds.replicas("fraud").values()), timeout=30,
              describe="the restored pods ready")  # fmt: skip
     # The window after the repairs: the operator must go quiet (no fight, no hot loop).
@@ -386,17 +398,13 @@ def test_children_deleted_or_edited_by_hand_are_restored_without_a_fight(
     mds.wait_phase("fraud", "Paused", currentStep=3)
     assert mds.http_route_weights("fraud") == [("fraud-stable", 50), ("fraud-canary", 50)]
 
-    # A Service deleted by hand is not watched: a restarted operator (no memory) restores it,
-    # as the periodic resync (10 min) would.
-    mds.core.delete_namespaced_service("fraud-canary", mds.namespace)
-    running.restart()
-    wait_for(lambda: "fraud-canary" in children(mds)["services"], timeout=30,
-             describe="the deleted Service restored")  # fmt: skip
     repairs = writes(operator_requests(local_cluster.audit_log, user, mds.namespace, since))
     by_kind: dict[str, int] = {}
     for request in repairs:
         by_kind[request.permission[1]] = by_kind.get(request.permission[1], 0) + 1
+    assert by_kind.get("services", 0) == 2, by_kind  # the deleted one, the selector: no more
     report("hand edits", deployments_restored_within_s=round(restored, 1),
+           routing_restored_within_s=round(routing_restored, 1),
            writes_in_quiet_window=[r.permission[1] for r in window_writes],
            writes_total=by_kind)  # fmt: skip
 
@@ -429,21 +437,9 @@ def test_a_job_deleted_by_hand_is_recreated_once_and_the_run_finishes(
 # --- the namespace deleted with work in flight -------------------------------------------
 
 NAMESPACE_GONE_BOUND_S = 60.0
-NAMESPACED_RBAC_GOES_FIRST = (
-    "with the chart's namespaced RBAC the namespace's deletion removes the operator's "
-    "RoleBinding too; once it is gone the operator may no longer remove its finalizers, and "
-    "the objects (and the namespace) stay Terminating: see docs/reliability.md"
-)
 
 
-@pytest.mark.parametrize(
-    "scope",
-    [
-        "cluster-wide",
-        pytest.param("namespaced", marks=pytest.mark.xfail(
-            strict=True, reason=NAMESPACED_RBAC_GOES_FIRST)),
-    ],
-)  # fmt: skip
+@pytest.mark.parametrize("scope", ["cluster-wide", "namespaced"])
 def test_namespace_deleted_with_a_rollout_and_a_run_in_flight_goes_away(
     k8s_api: client.ApiClient, operator: OperatorFactory, model: TrainedModel, tmp_path: Path,
     kubeconfig: str, scope: str,

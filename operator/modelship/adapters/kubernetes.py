@@ -123,6 +123,31 @@ KINDS: dict[str, KindAccess] = {
 }
 
 
+# Children whose hand edits and deletions wake their ModelDeployment (Deployments wake it on
+# every change: their readiness drives the rollout).
+WATCHED_CHILD_KINDS = (
+    "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "HTTPRoute",
+    "VirtualService",
+)  # fmt: skip
+
+
+def contains(live: Any, want: Any) -> bool:
+    """Every field `want` sets has the same value in `live`, which may hold more (the API
+    server's defaults); a None in `want` means the field is absent."""
+    if isinstance(want, Mapping):
+        return isinstance(live, Mapping) and all(
+            live.get(key) is None if value is None else key in live and contains(live[key], value)
+            for key, value in want.items()
+        )
+    if isinstance(want, list):
+        return (
+            isinstance(live, list)
+            and len(live) == len(want)
+            and all(contains(have, wanted) for have, wanted in zip(live, want, strict=True))
+        )
+    return bool(live == want)
+
+
 # API versions every supported Kubernetes serves; others (CRDs) are looked up in discovery.
 BUILT_IN = frozenset({"v1", "apps/v1", "autoscaling/v2", "policy/v1", "networking.k8s.io/v1"})
 # Objects a ModelDeployment refers to, by kind: their path under /api/v1/namespaces/NS/.
@@ -166,6 +191,7 @@ def _job_observed(job: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> JobO
         termination_message=last.get("message"),
         exit_code=last.get("exitCode"),
         started_at=datetime.fromisoformat(started) if started else None,
+        pods=len(pods),
     )
 
 
@@ -285,6 +311,8 @@ class KubernetesAdapter(JobsMixin):
         """owner -> (kind, name) -> content hash known to be live."""
         self._wanted: dict[Owner, set[tuple[str, str]]] = {}
         """owner -> (kind, name) of the children last wanted."""
+        self._written: dict[Owner, dict[tuple[str, str], str]] = {}
+        """owner -> (kind, name) -> resourceVersion of this process's last write of it."""
         self._event_listeners: list[Callable[[Mapping[str, Any], PlannedEvent], None]] = []
         """Called with every Event before it is posted (notifications): must not block."""
 
@@ -478,7 +506,9 @@ class KubernetesAdapter(JobsMixin):
             known[key] = want
             return True
         live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_HASH)
-        if live_hash != want:
+        # A hand edit keeps the hash annotation: the content is compared too.
+        drifted = live_hash != want or not contains(live.get("spec"), manifest["spec"])
+        if drifted:
             patch = {
                 "metadata": {
                     "labels": meta.get("labels"),
@@ -489,11 +519,32 @@ class KubernetesAdapter(JobsMixin):
             }
             self._wrote("patch")
             with refusals(kind, name):
-                self.call(
+                written = self.call(
                     "PATCH", self._path(kind, namespace, name), body=patch, content_type=MERGE_PATCH
                 )
+            self._remember_written(kind, namespace, meta["labels"][LABEL_MD], name, written)
         known[key] = want
-        return bool(live_hash != want)
+        return drifted
+
+    def _remember_written(
+        self, kind: str, namespace: str, md_name: str, name: str, written: Any
+    ) -> None:
+        version = ((written or {}).get("metadata") or {}).get("resourceVersion")
+        with self._lock:
+            self._written.setdefault((namespace, md_name), {})[(kind, name)] = str(version)
+
+    def child_changed(
+        self, kind: str, namespace: str, md_name: str, name: str, resource_version: str | None
+    ) -> bool:
+        """A watched child changed. Unless the change is this process's own write (its
+        resourceVersion), forget the child's content hash, so the owner's next pass reads
+        the live object and restores it if it was edited or deleted; True then."""
+        with self._lock:
+            owner = (namespace, md_name)
+            if self._written.get(owner, {}).get((kind, name)) == resource_version:
+                return False
+            self._known.get(owner, {}).pop((kind, name), None)
+        return True
 
     def _known_for(self, owner: Owner) -> dict[tuple[str, str], str]:
         with self._lock:
@@ -502,10 +553,11 @@ class KubernetesAdapter(JobsMixin):
     def _create(self, kind: str, manifest: Mapping[str, Any], exists_ok: bool = True) -> bool:
         """POST the object; False when it exists already (and `exists_ok`)."""
         self._wrote("create")
+        meta = manifest["metadata"]
         try:
-            with refusals(kind, manifest["metadata"]["name"]):
-                self.call(
-                    "POST", self._path(kind, manifest["metadata"]["namespace"]), body=dict(manifest)
+            with refusals(kind, meta["name"]):
+                written = self.call(
+                    "POST", self._path(kind, meta["namespace"]), body=dict(manifest)
                 )
         except ApiException as err:
             if err.status == 409 and exists_ok:
@@ -515,6 +567,9 @@ class KubernetesAdapter(JobsMixin):
                     f"the cluster does not serve {KINDS[kind].api_version} {kind}"
                 ) from err
             raise
+        labels = meta.get("labels") or {}
+        if LABEL_MD in labels:
+            self._remember_written(kind, meta["namespace"], labels[LABEL_MD], meta["name"], written)
         return True
 
     def remove_stale(
@@ -563,6 +618,7 @@ class KubernetesAdapter(JobsMixin):
         with self._lock:
             self._wanted.pop((namespace, md_name), None)
             self._known.pop((namespace, md_name), None)
+            self._written.pop((namespace, md_name), None)
 
     def _delete(self, kind: str, owner: Owner, name: str) -> None:
         self._wrote("delete")

@@ -20,7 +20,12 @@ from typing import Any
 
 import kopf
 
-from modelship.adapters.kubernetes import KubernetesAdapter, api_client
+from modelship.adapters.kubernetes import (
+    KINDS,
+    WATCHED_CHILD_KINDS,
+    KubernetesAdapter,
+    api_client,
+)
 from modelship.adapters.notifications import Notifier, load_config
 from modelship.adapters.prometheus import PrometheusConnections
 from modelship.api.resources import (
@@ -199,6 +204,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorConfig) -> dict[st
     # A child changed (a Deployment's pods became ready, a Job finished): wake its owner.
     _wake_owner(registry, ("apps", "v1", "deployments"), LABEL_MD, workers[MODEL_DEPLOYMENT.kind])
     _wake_owner(registry, ("batch", "v1", "jobs"), LABEL_POLICY, workers[RETRAIN_POLICY.kind])
+    for kind in WATCHED_CHILD_KINDS:
+        _wake_on_hand_edits(registry, kind, adapter, workers[MODEL_DEPLOYMENT.kind])
 
     for kind_name, index_id in NAME_INDEXES.items():
         plural = KINDS_BY_NAME[kind_name].plural
@@ -275,6 +282,29 @@ def _wake_owner(
 
     kopf.on.event(*resource, registry=registry, id=f"wake-{resource[2]}-owner",
                   labels={label: kopf.PRESENT})(wake)  # fmt: skip
+
+
+def _wake_on_hand_edits(
+    registry: kopf.OperatorRegistry, kind: str, adapter: KubernetesAdapter, owners: Workers
+) -> None:
+    """Wake a ModelDeployment when one of its children of `kind` is edited or deleted by
+    someone else, so it is restored at once; the echoes of the operator's own writes, and
+    the listing at start (every child is compared on the first pass anyway), wake nothing."""
+    access = KINDS[kind]
+
+    def changed(
+        type: str | None, namespace: str | None, name: str | None, labels: kopf.Labels,
+        meta: kopf.Meta, **_: Any,
+    ) -> None:  # fmt: skip
+        owner = labels.get(LABEL_MD)
+        if type is None or not namespace or not name or not owner:
+            return
+        if adapter.child_changed(kind, namespace, owner, name, meta.get("resourceVersion")):
+            owners.wake(namespace, owner)
+
+    kopf.on.event(access.api_version, access.plural, registry=registry,
+                  id=f"wake-{access.plural}-owner",
+                  labels={LABEL_MD: kopf.PRESENT})(changed)  # fmt: skip
 
 
 def _wake_referrers(kind_name: str, workers: Mapping[str, Workers]) -> Any:

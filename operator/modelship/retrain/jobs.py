@@ -50,6 +50,8 @@ class JobObserved:
     """The last terminated pod's termination message."""
     exit_code: int | None = None
     started_at: datetime | None = None
+    pods: int = 0
+    """Pods the Job has, in any phase (none while admission refuses them)."""
 
 
 def label_value(name: str) -> str:

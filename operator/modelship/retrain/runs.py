@@ -58,6 +58,9 @@ ANNOTATION_RESET_BREAKER = "modelship.io/reset-breaker"
 JOB_GRACE_SECONDS = 60.0
 # While a Job runs the policy is woken by the Job's changes; this is the fallback look.
 RUNNING_RECHECK_SECONDS = 30.0
+# The Job controller creates a pod within a second or two; none this long after the run (or
+# its evaluation) started means something refuses them (admission, quota): said in status.
+NO_POD_SECONDS = 30.0
 # Termination messages this long were cut by the kubelet (its limit is 4096 bytes).
 TRUNCATED_MESSAGE_BYTES = 4000
 RESULT_FILE = "result.json"
@@ -393,6 +396,33 @@ def _watch_job(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, name: str,
         _finish(plan, run, RunOutcome.FAILED, f"the {what} failed{code}: {detail}", inp.now)
     elif job.succeeded:
         judge(inp, plan, run, job)
+    elif job.pods == 0:
+        _no_pod(inp, plan, run, name, since, what)
+    elif run.message.startswith(_no_pod_prefix(what, name)):  # its pods came after all
+        message = "training" if what == "Job" else f"{what} {name} measures the candidate"
+        plan.status = _replace_run(plan.status, run.model_copy(update={"message": message}))
+
+
+def _no_pod_prefix(what: str, name: str) -> str:
+    return f"its {what} {name} has no pod"
+
+
+def _no_pod(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, name: str, since: datetime,
+            what: str) -> None:  # fmt: skip
+    """Say so when a run's Job has no pod long after it was created; the run goes on (the
+    cause may be fixed) until the Job's own deadline fails it."""
+    wait = NO_POD_SECONDS - (inp.now - since).total_seconds()
+    if wait > 0:
+        plan.requeue_after = min(plan.requeue_after or wait, wait)
+        return
+    message = (
+        f"{_no_pod_prefix(what, name)} {NO_POD_SECONDS:.0f} s after it was created: something "
+        f"refuses them (admission, a quota); `kubectl describe job {name}` shows why "
+        "(FailedCreate events)"
+    )
+    if run.message != message:
+        plan.status = _replace_run(plan.status, run.model_copy(update={"message": message}))
+        plan.events.append(("Warning", "JobHasNoPod", f"run {run.name}: {message}"))
 
 
 def job_names(run: RetrainRun) -> list[str]:

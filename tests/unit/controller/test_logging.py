@@ -132,3 +132,22 @@ def test_a_changed_or_lasting_problem_is_logged_again(stream: io.StringIO) -> No
         ("not about an object", None, None),
         ("not about an object", None, None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("unresolved", "shown"),
+    [
+        ("httproutes.v1.gateway.networking.k8s.io, virtualservices.v1.networking.istio.io", False),
+        ("virtualservices.v1.networking.istio.io", False),
+        ("httproutes.v1.gateway.networking.k8s.io, modeldeployments.v1alpha1.modelship.io", True),
+        ("modeldeployments.v1alpha1.modelship.io", True),
+    ],
+)
+def test_kopf_warns_of_missing_kinds_only_when_a_needed_one_is_missing(
+    stream: io.StringIO, unresolved: str, shown: bool
+) -> None:
+    mslogging.configure("INFO", "json", stream)
+    logging.getLogger("kopf.reactor.observation").warning(
+        f"Unresolved resources cannot be served (try creating their CRDs): {unresolved}"
+    )
+    assert ("Unresolved resources" in stream.getvalue()) is shown

@@ -14,6 +14,7 @@ from modelship.retrain.gate import gate
 from modelship.retrain.jobs import JobObserved, ServingModel, label_value, new_version, run_name
 from modelship.retrain.runs import (
     JOB_GRACE_SECONDS,
+    NO_POD_SECONDS,
     PolicyInput,
     PolicyPlan,
     fail_active,
@@ -112,7 +113,7 @@ class World:
         if plan.create_job is not None:
             self.created.append(plan.create_job)
             name = plan.create_job["metadata"]["name"]
-            self.jobs.setdefault(name, JobObserved(name))
+            self.jobs.setdefault(name, JobObserved(name, pods=1))
         for job in plan.delete_jobs:
             self.jobs.pop(job, None)
         if plan.promote is not None and plan.promote.into_spec and self.spec_model is not None:
@@ -127,7 +128,7 @@ class World:
         """The active run's training Job (or `job`) ends."""
         name = job or self.status.active_run
         assert name is not None
-        self.jobs[name] = JobObserved(name, succeeded=not failed, failed=failed,
+        self.jobs[name] = JobObserved(name, succeeded=not failed, failed=failed, pods=1,
                                       termination_message=message, exit_code=exit_code,
                                       reason="BackoffLimitExceeded" if failed else "")  # fmt: skip
 
@@ -756,3 +757,25 @@ def test_replace_and_the_history_limit_delete_both_jobs_of_a_run() -> None:
     plan = world.step()
     assert sorted(plan.delete_jobs) == sorted(["fraud-retrain-1", EVALUATION] * 2)
     assert [r.name for r in world.status.runs or []] == ["fraud-retrain-2"]
+
+
+def test_a_job_without_a_pod_is_said_in_status_until_its_pod_comes() -> None:
+    world = drifted_world()
+    job = world.status.active_run
+    assert job is not None
+    world.jobs[job] = JobObserved(job)  # admission refuses its pods
+    plan = world.step()
+    assert world.run().message == "training"
+    assert plan.requeue_after is not None
+    assert plan.requeue_after <= NO_POD_SECONDS
+    world.now += timedelta(seconds=NO_POD_SECONDS)
+    world.step()
+    assert world.run().message.startswith(f"its Job {job} has no pod 30 s after it was created")
+    assert f"kubectl describe job {job}" in world.run().message
+    assert world.reasons() == ["JobHasNoPod"]
+    world.step()
+    assert world.reasons() == []  # said once
+    assert world.run().outcome == "Running"  # the cause may be fixed: the run goes on
+    world.jobs[job] = JobObserved(job, pods=1)
+    world.step()
+    assert world.run().message == "training"
