@@ -123,6 +123,13 @@ class Serving(KubeModel):
             field_path=".grpcPort",
             check=lambda s: s.grpc_port is None or s.grpc_port != s.port,
         ),
+        Rule(
+            cel="!has(self.workers) || self.workers <= 1 || !has(self.grpcPort)",
+            message="serving.workers above 1 serves REST only: unset serving.grpcPort or "
+            "use one worker",
+            field_path=".workers",
+            check=lambda s: s.workers <= 1 or s.grpc_port is None,
+        ),
     )
 
     image: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
@@ -138,6 +145,10 @@ class Serving(KubeModel):
     istio router splits and mirrors it by the same weights as HTTP; the gatewayAPI router's
     weights route HTTP only, so with it gRPC through the main Service reaches the stable
     revision."""
+    workers: int = Field(default=1, ge=1, le=64)
+    """Worker processes of the reference server in each pod, sharing its port (its metrics
+    are merged across them): for pods given more than one CPU. The server gets
+    `MODELSHIP_WORKERS`; an image of your own (`image`) may ignore it. Not with `grpcPort`."""
     resources: ResourceRequirements | None = None
     """Requests and limits of the server container."""
     template: PodTemplate | None = None

@@ -178,6 +178,8 @@ class ChildBuilder:
         if serving.grpc_port is not None:
             env.append({"name": "MODELSHIP_GRPC_PORT", "value": str(serving.grpc_port)})
             ports.append({"name": "grpc", "containerPort": serving.grpc_port, "protocol": "TCP"})
+        if serving.workers > 1:
+            env.append({"name": "MODELSHIP_WORKERS", "value": str(serving.workers)})
         if model.model_class is not None:
             env.append({"name": "MODELSHIP_MODEL_CLASS", "value": model.model_class})
         if model.profile_ref is not None:

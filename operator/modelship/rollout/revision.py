@@ -29,8 +29,11 @@ def pod_shaping_fields(spec: ModelDeploymentSpec, default_image: str) -> dict[st
         if security and security.auth_secret_ref
         else None,
     }
-    if serving.grpc_port is not None:  # only when set: revisions made before it keep their hash
+    # Only when set: revisions made before these fields existed keep their hash.
+    if serving.grpc_port is not None:
         fields["grpcPort"] = serving.grpc_port
+    if serving.workers > 1:
+        fields["workers"] = serving.workers
     return fields
 
 

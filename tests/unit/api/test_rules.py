@@ -55,6 +55,8 @@ BROKEN: list[tuple[str, dict[str, Any], str, str]] = [
      "serving.grpcPort must differ from serving.port"),
     ("ModelDeployment", {"serving": {"port": 9000, "grpcPort": 9000}}, "spec.serving",
      "serving.grpcPort must differ from serving.port"),
+    ("ModelDeployment", {"serving": {"workers": 2, "grpcPort": 8081}}, "spec.serving",
+     "serving.workers above 1 serves REST only"),
     ("ModelDeployment", {"strategy": {"rolling": {}, "blueGreen": {}}}, "spec.strategy",
      "set exactly one of rolling, canary, blueGreen or shadow"),
     ("ModelDeployment", {"strategy": {}}, "spec.strategy", "set exactly one of"),

@@ -325,6 +325,20 @@ def test_the_grpc_port_is_part_of_the_revision() -> None:
     assert revision_of(spec(serving={"replicas": 4}), "img", "fraud") == plain
 
 
+def test_workers_reach_the_server_and_the_revision_only_when_more_than_one() -> None:
+    from modelship.rollout.revision import revision_of
+
+    (server,) = builder(serving={"workers": 3}).deployment("abc", 1)["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert {"name": "MODELSHIP_WORKERS", "value": "3"} in server["env"]
+    (plain,) = builder().deployment("abc", 1)["spec"]["template"]["spec"]["containers"]
+    assert "MODELSHIP_WORKERS" not in {e["name"] for e in plain["env"]}
+    plain_revision = revision_of(spec(), "img", "fraud")
+    assert revision_of(spec(serving={"workers": 1}), "img", "fraud") == plain_revision
+    assert revision_of(spec(serving={"workers": 2}), "img", "fraud") != plain_revision
+
+
 def test_istio_routes_grpc_on_its_own_port_by_the_same_weights() -> None:
     from modelship.rollout.types import Traffic
 
