@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from modelship.adapters.notifications import load_config
+from modelship.controller.settings import parse
 from modelship_testing.chart import CHART, render, run_helm
 
 SCHEMA_REFUSALS = [
@@ -35,6 +36,8 @@ SCHEMA_REFUSALS = [
       "--set", "notifications.receivers[0].url=https://hooks.example/x"],
      "at '/notifications/receivers/0'"),
     (["--set", "notifications.maxAttempts=0"], "at '/notifications/maxAttempts'"),
+    (["--set", "sharding.shards=0"], "at '/sharding/shards': minimum: got 0, want 1"),
+    (["--set", "sharding.key=pod"], "at '/sharding/key'"),
     (["--set", f"notifications.receivers[0].name={'a' * 57}",
       "--set", "notifications.receivers[0].secret.name=s"], "at '/notifications/receivers/0/name'"),
 ]  # fmt: skip
@@ -149,3 +152,34 @@ def test_notification_receivers_render_a_file_the_operator_loads_naming_no_url(
     # Without receivers, nothing of it renders.
     plain = render("ms", "modelship")
     assert not [d for d in plain if d["metadata"]["name"].endswith("-notifications")]
+
+
+def test_shards_render_one_deployment_each_that_split_the_objects_between_them() -> None:
+    docs = render("ms", "modelship", "--set", "sharding.shards=3", "--set", "replicaCount=2",
+                  "--set", "sharding.key=label:team")  # fmt: skip
+    deployments = [doc for doc in docs if doc["kind"] == "Deployment"]
+    assert [d["metadata"]["name"] for d in deployments] == [
+        "ms-modelship-shard-0", "ms-modelship-shard-1", "ms-modelship-shard-2"
+    ]  # fmt: skip
+    selectors = [tuple(sorted(d["spec"]["selector"]["matchLabels"].items())) for d in deployments]
+    assert len(set(selectors)) == 3  # no Deployment adopts another shard's pods
+    for d in deployments:
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        assert d["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    configs = []
+    for d in deployments:
+        (container,) = d["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        configs.append(parse(container["args"][1:], env))  # what each operator starts with
+    assert [c.sharding.index for c in configs] == [0, 1, 2]
+    assert {(c.sharding.shards, c.sharding.key) for c in configs} == {(3, "label:team")}
+    peerings = {c.peering for c in configs}
+    assert len(peerings) == 3  # each shard's standby replicas under its own name
+    assert {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterKopfPeering"} == peerings
+    # Every object has exactly one owner.
+    for team in ("fraud", "churn", "ads", "search", "risk"):
+        owners = [c.sharding.index for c in configs if c.sharding.owns("ml", {"team": team})]
+        assert len(owners) == 1, (team, owners)
+    single = [doc for doc in render("ms", "modelship") if doc["kind"] == "Deployment"]
+    assert [d["metadata"]["name"] for d in single] == ["ms-modelship"]
+    assert "modelship.io/shard" not in single[0]["spec"]["selector"]["matchLabels"]
