@@ -8,6 +8,7 @@ reference kopf attaches to them (`k8s_ref`) becomes the same fields.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections import OrderedDict
@@ -74,8 +75,9 @@ class _OptionalKindsMissing(logging.Filter):
         message = record.getMessage()
         if not message.startswith(UNRESOLVED):
             return True
-        names = [name.strip() for name in message[len(UNRESOLVED) :].split(",")]
-        return not all(any(group in name for group in OPTIONAL_KINDS) for name in names)
+        # kopf names each one as Selector(group='...', version='...', any_name='...').
+        groups = re.findall(r"group='([^']*)'", message)
+        return not groups or not all(group in OPTIONAL_KINDS for group in groups)
 
 
 class _RepeatedWarning(logging.Filter):

@@ -132,7 +132,7 @@ def test_canary_sigkilled_at_random_points_resumes_at_its_step_without_duplicate
 BLUE_GREEN = {"blueGreen": {"autoPromotionEnabled": False, "scaleDownDelaySeconds": 2}}
 
 
-@pytest.mark.parametrize("seed", seeds((21,)))
+@pytest.mark.parametrize("seed", seeds((21, 22)))
 def test_blue_green_sigkilled_at_random_points_switches_once_and_replays_no_promote(
     mds: ModelDeployments, operator: OperatorFactory, k8s_api: client.ApiClient, seed: int
 ) -> None:
@@ -173,7 +173,7 @@ def test_blue_green_sigkilled_at_random_points_switches_once_and_replays_no_prom
 
 
 @pytest.mark.usefixtures("gateway_api")
-@pytest.mark.parametrize("seed", seeds((31,)))
+@pytest.mark.parametrize("seed", seeds((31, 32)))
 def test_shadow_sigkilled_at_random_points_continues_as_one_canary(
     mds: ModelDeployments, operator: OperatorFactory, k8s_api: client.ApiClient, seed: int
 ) -> None:
@@ -211,7 +211,7 @@ def test_shadow_sigkilled_at_random_points_continues_as_one_canary(
 
 
 @pytest.mark.prometheus
-@pytest.mark.parametrize("seed", seeds((41,)))
+@pytest.mark.parametrize("seed", seeds((41, 42)))
 def test_drift_evaluation_sigkilled_at_random_points_neither_repeats_nor_invents_a_verdict(
     stand: DriftStand, operator: OperatorFactory, k8s_api: client.ApiClient, seed: int
 ) -> None:
@@ -245,7 +245,7 @@ def test_drift_evaluation_sigkilled_at_random_points_neither_repeats_nor_invents
            evaluations_seen=len(times), restart_to_evaluation_s=fresh)  # fmt: skip
 
 
-@pytest.mark.parametrize("seed", seeds((51,)))
+@pytest.mark.parametrize("seed", seeds((51, 52)))
 def test_retrain_run_sigkilled_at_random_points_makes_one_job_and_one_promotion(
     loop: Loop, operator: OperatorFactory, job_runner: JobRunner, seed: int
 ) -> None:

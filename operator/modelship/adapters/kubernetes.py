@@ -161,6 +161,8 @@ REFERENCED: dict[str, str] = {
 MISSING_KIND_RECHECK_SECONDS = 30.0
 
 
+# The remembered hash of a child someone else changed: matches no manifest, so it is read.
+UNKNOWN_CONTENT = ""
 Owner = tuple[str, str]
 """(namespace, name) of the ModelDeployment that owns a child."""
 
@@ -537,13 +539,14 @@ class KubernetesAdapter(JobsMixin):
         self, kind: str, namespace: str, md_name: str, name: str, resource_version: str | None
     ) -> bool:
         """A watched child changed. Unless the change is this process's own write (its
-        resourceVersion), forget the child's content hash, so the owner's next pass reads
-        the live object and restores it if it was edited or deleted; True then."""
+        resourceVersion), mark the child's content unknown, so the owner's next pass reads
+        the live object (no create first) and restores it if it was edited or deleted; True
+        then."""
         with self._lock:
             owner = (namespace, md_name)
             if self._written.get(owner, {}).get((kind, name)) == resource_version:
                 return False
-            self._known.get(owner, {}).pop((kind, name), None)
+            self._known.setdefault(owner, {})[(kind, name)] = UNKNOWN_CONTENT
         return True
 
     def _known_for(self, owner: Owner) -> dict[tuple[str, str], str]:

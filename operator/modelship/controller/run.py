@@ -13,7 +13,7 @@ from modelship import __version__
 from modelship import logging as mslogging
 from modelship.adapters.kubernetes import NoClusterError
 from modelship.adapters.notifications import NotificationsConfigError
-from modelship.controller import registration, startup
+from modelship.controller import kopf_fixes, registration, startup
 from modelship.controller.settings import OperatorConfig, parse
 
 
@@ -43,6 +43,7 @@ def main(argv: list[str]) -> int:
         log.error("cannot start", error=str(err))
         print(f"modelship operator: {err}", file=sys.stderr)
         return 1
+    kopf_fixes.watch_namespaces_until_gone()
     with contextlib.suppress(KeyboardInterrupt):
         kopf.run(
             registry=registry,

@@ -123,7 +123,15 @@ def test_only_changes_made_by_others_make_the_next_pass_read_the_child() -> None
     assert adapter.child_changed("Service", "ml", "fraud", "fraud", "3")
     adapter.live = None  # deleted
     assert adapter.ensure(manifest)
-    assert [m for m, _ in adapter.requests] == ["POST"]
+    assert [m for m, _ in adapter.requests] == ["GET", "POST"]
+    adapter.requests.clear()
+    assert not adapter.child_changed("Service", "ml", "fraud", "fraud", "3")  # its echo
+    # Edited: read, then patched; never a create refused with 409 first.
+    adapter.live = copy.deepcopy(DEFAULTED)
+    adapter.live["spec"]["ports"][0]["targetPort"] = 9090
+    assert adapter.child_changed("Service", "ml", "fraud", "fraud", "5")
+    assert adapter.ensure(manifest)
+    assert [m for m, _ in adapter.requests] == ["GET", "PATCH"]
 
 
 def test_contains_reads_none_as_absent() -> None:
