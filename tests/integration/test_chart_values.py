@@ -183,3 +183,16 @@ def test_shards_render_one_deployment_each_that_split_the_objects_between_them()
     single = [doc for doc in render("ms", "modelship") if doc["kind"] == "Deployment"]
     assert [d["metadata"]["name"] for d in single] == ["ms-modelship"]
     assert "modelship.io/shard" not in single[0]["spec"]["selector"]["matchLabels"]
+
+
+def test_the_cluster_wide_finalizer_rule_can_be_turned_off() -> None:
+    def cluster_patch(*values: str) -> bool:
+        docs = render("ms", "modelship", "--set", "watchNamespaces={ml}", *values)
+        return any(
+            rule.get("verbs") == ["patch"] and "modeldeployments" in rule.get("resources", [])
+            for doc in docs if doc["kind"] == "ClusterRole"
+            for rule in doc.get("rules") or []
+        )  # fmt: skip
+
+    assert cluster_patch()
+    assert not cluster_patch("--set", "rbac.finalizersClusterWide=false")

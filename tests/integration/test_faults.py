@@ -158,7 +158,9 @@ def test_blue_green_sigkilled_at_random_points_switches_once_and_replays_no_prom
         third = mds.wait_phase("fraud", "Paused")["canaryRevision"]
     assert third not in (blue, green)
     assert "RolledBack" not in trail.values("phase")
-    assert mds.service_selector("fraud")["modelship.io/revision"] == green
+    # The switch to green selects both revisions for a moment, then green alone.
+    wait_for(lambda: mds.service_selector("fraud").get("modelship.io/revision") == green,
+             timeout=15, describe="the main Service to select green alone")  # fmt: skip
     wait_for(lambda: mds.spec_replicas("fraud").get(blue) == 0, timeout=30,
              describe="blue scaled down after its delay")  # fmt: skip
     found = children(mds)

@@ -133,10 +133,13 @@ WATCHED_CHILD_KINDS = (
 
 def contains(live: Any, want: Any) -> bool:
     """Every field `want` sets has the same value in `live`, which may hold more (the API
-    server's defaults); a None in `want` means the field is absent."""
+    server's defaults); a None in `want` means the field is absent, and an empty map or list
+    matches an absent field too (the API server drops empty ones it stores `omitempty`)."""
     if isinstance(want, Mapping):
         return isinstance(live, Mapping) and all(
-            live.get(key) is None if value is None else key in live and contains(live[key], value)
+            live.get(key) in (None, {}, [])
+            if value is None or value in ({}, [])
+            else key in live and contains(live[key], value)
             for key, value in want.items()
         )
     if isinstance(want, list):
@@ -146,6 +149,23 @@ def contains(live: Any, want: Any) -> bool:
             and all(contains(have, wanted) for have, wanted in zip(live, want, strict=True))
         )
     return bool(live == want)
+
+
+# Maps in a child's spec that the operator sets whole: a key it does not set is removed (a
+# Service selecting both revisions drops the revision key; one added by hand goes too).
+OWNED_MAPS: dict[str, tuple[str, ...]] = {"Service": ("selector",)}
+
+
+def extra_owned_keys(
+    kind: str, live: Mapping[str, Any], want: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """Keys of the owned maps of `kind` that the live spec has and `want` does not."""
+    extra = {}
+    for field in OWNED_MAPS.get(kind, ()):
+        keys = sorted(set(live.get(field) or {}) - set(want.get(field) or {}))
+        if keys:
+            extra[field] = keys
+    return extra
 
 
 # API versions every supported Kubernetes serves; others (CRDs) are looked up in discovery.
@@ -184,6 +204,7 @@ def _job_observed(job: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> JobO
     terminated.sort(key=lambda s: str(s.get("finishedAt") or ""))
     last = terminated[-1] if terminated else {}
     started = status.get("startTime")
+    created = job["metadata"].get("creationTimestamp")
     return JobObserved(
         name=str(job["metadata"]["name"]),
         succeeded="Complete" in conditions or "SuccessCriteriaMet" in conditions,
@@ -194,6 +215,7 @@ def _job_observed(job: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> JobO
         exit_code=last.get("exitCode"),
         started_at=datetime.fromisoformat(started) if started else None,
         pods=len(pods),
+        created_at=datetime.fromisoformat(created) if created else None,
     )
 
 
@@ -313,8 +335,11 @@ class KubernetesAdapter(JobsMixin):
         """owner -> (kind, name) -> content hash known to be live."""
         self._wanted: dict[Owner, set[tuple[str, str]]] = {}
         """owner -> (kind, name) of the children last wanted."""
-        self._written: dict[Owner, dict[tuple[str, str], str]] = {}
-        """owner -> (kind, name) -> resourceVersion of this process's last write of it."""
+        self._written: dict[Owner, dict[tuple[str, str], tuple[str, int | None]]] = {}
+        """owner -> (kind, name) -> (resourceVersion, generation) of this process's last
+        write of it, or of the last status-only change it saw."""
+        self._changes: dict[Owner, dict[tuple[str, str], int]] = {}
+        """owner -> (kind, name) -> changes by others seen so far."""
         self._event_listeners: list[Callable[[Mapping[str, Any], PlannedEvent], None]] = []
         """Called with every Event before it is posted (notifications): must not block."""
 
@@ -492,12 +517,14 @@ class KubernetesAdapter(JobsMixin):
         also repairs a child someone deleted or edited)."""
         meta = manifest["metadata"]
         kind, namespace, name = manifest["kind"], meta["namespace"], meta["name"]
+        owner = (namespace, meta["labels"][LABEL_MD])
         key, want = (kind, name), meta["annotations"][ANNOTATION_HASH]
-        known = self._known_for((namespace, meta["labels"][LABEL_MD]))
+        known = self._known_for(owner)
         if not verify and known.get(key) == want:
             return False
+        changes = self._changes_of(owner, key)  # a change seen while this runs: read again
         if key not in known and not verify and self._create(kind, manifest):
-            known[key] = want
+            self._settle(owner, key, want, changes)
             return True
         try:
             live = self.call("GET", self._path(kind, namespace, name))
@@ -505,48 +532,90 @@ class KubernetesAdapter(JobsMixin):
             if err.status != 404:
                 raise
             self._create(kind, manifest, exists_ok=False)
-            known[key] = want
+            self._settle(owner, key, want, changes)
             return True
         live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_HASH)
+        extra = extra_owned_keys(kind, live.get("spec") or {}, manifest["spec"])
         # A hand edit keeps the hash annotation: the content is compared too.
-        drifted = live_hash != want or not contains(live.get("spec"), manifest["spec"])
+        drifted = (
+            live_hash != want or bool(extra) or not contains(live.get("spec"), manifest["spec"])
+        )
         if drifted:
+            spec = dict(manifest["spec"])
+            for field, keys in extra.items():  # a merge patch removes a key set to null
+                spec[field] = {**spec.get(field, {}), **dict.fromkeys(keys)}
             patch = {
                 "metadata": {
                     "labels": meta.get("labels"),
                     "annotations": meta.get("annotations"),
                     "ownerReferences": meta.get("ownerReferences"),
                 },
-                "spec": manifest["spec"],
+                "spec": spec,
             }
             self._wrote("patch")
             with refusals(kind, name):
                 written = self.call(
                     "PATCH", self._path(kind, namespace, name), body=patch, content_type=MERGE_PATCH
                 )
-            self._remember_written(kind, namespace, meta["labels"][LABEL_MD], name, written)
-        known[key] = want
+            self._remember_written(kind, namespace, owner[1], name, written)
+        self._settle(owner, key, want, changes)
         return drifted
+
+    def _changes_of(self, owner: Owner, key: tuple[str, str]) -> int:
+        with self._lock:
+            return self._changes.get(owner, {}).get(key, 0)
+
+    def _settle(self, owner: Owner, key: tuple[str, str], want: str, changes: int) -> None:
+        """Remember the child's content as `want`, unless someone changed it meanwhile."""
+        with self._lock:
+            if self._changes.get(owner, {}).get(key, 0) == changes:
+                self._known.setdefault(owner, {})[key] = want
 
     def _remember_written(
         self, kind: str, namespace: str, md_name: str, name: str, written: Any
     ) -> None:
-        version = ((written or {}).get("metadata") or {}).get("resourceVersion")
+        meta = (written or {}).get("metadata") or {}
+        seen = (str(meta.get("resourceVersion")), meta.get("generation"))
         with self._lock:
-            self._written.setdefault((namespace, md_name), {})[(kind, name)] = str(version)
+            self._written.setdefault((namespace, md_name), {})[(kind, name)] = seen
 
     def child_changed(
-        self, kind: str, namespace: str, md_name: str, name: str, resource_version: str | None
+        self,
+        kind: str,
+        namespace: str,
+        md_name: str,
+        name: str,
+        meta: Mapping[str, Any],
+        deleted: bool = False,
     ) -> bool:
-        """A watched child changed. Unless the change is this process's own write (its
-        resourceVersion), mark the child's content unknown, so the owner's next pass reads
-        the live object (no create first) and restores it if it was edited or deleted; True
-        then."""
+        """A watched child changed (`meta`: its metadata in the watch event). True, with its
+        content marked unknown so the owner's next pass reads the live object (no create
+        first) and restores it, when someone else edited or deleted it. False for this
+        process's own writes (their resourceVersion), changes of status only (the same
+        generation: an HPA's or a gateway's status), the deletion of a child the last plan no
+        longer wanted, and owners nothing is remembered of (their next pass reads all)."""
+        key = (kind, name)
+        version, generation = str(meta.get("resourceVersion")), meta.get("generation")
         with self._lock:
             owner = (namespace, md_name)
-            if self._written.get(owner, {}).get((kind, name)) == resource_version:
+            if owner not in self._known and owner not in self._wanted:
                 return False
-            self._known.setdefault(owner, {})[(kind, name)] = UNKNOWN_CONTENT
+            seen = self._written.get(owner, {}).get(key)
+            if deleted and key not in self._wanted.get(owner, {key}):
+                return False
+            if seen is not None and seen[0] == version:
+                return False
+            if (
+                not deleted
+                and seen is not None
+                and generation is not None
+                and seen[1] == generation
+            ):
+                self._written[owner][key] = (version, generation)
+                return False
+            self._known.setdefault(owner, {})[key] = UNKNOWN_CONTENT
+            changes = self._changes.setdefault(owner, {})
+            changes[key] = changes.get(key, 0) + 1
         return True
 
     def _known_for(self, owner: Owner) -> dict[tuple[str, str], str]:
@@ -622,6 +691,7 @@ class KubernetesAdapter(JobsMixin):
             self._wanted.pop((namespace, md_name), None)
             self._known.pop((namespace, md_name), None)
             self._written.pop((namespace, md_name), None)
+            self._changes.pop((namespace, md_name), None)
 
     def _delete(self, kind: str, owner: Owner, name: str) -> None:
         self._wrote("delete")

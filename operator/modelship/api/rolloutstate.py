@@ -99,6 +99,10 @@ class RolloutState(KubeModel):
     """When the current stage started (shadow duration, preview readiness)."""
     preview_ready_at: datetime | None = None
     """Blue-green: when the preview became fully available."""
+    stable_short_since: datetime | None = None
+    """When the stable revision, at its full size, was first seen short of available pods
+    (cleared once it has them all): Degraded if that lasts (a scale-up whose pods never
+    become ready gets no ProgressDeadlineExceeded from its Deployment)."""
     promoting: bool = False
     """A promotion was asked for and is under way (blue-green scaling the preview up)."""
     held_revision: RevisionName | None = None

@@ -292,14 +292,15 @@ def _wake_on_hand_edits(
     the listing at start (every child is compared on the first pass anyway), wake nothing."""
     access = KINDS[kind]
 
-    def changed(
+    # A coroutine: kopf runs it on its event loop, where waking a worker is safe.
+    async def changed(
         type: str | None, namespace: str | None, name: str | None, labels: kopf.Labels,
         meta: kopf.Meta, **_: Any,
     ) -> None:  # fmt: skip
         owner = labels.get(LABEL_MD)
         if type is None or not namespace or not name or not owner:
             return
-        if adapter.child_changed(kind, namespace, owner, name, meta.get("resourceVersion")):
+        if adapter.child_changed(kind, namespace, owner, name, meta, deleted=type == "DELETED"):
             owners.wake(namespace, owner)
 
     kopf.on.event(access.api_version, access.plural, registry=registry,

@@ -52,6 +52,8 @@ class JobObserved:
     started_at: datetime | None = None
     pods: int = 0
     """Pods the Job has, in any phase (none while admission refuses them)."""
+    created_at: datetime | None = None
+    """The Job's creationTimestamp."""
 
 
 def label_value(name: str) -> str:

@@ -225,8 +225,7 @@ def _evaluate(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, result: Train
                                held_out_uri=held_out, trainer_metrics=result.metrics)  # fmt: skip
     run = run.model_copy(update={"evaluation": evaluation, "metrics": None,
                                  "baseline_metrics": None})  # fmt: skip
-    _finish(plan, run, RunOutcome.EVALUATING, f"trained; evaluation Job {evaluation.job_name} "
-            f"measures the candidate and the serving model on {held_out}", inp.now)  # fmt: skip
+    _finish(plan, run, RunOutcome.EVALUATING, _evaluating(evaluation), inp.now)
     plan.create_job = evaluation_manifest(inp.policy, inp.spec, run, inp.serving)
 
 
@@ -397,10 +396,17 @@ def _watch_job(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, name: str,
     elif job.succeeded:
         judge(inp, plan, run, job)
     elif job.pods == 0:
-        _no_pod(inp, plan, run, name, since, what)
+        _no_pod(inp, plan, run, name, job.created_at or since, what)
     elif run.message.startswith(_no_pod_prefix(what, name)):  # its pods came after all
-        message = "training" if what == "Job" else f"{what} {name} measures the candidate"
+        message = _evaluating(run.evaluation) if what != "Job" and run.evaluation else "training"
         plan.status = _replace_run(plan.status, run.model_copy(update={"message": message}))
+
+
+def _evaluating(evaluation: RunEvaluation) -> str:
+    return (
+        f"trained; evaluation Job {evaluation.job_name} measures the candidate and the serving "
+        f"model on {evaluation.held_out_uri}"
+    )
 
 
 def _no_pod_prefix(what: str, name: str) -> str:
@@ -409,8 +415,8 @@ def _no_pod_prefix(what: str, name: str) -> str:
 
 def _no_pod(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, name: str, since: datetime,
             what: str) -> None:  # fmt: skip
-    """Say so when a run's Job has no pod long after it was created; the run goes on (the
-    cause may be fixed) until the Job's own deadline fails it."""
+    """Say so when a run's Job has no pod long after it was created (`since`); the run goes
+    on (the cause may be fixed) until the Job's own deadline fails it."""
     wait = NO_POD_SECONDS - (inp.now - since).total_seconds()
     if wait > 0:
         plan.requeue_after = min(plan.requeue_after or wait, wait)

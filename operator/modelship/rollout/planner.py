@@ -7,6 +7,8 @@ rolling out; the strategy modules decide how the rollout moves.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from modelship.api.modeldeployment import RolloutOutcome
 from modelship.api.rolloutstate import RollbackTarget, RolloutStage
 from modelship.api.strategy import RollingStrategy
@@ -31,6 +33,10 @@ from modelship.rollout.window import (
     hold_service,
     run_window,
 )
+
+# A stable revision at full size waits this long for pods that are still starting (after an
+# abort, a scale-up) before it is Degraded: the Deployment's default progressDeadlineSeconds.
+STABLE_PODS_DEADLINE_SECONDS = 600.0
 
 
 def plan_rollout(inp: RolloutInput) -> RolloutPlan:
@@ -203,6 +209,12 @@ def _steady(d: Draft) -> None:
     held = d.state.held_revision
     first = d.canary is None and d.state.started_at is not None
     was_steady = d.inp.status.phase in (Phase.HEALTHY, Phase.ROLLED_BACK, Phase.DEGRADED)
+    full_size = stable.current and stable.replicas == total
+    if stable.available >= total or not full_size:
+        d.update_state(stable_short_since=None)
+    elif d.state.stable_short_since is None:
+        d.update_state(stable_short_since=d.now)
+    short_for = (d.now - (d.state.stable_short_since or d.now)).total_seconds()
     if stable.available >= total and stable.current:
         if held is not None and not d.state.held_dropped:
             d.set_phase(
@@ -220,13 +232,19 @@ def _steady(d: Draft) -> None:
         if d.state.started_at is not None and d.canary is None and first:
             record(d, d.stable, RolloutOutcome.PROMOTED, "first revision")
             d.update_state(started_at=None)
-    elif first or not stable.current or stable.replicas != total or not was_steady:
-        # Pods still starting (a stable scaled back up after an abort, say) are waited for;
-        # only pods lost from a stable that had them all make it Degraded.
+    elif first or not full_size or (not was_steady and short_for < STABLE_PODS_DEADLINE_SECONDS):
+        # Pods still starting (a stable scaled back up after an abort, say) are waited for,
+        # for a while; pods lost from a stable that had them all make it Degraded at once.
         wait_for_pods(
             d, d.stable, f"revision {d.stable}: {stable.available}/{total} pods available"
         )
+        if full_size and d.state.stable_short_since is not None:
+            d.requeue_at(
+                d.state.stable_short_since + timedelta(seconds=STABLE_PODS_DEADLINE_SECONDS)
+            )
     else:
+        late = "" if was_steady else f" after {STABLE_PODS_DEADLINE_SECONDS:.0f} s"
         d.set_phase(
-            Phase.DEGRADED, f"revision {d.stable}: only {stable.available}/{total} pods available"
+            Phase.DEGRADED,
+            f"revision {d.stable}: only {stable.available}/{total} pods available{late}",
         )

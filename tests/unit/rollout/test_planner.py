@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from modelship.api.modeldeployment import ModelDeploymentPhase as Phase
 from modelship.api.modeldeployment import RolloutOutcome
+from modelship.rollout.planner import STABLE_PODS_DEADLINE_SECONDS
 from modelship.rollout.types import Control, GateResult, Verdict
 from modelship_testing.rollout_sim import Cluster, spec
 
@@ -724,6 +725,16 @@ def test_an_abort_waits_for_the_stable_to_scale_back_before_it_reports_rolled_ba
         phases.append(cluster.status.phase)
     assert Phase.DEGRADED not in phases, phases  # starting pods are not lost ones
     assert phases[-1] is Phase.PROGRESSING
+    assert cluster.last is not None
+    assert cluster.last.requeue_after is not None  # it looks again when the wait runs out
+    # Pods that never become ready: Degraded once the wait is over (a Deployment scaled up
+    # after a finished rollout never reports ProgressDeadlineExceeded itself).
+    cluster.tick(STABLE_PODS_DEADLINE_SECONDS)
+    cluster.step()
+    assert cluster.status.phase is Phase.DEGRADED
+    assert cluster.status.message.endswith(
+        f"pods available after {STABLE_PODS_DEADLINE_SECONDS:.0f} s"
+    )
     cluster.pods_become_ready = True
     cluster.converge()
     assert cluster.status.phase is Phase.ROLLED_BACK
