@@ -110,7 +110,7 @@ test: setup cluster-bin ## everything: lint, unit, integration and end-to-end te
 	  [ "$$MODELSHIP_KEEP_CLUSTER" = 1 ] || $(CLUSTER_PY) down; exit $$status
 
 .PHONY: test-chaos
-test-chaos: setup cluster-bin ## the fault suite on the local cluster: operator kills, control-plane restarts, Prometheus flapping, 409/429 (~11 min)
+test-chaos: setup cluster-bin ## the fault suite on the local cluster: operator kills, control-plane restarts, Prometheus flapping, 409/429 (~9 min)
 	$(CLUSTER_PY) up
 	$(PY) -m pytest -q -p no:cacheprovider -m faults tests/integration; status=$$?; \
 	  [ "$$MODELSHIP_KEEP_CLUSTER" = 1 ] || $(CLUSTER_PY) down; exit $$status
