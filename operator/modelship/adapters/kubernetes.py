@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from modelship import metrics
 from modelship.api.resources import API_VERSION
 from modelship.api.resources import Kind as Resource
+from modelship.planners.children import Seen, foreign_change, restore_patch
 from modelship.retrain.jobs import LABEL_POLICY, JobObserved, label_value
 from modelship.rollout.objects import (
     ANNOTATION_HASH,
@@ -129,43 +130,6 @@ WATCHED_CHILD_KINDS = (
     "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "HTTPRoute",
     "VirtualService",
 )  # fmt: skip
-
-
-def contains(live: Any, want: Any) -> bool:
-    """Every field `want` sets has the same value in `live`, which may hold more (the API
-    server's defaults); a None in `want` means the field is absent, and an empty map or list
-    matches an absent field too (the API server drops empty ones it stores `omitempty`)."""
-    if isinstance(want, Mapping):
-        return isinstance(live, Mapping) and all(
-            live.get(key) in (None, {}, [])
-            if value is None or value in ({}, [])
-            else key in live and contains(live[key], value)
-            for key, value in want.items()
-        )
-    if isinstance(want, list):
-        return (
-            isinstance(live, list)
-            and len(live) == len(want)
-            and all(contains(have, wanted) for have, wanted in zip(live, want, strict=True))
-        )
-    return bool(live == want)
-
-
-# Maps in a child's spec that the operator sets whole: a key it does not set is removed (a
-# Service selecting both revisions drops the revision key; one added by hand goes too).
-OWNED_MAPS: dict[str, tuple[str, ...]] = {"Service": ("selector",)}
-
-
-def extra_owned_keys(
-    kind: str, live: Mapping[str, Any], want: Mapping[str, Any]
-) -> dict[str, list[str]]:
-    """Keys of the owned maps of `kind` that the live spec has and `want` does not."""
-    extra = {}
-    for field in OWNED_MAPS.get(kind, ()):
-        keys = sorted(set(live.get(field) or {}) - set(want.get(field) or {}))
-        if keys:
-            extra[field] = keys
-    return extra
 
 
 # API versions every supported Kubernetes serves; others (CRDs) are looked up in discovery.
@@ -335,7 +299,7 @@ class KubernetesAdapter(JobsMixin):
         """owner -> (kind, name) -> content hash known to be live."""
         self._wanted: dict[Owner, set[tuple[str, str]]] = {}
         """owner -> (kind, name) of the children last wanted."""
-        self._written: dict[Owner, dict[tuple[str, str], tuple[str, int | None]]] = {}
+        self._written: dict[Owner, dict[tuple[str, str], Seen]] = {}
         """owner -> (kind, name) -> (resourceVersion, generation) of this process's last
         write of it, or of the last status-only change it saw."""
         self._changes: dict[Owner, dict[tuple[str, str], int]] = {}
@@ -534,24 +498,8 @@ class KubernetesAdapter(JobsMixin):
             self._create(kind, manifest, exists_ok=False)
             self._settle(owner, key, want, changes)
             return True
-        live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_HASH)
-        extra = extra_owned_keys(kind, live.get("spec") or {}, manifest["spec"])
-        # A hand edit keeps the hash annotation: the content is compared too.
-        drifted = (
-            live_hash != want or bool(extra) or not contains(live.get("spec"), manifest["spec"])
-        )
-        if drifted:
-            spec = dict(manifest["spec"])
-            for field, keys in extra.items():  # a merge patch removes a key set to null
-                spec[field] = {**spec.get(field, {}), **dict.fromkeys(keys)}
-            patch = {
-                "metadata": {
-                    "labels": meta.get("labels"),
-                    "annotations": meta.get("annotations"),
-                    "ownerReferences": meta.get("ownerReferences"),
-                },
-                "spec": spec,
-            }
+        patch = restore_patch(manifest, live, ANNOTATION_HASH)
+        if patch is not None:
             self._wrote("patch")
             with refusals(kind, name):
                 written = self.call(
@@ -559,7 +507,7 @@ class KubernetesAdapter(JobsMixin):
                 )
             self._remember_written(kind, namespace, owner[1], name, written)
         self._settle(owner, key, want, changes)
-        return drifted
+        return patch is not None
 
     def _changes_of(self, owner: Owner, key: tuple[str, str]) -> int:
         with self._lock:
@@ -575,7 +523,7 @@ class KubernetesAdapter(JobsMixin):
         self, kind: str, namespace: str, md_name: str, name: str, written: Any
     ) -> None:
         meta = (written or {}).get("metadata") or {}
-        seen = (str(meta.get("resourceVersion")), meta.get("generation"))
+        seen = Seen(str(meta.get("resourceVersion")), meta.get("generation"))
         with self._lock:
             self._written.setdefault((namespace, md_name), {})[(kind, name)] = seen
 
@@ -590,10 +538,8 @@ class KubernetesAdapter(JobsMixin):
     ) -> bool:
         """A watched child changed (`meta`: its metadata in the watch event). True, with its
         content marked unknown so the owner's next pass reads the live object (no create
-        first) and restores it, when someone else edited or deleted it. False for this
-        process's own writes (their resourceVersion), changes of status only (the same
-        generation: an HPA's or a gateway's status), the deletion of a child the last plan no
-        longer wanted, and owners nothing is remembered of (their next pass reads all)."""
+        first) and restores it, when it is someone else's change (`foreign_change`); owners
+        nothing is remembered of are left alone (their next pass reads every child)."""
         key = (kind, name)
         version, generation = str(meta.get("resourceVersion")), meta.get("generation")
         with self._lock:
@@ -601,17 +547,10 @@ class KubernetesAdapter(JobsMixin):
             if owner not in self._known and owner not in self._wanted:
                 return False
             seen = self._written.get(owner, {}).get(key)
-            if deleted and key not in self._wanted.get(owner, {key}):
-                return False
-            if seen is not None and seen[0] == version:
-                return False
-            if (
-                not deleted
-                and seen is not None
-                and generation is not None
-                and seen[1] == generation
-            ):
-                self._written[owner][key] = (version, generation)
+            wanted = key in self._wanted.get(owner, {key})
+            if not foreign_change(seen, version, generation, deleted, wanted):
+                if seen is not None and not deleted:  # a status write: its version is known now
+                    self._written[owner][key] = Seen(version, generation)
                 return False
             self._known.setdefault(owner, {})[key] = UNKNOWN_CONTENT
             changes = self._changes.setdefault(owner, {})

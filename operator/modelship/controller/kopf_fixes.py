@@ -11,14 +11,29 @@ objects' deletion, stops their workers and removes its finalizer.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from kopf._core.reactor import observation
+import structlog
 
 
 def _gone(raw_event: Any) -> bool:
     return bool(raw_event["type"] == "DELETED")
 
 
-def watch_namespaces_until_gone() -> None:
+def watch_namespaces_until_gone() -> bool:
+    """Apply the correction; False (and a warning, not a crash) when kopf's internals it
+    corrects are not where kopf 1.45 has them."""
+    observation: Any
+    try:
+        observation = importlib.import_module("kopf._core.reactor.observation")
+    except ImportError:
+        observation = None
+    if observation is None or not callable(getattr(observation, "is_deleted", None)):
+        structlog.get_logger("modelship.operator").warning(
+            "kopf changed: a deleted namespace may stay Terminating for a namespaced operator "
+            "(docs/troubleshooting.md#a-modeldeployment-or-its-namespace-is-stuck-terminating)"
+        )
+        return False
     observation.is_deleted = _gone
+    return True

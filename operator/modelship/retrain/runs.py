@@ -131,6 +131,10 @@ class PolicyPlan:
     read_results: list[str] = field(default_factory=list)
     """URIs of result.json files to read before the Jobs that wrote them can be judged."""
 
+    def look_again_in(self, seconds: float) -> None:
+        """Ask for another pass after `seconds`, or sooner if something else asked."""
+        self.requeue_after = min(self.requeue_after or seconds, seconds)
+
 
 def _seconds(duration: str) -> float:
     return parse_duration(duration).total_seconds()
@@ -419,7 +423,7 @@ def _no_pod(inp: PolicyInput, plan: PolicyPlan, run: RetrainRun, name: str, sinc
     on (the cause may be fixed) until the Job's own deadline fails it."""
     wait = NO_POD_SECONDS - (inp.now - since).total_seconds()
     if wait > 0:
-        plan.requeue_after = min(plan.requeue_after or wait, wait)
+        plan.look_again_in(wait)
         return
     message = (
         f"{_no_pod_prefix(what, name)} {NO_POD_SECONDS:.0f} s after it was created: something "
@@ -469,7 +473,7 @@ def _requests(inp: PolicyInput, plan: PolicyPlan) -> list[Request]:
         _suppress(plan, request, why)
     if upcoming is not None:
         wait = (upcoming - now).total_seconds()
-        plan.requeue_after = min(plan.requeue_after or wait, wait)
+        plan.look_again_in(wait)
     return requests
 
 
@@ -586,8 +590,8 @@ def plan_policy(inp: PolicyInput) -> PolicyPlan:
             started = True
     if _active(plan.status) is not None:
         recheck = RUNNING_RECHECK_SECONDS
-        plan.requeue_after = min(plan.requeue_after or recheck, recheck)
+        plan.look_again_in(recheck)
     elif cooldown_ends and now < cooldown_ends:
         wait = (cooldown_ends - now).total_seconds()
-        plan.requeue_after = min(plan.requeue_after or wait, wait)
+        plan.look_again_in(wait)
     return plan

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from modelship.adapters.kubernetes import KubernetesAdapter, contains
+from modelship.adapters.kubernetes import KubernetesAdapter
 from modelship.rollout.objects import ANNOTATION_HASH, LABEL_MD
 
 
@@ -185,16 +185,6 @@ def test_a_change_seen_while_a_pass_writes_is_not_forgotten() -> None:
     adapter.requests.clear()
     adapter.ensure(manifest)  # the later edit is read, not taken for restored
     assert adapter.requests[0][0] == "GET"
-
-
-def test_contains_reads_none_and_empty_as_absent() -> None:
-    assert contains({"a": 1}, {"b": None})
-    assert contains({"a": 1}, {"b": {}})
-    assert contains({"a": 1}, {"b": []})
-    assert not contains({"a": 1, "b": [3]}, {"b": []})
-    assert not contains({"a": 1, "b": 2}, {"b": None})
-    assert not contains({"a": [1, 2]}, {"a": [1]})
-    assert contains({"a": [{"x": 1, "y": 2}]}, {"a": [{"x": 1}]})
 
 
 class Patches(Live):

@@ -31,7 +31,7 @@ def watched_after(events: list[dict[str, Any]]) -> set[Any]:
 @pytest.fixture
 def fixed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(observation, "is_deleted", observation.is_deleted)  # restored after
-    kopf_fixes.watch_namespaces_until_gone()
+    assert kopf_fixes.watch_namespaces_until_gone()
 
 
 def test_unfixed_kopf_stops_watching_a_namespace_that_is_still_terminating() -> None:
